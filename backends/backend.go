@@ -92,6 +92,8 @@ type Meta struct {
 	// CRC64NVME, SHA1, SHA256); ChecksumType is FULL_OBJECT or COMPOSITE.
 	Checksums    map[string]string `json:"cks,omitempty"`
 	ChecksumType string            `json:"ckt,omitempty"`
+	// ChecksumAlgorithm is the algorithm chosen for a multipart upload.
+	ChecksumAlgorithm string `json:"cka,omitempty"`
 	// Parts lists the parts of an object made by multipart upload.
 	Parts []PartInfo `json:"parts,omitempty"`
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-storage/strata/backends/dir"
+	"github.com/strata-storage/strata/s3api"
+)
+
+// Default credentials, for a first start only: the server warns about them.
+const (
+	defaultUser     = "strataadmin"
+	defaultPassword = "strataadmin"
+)
+
+type serverFlags struct {
+	address         string
+	domains         []string
+	certsDir        string
+	region          string
+	logLevel        string
+	logJSON         bool
+	shutdownTimeout time.Duration
+}
+
+func serverCmd() *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server [flags] PATH",
+		Short: "Serve the S3 API over a directory",
+		Long: `Serve the S3 API over the directory PATH: each top-level folder is a bucket and
+each file an object at its path. Files already there are served as they are;
+what clients write lands as plain files. Strata keeps its own state in
+PATH/.strata.sys, which no listing shows.
+
+Credentials come from STRATA_ROOT_USER and STRATA_ROOT_PASSWORD (default
+strataadmin / strataadmin: change them). HTTPS is served when --certs-dir
+holds public.crt and private.key. GET /health/live and /health/ready answer
+200 without authentication. SIGTERM or SIGINT stops accepting connections,
+lets requests in flight finish and exits 0.`,
+		Example: `  strata server ./data
+  STRATA_ROOT_USER=admin STRATA_ROOT_PASSWORD=s3cret strata server --address :9000 /mnt/nas`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServer(cmd.Context(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.address, "address", "127.0.0.1:9000", "HOST:PORT to listen on (\":9000\" for every interface)")
+	fl.StringSliceVar(&f.domains, "domain", nil, "domain name for virtual-host-style requests (bucket.DOMAIN); repeat or comma-separate for several; env STRATA_DOMAIN")
+	fl.StringVar(&f.certsDir, "certs-dir", "", "directory with public.crt and private.key: serve HTTPS with them")
+	fl.StringVar(&f.region, "region", "us-east-1", "region that GetBucketLocation reports (signatures for any region are accepted)")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn or error")
+	fl.BoolVar(&f.logJSON, "log-json", false, "write logs as JSON lines instead of text")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long to wait for requests in flight after SIGTERM/SIGINT")
+	return cmd
+}
+
+func newLogger(f serverFlags) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if f.logJSON {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+}
+
+func runServer(ctx context.Context, f serverFlags, args []string) error {
+	log, err := newLogger(f)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(args) == 0:
+		return errors.New("server: PATH is missing (for example: strata server ./data)")
+	case len(args) > 1 || strings.Contains(args[0], "..."):
+		return errors.New("server: several paths make an erasure-coded store, which this version does not have yet; give one directory")
+	}
+	root := args[0]
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	backend, err := dir.Open(root, dir.Options{})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
+	user, pass := os.Getenv("STRATA_ROOT_USER"), os.Getenv("STRATA_ROOT_PASSWORD")
+	defaults := user == "" && pass == ""
+	if defaults {
+		user, pass = defaultUser, defaultPassword
+	}
+	if user == "" || pass == "" {
+		return errors.New("server: set both STRATA_ROOT_USER and STRATA_ROOT_PASSWORD, or neither")
+	}
+	if len(user) < 3 || len(pass) < 8 {
+		return errors.New("server: STRATA_ROOT_USER needs at least 3 characters and STRATA_ROOT_PASSWORD at least 8")
+	}
+	domains := f.domains
+	if v := os.Getenv("STRATA_DOMAIN"); v != "" && len(domains) == 0 {
+		domains = strings.Split(v, ",")
+	}
+
+	handler := s3api.New(s3api.Config{
+		Backend:     backend,
+		Credentials: map[string]string{user: pass},
+		Domains:     domains,
+		Region:      f.region,
+		Logger:      log,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	ln, err := net.Listen("tcp", f.address)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
+	scheme := "http"
+	var certFile, keyFile string
+	if f.certsDir != "" {
+		certFile, keyFile = filepath.Join(f.certsDir, "public.crt"), filepath.Join(f.certsDir, "private.key")
+		for _, p := range []string{certFile, keyFile} {
+			if _, err := os.Stat(p); err != nil {
+				ln.Close()
+				return fmt.Errorf("server: --certs-dir: %w", err)
+			}
+		}
+		scheme = "https"
+	}
+	abs, _ := filepath.Abs(root)
+	endpoint := scheme + "://" + ln.Addr().String()
+	fmt.Fprintf(os.Stderr, "Strata %s\nS3 endpoint: %s\nData:        %s\nAccessKey:   %s\nSecretKey:   %s\n",
+		versionString(), endpoint, abs, user, pass)
+	if defaults {
+		fmt.Fprintln(os.Stderr, "WARNING: these are the default credentials; set STRATA_ROOT_USER and STRATA_ROOT_PASSWORD to change them.")
+	}
+	fmt.Fprintf(os.Stderr, "Try: aws --endpoint-url %s s3 ls\n", endpoint)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() {
+		if scheme == "https" {
+			errc <- srv.ServeTLS(ln, certFile, keyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for requests in flight", "timeout", f.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

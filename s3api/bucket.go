@@ -1,0 +1,351 @@
+package s3api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/s3api/cors"
+	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/strata-storage/strata/s3api/tagging"
+)
+
+const s3NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+// maxXMLBody bounds the XML bodies Strata reads (DeleteObjects with 1000
+// keys of 1024 bytes fits).
+const maxXMLBody = 2 << 20
+
+// writeXML answers 200 with v as an XML document.
+func writeXML(w http.ResponseWriter, status int, v any) {
+	out, err := xml.Marshal(v)
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	io.WriteString(w, xml.Header)
+	w.Write(out)
+}
+
+// readXML decodes an XML request body into v; a body that does not parse is
+// MalformedXML.
+func readXML(q *request, v any) error {
+	data, err := io.ReadAll(io.LimitReader(q.body.Body, maxXMLBody+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > maxXMLBody {
+		return s3err.ErrMalformedXML
+	}
+	if err := xml.Unmarshal(data, v); err != nil {
+		return s3err.ErrMalformedXML
+	}
+	return nil
+}
+
+// readBody reads a small request body whole (XML documents only),
+// through the payload verification.
+func readBody(q *request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(q.body.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, s3err.ErrMalformedXML
+	}
+	return data, nil
+}
+
+type owner struct {
+	ID          string `xml:"ID"`
+	DisplayName string `xml:"DisplayName"`
+}
+
+func (s *Server) owner(accessKey string) owner {
+	h := sha256.Sum256([]byte("strata-owner:" + accessKey))
+	return owner{ID: hex.EncodeToString(h[:]), DisplayName: accessKey}
+}
+
+func s3Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func (s *Server) listBuckets(q *request) {
+	list, err := s.gw.ListBuckets(q.ctx())
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	type bucket struct {
+		Name         string `xml:"Name"`
+		CreationDate string `xml:"CreationDate"`
+		BucketRegion string `xml:"BucketRegion,omitempty"`
+	}
+	type result struct {
+		XMLName xml.Name `xml:"ListAllMyBucketsResult"`
+		NS      string   `xml:"xmlns,attr"`
+		Owner   owner    `xml:"Owner"`
+		Buckets []bucket `xml:"Buckets>Bucket"`
+		Prefix  string   `xml:"Prefix,omitempty"`
+	}
+	res := result{NS: s3NS, Owner: s.owner(q.info.AccessKey), Buckets: []bucket{}}
+	prefix := q.query("prefix")
+	for _, b := range list {
+		if prefix != "" && !hasPrefix(b.Name, prefix) {
+			continue
+		}
+		res.Buckets = append(res.Buckets, bucket{Name: b.Name, CreationDate: s3Time(b.Created), BucketRegion: s.cfg.Region})
+	}
+	res.Prefix = prefix
+	writeXML(q.w, http.StatusOK, res)
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+func (s *Server) createBucket(q *request) {
+	if err := checkUnsupportedHeaders(q.Header); err != nil {
+		q.fail(err)
+		return
+	}
+	if q.Header.Get("x-amz-bucket-object-lock-enabled") == "true" {
+		q.fail(s3err.ErrNotImplemented.WithMessage("Object Lock is not implemented."))
+		return
+	}
+	// An optional CreateBucketConfiguration names a location.
+	if q.ContentLength != 0 {
+		var cfg struct {
+			XMLName            xml.Name `xml:"CreateBucketConfiguration"`
+			LocationConstraint string   `xml:"LocationConstraint"`
+		}
+		data, err := readBody(q, 64<<10)
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		if len(data) > 0 {
+			if err := xml.Unmarshal(data, &cfg); err != nil {
+				q.fail(s3err.ErrMalformedXML)
+				return
+			}
+			if lc := cfg.LocationConstraint; lc != "" && lc != s.cfg.Region {
+				q.fail(s3err.ErrInvalidLocationConstraint)
+				return
+			}
+		}
+	}
+	if err := s.gw.CreateBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.Header().Set("Location", "/"+q.bucket())
+	q.w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) headBucket(q *request) {
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.Header().Set("x-amz-bucket-region", s.cfg.Region)
+	q.w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) deleteBucket(q *request) {
+	if err := s.gw.DeleteBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getBucketLocation(q *request) {
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	type result struct {
+		XMLName  xml.Name `xml:"LocationConstraint"`
+		NS       string   `xml:"xmlns,attr"`
+		Location string   `xml:",chardata"`
+	}
+	loc := s.cfg.Region
+	if loc == "us-east-1" {
+		loc = "" // as AWS answers for us-east-1
+	}
+	writeXML(q.w, http.StatusOK, result{NS: s3NS, Location: loc})
+}
+
+func (s *Server) getBucketVersioning(q *request) {
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	// A bucket that never had versioning has no Status, as AWS answers.
+	type result struct {
+		XMLName xml.Name `xml:"VersioningConfiguration"`
+		NS      string   `xml:"xmlns,attr"`
+	}
+	writeXML(q.w, http.StatusOK, result{NS: s3NS})
+}
+
+// getACL answers the only ACL Strata has: the owner's full control.
+func (s *Server) getACL(q *request, bucket bool) {
+	var err error
+	if bucket {
+		_, err = s.gw.HeadBucket(q.ctx(), q.bucket())
+	} else {
+		_, err = s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
+	}
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	type grantee struct {
+		XSI         string `xml:"xmlns:xsi,attr"`
+		Type        string `xml:"xsi:type,attr"`
+		ID          string `xml:"ID"`
+		DisplayName string `xml:"DisplayName"`
+	}
+	type grant struct {
+		Grantee    grantee `xml:"Grantee"`
+		Permission string  `xml:"Permission"`
+	}
+	type result struct {
+		XMLName xml.Name `xml:"AccessControlPolicy"`
+		NS      string   `xml:"xmlns,attr"`
+		Owner   owner    `xml:"Owner"`
+		Grants  []grant  `xml:"AccessControlList>Grant"`
+	}
+	o := s.owner(q.info.AccessKey)
+	writeXML(q.w, http.StatusOK, result{NS: s3NS, Owner: o, Grants: []grant{{
+		Grantee:    grantee{XSI: "http://www.w3.org/2001/XMLSchema-instance", Type: "CanonicalUser", ID: o.ID, DisplayName: o.DisplayName},
+		Permission: "FULL_CONTROL",
+	}}})
+}
+
+// Bucket documents kept by the backend.
+const (
+	docCORS    = "cors.xml"
+	docTagging = "tagging.xml"
+)
+
+func (s *Server) putBucketCors(q *request) {
+	cfg, err := cors.Parse(q.body.Body)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if err := s.gw.PutBucketConfig(q.ctx(), q.bucket(), docCORS, cfg.Marshal()); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) getBucketCors(q *request) {
+	data, err := s.gw.GetBucketConfig(q.ctx(), q.bucket(), docCORS)
+	if backends.Is(err, backends.NotFound) {
+		err = s3err.ErrNoSuchCORSConfiguration
+	}
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.Header().Set("Content-Type", "application/xml")
+	q.w.Write(data)
+}
+
+func (s *Server) deleteBucketCors(q *request) {
+	if err := s.gw.PutBucketConfig(q.ctx(), q.bucket(), docCORS, nil); err != nil && !backends.Is(err, backends.NotFound) {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) bucketCORS(r *http.Request, bucket string) (*cors.Config, error) {
+	data, err := s.gw.GetBucketConfig(r.Context(), bucket, docCORS)
+	if err != nil {
+		return nil, err
+	}
+	return cors.Parse(bytesReader(data))
+}
+
+// preflight answers a CORS OPTIONS request, which carries no signature.
+func (s *Server) preflight(w http.ResponseWriter, r *http.Request, bucket string) {
+	origin := r.Header.Get("Origin")
+	method := r.Header.Get("Access-Control-Request-Method")
+	if bucket == "" || origin == "" || method == "" {
+		writeError(w, r, &s3err.APIError{Code: "BadRequest", Status: 400,
+			Message: "Insufficient information. Origin request header needed."})
+		return
+	}
+	cfg, err := s.bucketCORS(r, bucket)
+	if backends.Is(err, backends.NotFound) {
+		writeError(w, r, s3err.ErrCORSForbidden.WithMessage("CORSResponse: CORS is not enabled for this bucket."))
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	hdrs, ok := cfg.Preflight(origin, method, splitList(r.Header.Get("Access-Control-Request-Headers")))
+	if !ok {
+		writeError(w, r, s3err.ErrCORSForbidden)
+		return
+	}
+	for k, v := range hdrs {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// corsActual adds the CORS headers of a matching rule to a normal request
+// that came with an Origin.
+func (s *Server) corsActual(w http.ResponseWriter, r *http.Request, bucket, origin string) {
+	cfg, err := s.bucketCORS(r, bucket)
+	if err != nil {
+		return
+	}
+	for k, v := range cfg.Actual(origin, r.Method) {
+		w.Header()[k] = v
+	}
+}
+
+func (s *Server) putBucketTagging(q *request) {
+	tags, err := tagging.ParseXML(q.body.Body, true)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if err := s.gw.PutBucketConfig(q.ctx(), q.bucket(), docTagging, tagging.MarshalXML(tags)); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) getBucketTagging(q *request) {
+	data, err := s.gw.GetBucketConfig(q.ctx(), q.bucket(), docTagging)
+	if backends.Is(err, backends.NotFound) {
+		err = s3err.ErrNoSuchTagSet
+	}
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.Header().Set("Content-Type", "application/xml")
+	q.w.Write(data)
+}
+
+func (s *Server) deleteBucketTagging(q *request) {
+	if err := s.gw.PutBucketConfig(q.ctx(), q.bucket(), docTagging, nil); err != nil && !backends.Is(err, backends.NotFound) {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+}

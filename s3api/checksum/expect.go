@@ -1,0 +1,99 @@
+package checksum
+
+import (
+	"crypto/md5"
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/strata-storage/strata/s3api/s3err"
+)
+
+// Expect is what a request says its payload's checksums are.
+type Expect struct {
+	// ContentMD5 is the decoded Content-MD5, nil if absent.
+	ContentMD5 []byte
+	// Algorithm is the x-amz-checksum-* algorithm, "" if none.
+	Algorithm string
+	// Value is the base64 checksum from the x-amz-checksum-<alg> header;
+	// "" when it comes in the trailer.
+	Value string
+	// Trailer is set when the value comes in the trailer
+	// (x-amz-trailer: x-amz-checksum-<alg>).
+	Trailer bool
+}
+
+var (
+	errMultiple   = s3err.ErrInvalidRequest.WithMessage("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+	errSDKAlone   = s3err.ErrInvalidRequest.WithMessage("x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.")
+	errBadTrailer = s3err.ErrInvalidRequest.WithMessage("The value specified in the x-amz-trailer header is not supported")
+)
+
+func headerName(alg string) string { return "x-amz-checksum-" + strings.ToLower(alg) }
+
+func invalidValue(alg string) error {
+	return s3err.ErrInvalidRequest.WithMessage("Value for " + headerName(alg) + " header is invalid.")
+}
+
+// decode decodes a base64 checksum value of alg; nil if it is not one.
+func decode(alg, v string) []byte {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(b) != size(alg) {
+		return nil
+	}
+	return b
+}
+
+// FromHeaders reads Content-MD5, x-amz-checksum-<alg>,
+// x-amz-sdk-checksum-algorithm and x-amz-trailer.
+func FromHeaders(h http.Header) (Expect, error) {
+	var e Expect
+	if vs := h.Values("Content-Md5"); len(vs) > 0 {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(vs[0]))
+		if err != nil || len(b) != md5.Size || len(vs) > 1 {
+			return Expect{}, s3err.ErrInvalidDigest
+		}
+		e.ContentMD5 = b
+	}
+	for _, alg := range Algorithms {
+		vs := h.Values(headerName(alg))
+		if len(vs) == 0 {
+			continue
+		}
+		if e.Algorithm != "" {
+			return Expect{}, errMultiple
+		}
+		if len(vs) > 1 || decode(alg, vs[0]) == nil {
+			return Expect{}, invalidValue(alg)
+		}
+		e.Algorithm, e.Value = alg, strings.TrimSpace(vs[0])
+	}
+	for _, v := range h.Values("X-Amz-Trailer") {
+		for name := range strings.SplitSeq(v, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			rest, ok := strings.CutPrefix(name, "x-amz-checksum-")
+			if !ok {
+				continue // not a checksum: the signature layer deals with it
+			}
+			alg := strings.ToUpper(rest)
+			if size(alg) == 0 {
+				return Expect{}, errBadTrailer
+			}
+			if e.Algorithm != "" {
+				return Expect{}, errMultiple
+			}
+			e.Algorithm, e.Trailer = alg, true
+		}
+	}
+	if sdk := h.Get("X-Amz-Sdk-Checksum-Algorithm"); sdk != "" {
+		// The algorithm of the checksum the request carries; when it
+		// carries one, S3 goes by that one.
+		if size(strings.ToUpper(sdk)) == 0 {
+			return Expect{}, errUnsupported
+		}
+		if e.Algorithm == "" {
+			return Expect{}, errSDKAlone
+		}
+	}
+	return e, nil
+}

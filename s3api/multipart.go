@@ -1,0 +1,496 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway"
+	"github.com/strata-storage/strata/s3api/checksum"
+	"github.com/strata-storage/strata/s3api/s3err"
+)
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+func getCopyBuf() *[]byte  { return copyBufPool.Get().(*[]byte) }
+func putCopyBuf(b *[]byte) { copyBufPool.Put(b) }
+
+// MaxPartSize is the largest part S3 accepts.
+const MaxPartSize = 5 << 30
+
+func (s *Server) createMultipartUpload(q *request) {
+	meta, err := metaFromHeaders(q.Header)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if alg := strings.ToUpper(q.Header.Get("x-amz-checksum-algorithm")); alg != "" {
+		if _, err := checksum.New(alg); err != nil {
+			q.fail(s3err.ErrInvalidRequest.WithMessage("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"))
+			return
+		}
+		meta.ChecksumAlgorithm = alg
+		meta.ChecksumType = "COMPOSITE"
+		if alg == "CRC64NVME" {
+			meta.ChecksumType = "FULL_OBJECT"
+		}
+	}
+	if t := strings.ToUpper(q.Header.Get("x-amz-checksum-type")); t != "" {
+		switch {
+		case meta.ChecksumAlgorithm == "":
+			q.fail(s3err.ErrInvalidRequest.WithMessage("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."))
+			return
+		case t == "FULL_OBJECT" && (meta.ChecksumAlgorithm == "SHA1" || meta.ChecksumAlgorithm == "SHA256"),
+			t == "COMPOSITE" && meta.ChecksumAlgorithm == "CRC64NVME",
+			t != "FULL_OBJECT" && t != "COMPOSITE":
+			q.fail(s3err.ErrInvalidRequest.WithMessage("The " + meta.ChecksumAlgorithm + " checksum type does not support " + t + "."))
+			return
+		}
+		meta.ChecksumType = t
+	}
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	id, err := s.gw.CreateMultipartUpload(q.ctx(), q.bucket(), q.key(), meta)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	type result struct {
+		XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
+		NS       string   `xml:"xmlns,attr"`
+		Bucket   string   `xml:"Bucket"`
+		Key      string   `xml:"Key"`
+		UploadID string   `xml:"UploadId"`
+	}
+	if meta.ChecksumAlgorithm != "" {
+		q.w.Header().Set("x-amz-checksum-algorithm", meta.ChecksumAlgorithm)
+		q.w.Header().Set("x-amz-checksum-type", meta.ChecksumType)
+	}
+	writeXML(q.w, http.StatusOK, result{NS: s3NS, Bucket: q.bucket(), Key: q.key(), UploadID: id})
+}
+
+func partNumber(q *request) (int, error) {
+	n, err := strconv.Atoi(q.query("partNumber"))
+	if err != nil || n < 1 || n > gateway.MaxPartNumber {
+		return 0, s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive")
+	}
+	if q.query("uploadId") == "" {
+		return 0, s3err.ErrNoSuchUpload
+	}
+	return n, nil
+}
+
+// uploadOf returns the upload's metadata, checking that it exists.
+func (s *Server) uploadOf(q *request) (backends.Upload, []backends.PartInfo, error) {
+	return s.gw.ListParts(q.ctx(), q.bucket(), q.key(), q.query("uploadId"))
+}
+
+func (s *Server) uploadPart(q *request) {
+	n, err := partNumber(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	up, _, err := s.uploadOf(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	var meta backends.Meta
+	// The upload's checksum is computed even for a part sent without one.
+	p, err := q.newPayload(&meta, MaxPartSize, up.Meta.ChecksumAlgorithm)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	part, err := s.gw.UploadPart(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), n, p, &meta)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.Header().Set("ETag", quote(part.ETag))
+	setChecksumHeaders(q.w.Header(), part.Checksums, "")
+	q.w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) uploadPartCopy(q *request) {
+	n, err := partNumber(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	srcBucket, srcKey, err := copySource(q.Header.Get("x-amz-copy-source"))
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if _, _, err := s.uploadOf(q); err != nil {
+		q.fail(err)
+		return
+	}
+	ctx := q.ctx()
+	info, err := s.gw.HeadObject(ctx, srcBucket, srcKey)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	var rng *backends.Range
+	if v := q.Header.Get("x-amz-copy-source-range"); v != "" {
+		r, ok, _ := parseRange(v)
+		if !ok || r.Start < 0 || r.End < 0 || r.End >= info.Size {
+			q.fail(s3err.ErrInvalidArgument.WithMessage("Range specified is not valid for source object of size: " + strconv.FormatInt(info.Size, 10)))
+			return
+		}
+		rng = r
+	}
+	src, info, err := s.gw.GetObject(ctx, srcBucket, srcKey, rng)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	defer src.Close()
+	if failed, notMod := copyConditions(q.Header).check(info); failed || notMod {
+		q.fail(s3err.ErrPreconditionFailed)
+		return
+	}
+	_, length, err := rng.Resolve(info.Size)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if length > MaxPartSize {
+		q.fail(s3err.ErrEntityTooLarge)
+		return
+	}
+	var meta backends.Meta
+	p := &payload{cr: checksum.NewReader(src, checksum.Expect{}, length, nil), meta: &meta}
+	part, err := s.gw.UploadPart(ctx, q.bucket(), q.key(), q.query("uploadId"), n, p, &meta)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	type result struct {
+		XMLName      xml.Name `xml:"CopyPartResult"`
+		NS           string   `xml:"xmlns,attr"`
+		ETag         string   `xml:"ETag"`
+		LastModified string   `xml:"LastModified"`
+	}
+	writeXML(q.w, http.StatusOK, result{NS: s3NS, ETag: quote(part.ETag), LastModified: s3Time(part.ModTime)})
+}
+
+type completePart struct {
+	PartNumber        int    `xml:"PartNumber"`
+	ETag              string `xml:"ETag"`
+	ChecksumCRC32     string `xml:"ChecksumCRC32"`
+	ChecksumCRC32C    string `xml:"ChecksumCRC32C"`
+	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME"`
+	ChecksumSHA1      string `xml:"ChecksumSHA1"`
+	ChecksumSHA256    string `xml:"ChecksumSHA256"`
+}
+
+func (p completePart) checksum(alg string) string {
+	return map[string]string{"CRC32": p.ChecksumCRC32, "CRC32C": p.ChecksumCRC32C,
+		"CRC64NVME": p.ChecksumCRC64NVME, "SHA1": p.ChecksumSHA1, "SHA256": p.ChecksumSHA256}[alg]
+}
+
+func (s *Server) completeMultipartUpload(q *request) {
+	var req struct {
+		XMLName xml.Name       `xml:"CompleteMultipartUpload"`
+		Parts   []completePart `xml:"Part"`
+	}
+	if err := readXML(q, &req); err != nil {
+		q.fail(err)
+		return
+	}
+	if len(req.Parts) == 0 {
+		q.fail(s3err.ErrMalformedXML.WithMessage("The XML you provided was not well-formed or did not validate against our published schema: you must specify at least one part."))
+		return
+	}
+	up, uploaded, err := s.uploadOf(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	want := make([]gateway.CompletedPart, len(req.Parts))
+	for i, p := range req.Parts {
+		want[i] = gateway.CompletedPart{Number: p.PartNumber, ETag: p.ETag}
+	}
+	parts, err := gateway.SelectParts(uploaded, want)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	meta := up.Meta
+	meta.ETag = gateway.MultipartETag(parts)
+	meta.Parts = parts
+	meta.Size = 0
+	for _, p := range parts {
+		meta.Size += p.Size
+	}
+	if alg := meta.ChecksumAlgorithm; alg != "" {
+		sums := make([]string, len(parts))
+		sizes := make([]int64, len(parts))
+		for i, p := range parts {
+			sums[i], sizes[i] = p.Checksums[alg], p.Size
+			if given := req.Parts[i].checksum(alg); given != "" && given != sums[i] {
+				q.fail(s3err.ErrInvalidPart)
+				return
+			}
+		}
+		var v string
+		if meta.ChecksumType == "FULL_OBJECT" {
+			v, err = checksum.Combine(alg, sums, sizes)
+		} else {
+			v, err = checksum.Composite(alg, sums)
+		}
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		meta.Checksums = map[string]string{alg: v}
+		if given := q.Header.Get("x-amz-checksum-" + strings.ToLower(alg)); given != "" && given != v && given+"-"+strconv.Itoa(len(parts)) != v {
+			q.fail(s3err.ErrBadDigest.WithMessage("The " + alg + " you specified did not match the calculated checksum."))
+			return
+		}
+	}
+	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), meta)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	type result struct {
+		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
+		NS       string   `xml:"xmlns,attr"`
+		Location string   `xml:"Location"`
+		Bucket   string   `xml:"Bucket"`
+		Key      string   `xml:"Key"`
+		ETag     string   `xml:"ETag"`
+		copyChecksums
+	}
+	res := result{NS: s3NS, Location: objectURL(q.Request, q.bucket(), q.key()), Bucket: q.bucket(), Key: q.key(), ETag: quote(info.ETag)}
+	res.set(info.Checksums, info.ChecksumType)
+	writeXML(q.w, http.StatusOK, res)
+}
+
+// copyChecksums are the checksum elements shared by several results.
+type copyChecksums struct {
+	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
+	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
+	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
+	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	ChecksumType      string `xml:"ChecksumType,omitempty"`
+}
+
+func (c *copyChecksums) set(sums map[string]string, typ string) {
+	c.ChecksumCRC32, c.ChecksumCRC32C = sums["CRC32"], sums["CRC32C"]
+	c.ChecksumCRC64NVME, c.ChecksumSHA1, c.ChecksumSHA256 = sums["CRC64NVME"], sums["SHA1"], sums["SHA256"]
+	if len(sums) > 0 {
+		c.ChecksumType = typ
+	}
+}
+
+func partNumbers(parts []backends.PartInfo) []int {
+	out := make([]int, len(parts))
+	for i, p := range parts {
+		out[i] = p.Number
+	}
+	return out
+}
+
+func (s *Server) abortMultipartUpload(q *request) {
+	if err := s.gw.AbortMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId")); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+}
+
+// intParam parses a non-negative integer query parameter with a default and
+// a cap.
+func intParam(q *request, name string, def, max int) (int, error) {
+	v := q.query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, s3err.ErrInvalidArgument.WithMessage("Provided " + name + " not an integer or within integer range")
+	}
+	if n > max {
+		n = max
+	}
+	return n, nil
+}
+
+func (s *Server) listParts(q *request) {
+	maxParts, err := intParam(q, "max-parts", 1000, 1000)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	marker, err := intParam(q, "part-number-marker", 0, 1<<30)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	up, parts, err := s.uploadOf(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	type part struct {
+		PartNumber   int    `xml:"PartNumber"`
+		LastModified string `xml:"LastModified"`
+		ETag         string `xml:"ETag"`
+		Size         int64  `xml:"Size"`
+		copyChecksums
+	}
+	type result struct {
+		XMLName              xml.Name `xml:"ListPartsResult"`
+		NS                   string   `xml:"xmlns,attr"`
+		Bucket               string   `xml:"Bucket"`
+		Key                  string   `xml:"Key"`
+		UploadID             string   `xml:"UploadId"`
+		Initiator            owner    `xml:"Initiator"`
+		Owner                owner    `xml:"Owner"`
+		StorageClass         string   `xml:"StorageClass"`
+		PartNumberMarker     int      `xml:"PartNumberMarker"`
+		NextPartNumberMarker int      `xml:"NextPartNumberMarker"`
+		MaxParts             int      `xml:"MaxParts"`
+		IsTruncated          bool     `xml:"IsTruncated"`
+		ChecksumAlgorithm    string   `xml:"ChecksumAlgorithm,omitempty"`
+		ChecksumType         string   `xml:"ChecksumType,omitempty"`
+		Parts                []part   `xml:"Part"`
+	}
+	o := s.owner(q.info.AccessKey)
+	res := result{NS: s3NS, Bucket: q.bucket(), Key: q.key(), UploadID: q.query("uploadId"),
+		Initiator: o, Owner: o, StorageClass: storageClass(up.Meta.StorageClass),
+		PartNumberMarker: marker, MaxParts: maxParts,
+		ChecksumAlgorithm: up.Meta.ChecksumAlgorithm, ChecksumType: up.Meta.ChecksumType}
+	for _, p := range parts {
+		if p.Number <= marker {
+			continue
+		}
+		if len(res.Parts) == maxParts {
+			res.IsTruncated = true
+			break
+		}
+		pp := part{PartNumber: p.Number, LastModified: s3Time(p.ModTime), ETag: quote(p.ETag), Size: p.Size}
+		pp.set(p.Checksums, "")
+		res.Parts = append(res.Parts, pp)
+		res.NextPartNumberMarker = p.Number
+	}
+	writeXML(q.w, http.StatusOK, res)
+}
+
+func storageClass(sc string) string {
+	if sc == "" {
+		return "STANDARD"
+	}
+	return sc
+}
+
+func (s *Server) listMultipartUploads(q *request) {
+	maxUploads, err := intParam(q, "max-uploads", 1000, 1000)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	enc, err := encodingType(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	prefix, delim := q.query("prefix"), q.query("delimiter")
+	keyMarker, idMarker := q.query("key-marker"), q.query("upload-id-marker")
+	uploads, err := s.gw.ListMultipartUploads(q.ctx(), q.bucket(), prefix)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	sort.SliceStable(uploads, func(i, j int) bool { return uploads[i].Key < uploads[j].Key })
+	type upload struct {
+		Key               string `xml:"Key"`
+		UploadID          string `xml:"UploadId"`
+		Initiator         owner  `xml:"Initiator"`
+		Owner             owner  `xml:"Owner"`
+		StorageClass      string `xml:"StorageClass"`
+		Initiated         string `xml:"Initiated"`
+		ChecksumAlgorithm string `xml:"ChecksumAlgorithm,omitempty"`
+		ChecksumType      string `xml:"ChecksumType,omitempty"`
+	}
+	type prefixEntry struct {
+		Prefix string `xml:"Prefix"`
+	}
+	type result struct {
+		XMLName            xml.Name      `xml:"ListMultipartUploadsResult"`
+		NS                 string        `xml:"xmlns,attr"`
+		Bucket             string        `xml:"Bucket"`
+		KeyMarker          string        `xml:"KeyMarker"`
+		UploadIDMarker     string        `xml:"UploadIdMarker"`
+		NextKeyMarker      string        `xml:"NextKeyMarker"`
+		NextUploadIDMarker string        `xml:"NextUploadIdMarker"`
+		Delimiter          string        `xml:"Delimiter,omitempty"`
+		Prefix             string        `xml:"Prefix"`
+		EncodingType       string        `xml:"EncodingType,omitempty"`
+		MaxUploads         int           `xml:"MaxUploads"`
+		IsTruncated        bool          `xml:"IsTruncated"`
+		Uploads            []upload      `xml:"Upload"`
+		CommonPrefixes     []prefixEntry `xml:"CommonPrefixes"`
+	}
+	o := s.owner(q.info.AccessKey)
+	res := result{NS: s3NS, Bucket: q.bucket(), KeyMarker: enc(keyMarker), UploadIDMarker: idMarker,
+		Delimiter: enc(delim), Prefix: enc(prefix), MaxUploads: maxUploads}
+	if q.query("encoding-type") != "" {
+		res.EncodingType = "url"
+	}
+	seen := map[string]bool{}
+	count := 0
+	for _, u := range uploads {
+		if keyMarker != "" {
+			if u.Key < keyMarker {
+				continue
+			}
+			if u.Key == keyMarker && (idMarker == "" || u.UploadID <= idMarker) {
+				continue
+			}
+		}
+		if delim != "" {
+			if i := strings.Index(u.Key[len(prefix):], delim); i >= 0 {
+				cp := u.Key[:len(prefix)+i+len(delim)]
+				if seen[cp] || (keyMarker != "" && cp <= keyMarker) {
+					continue
+				}
+				if count == maxUploads {
+					res.IsTruncated = true
+					break
+				}
+				seen[cp] = true
+				res.CommonPrefixes = append(res.CommonPrefixes, prefixEntry{enc(cp)})
+				res.NextKeyMarker, res.NextUploadIDMarker = enc(cp), ""
+				count++
+				continue
+			}
+		}
+		if count == maxUploads {
+			res.IsTruncated = true
+			break
+		}
+		res.Uploads = append(res.Uploads, upload{Key: enc(u.Key), UploadID: u.UploadID, Initiator: o, Owner: o,
+			StorageClass: storageClass(u.Meta.StorageClass), Initiated: s3Time(u.Initiated),
+			ChecksumAlgorithm: u.Meta.ChecksumAlgorithm, ChecksumType: u.Meta.ChecksumType})
+		res.NextKeyMarker, res.NextUploadIDMarker = enc(u.Key), u.UploadID
+		count++
+	}
+	if !res.IsTruncated {
+		res.NextKeyMarker, res.NextUploadIDMarker = "", ""
+	}
+	writeXML(q.w, http.StatusOK, res)
+}

@@ -1,0 +1,684 @@
+package s3api
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/s3api/checksum"
+	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/strata-storage/strata/s3api/tagging"
+)
+
+// MaxObjectSize is the largest object a single PUT or copy may create.
+const MaxObjectSize = 5 << 30
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// payload wraps the verified request body in the checksum reader and
+// returns it with a function that completes meta at the end of the stream.
+type payload struct {
+	cr   *checksum.Reader
+	meta *backends.Meta
+}
+
+// Read passes the body through; when it ends cleanly the object's size,
+// ETag and checksums are filled in, before the backend sees io.EOF.
+func (p *payload) Read(b []byte) (int, error) {
+	n, err := p.cr.Read(b)
+	if err == io.EOF {
+		p.meta.Size = p.cr.Size()
+		p.meta.ETag = p.cr.MD5Hex()
+		if sums := p.cr.Checksums(); len(sums) > 0 {
+			p.meta.Checksums = sums
+			p.meta.ChecksumType = "FULL_OBJECT"
+		}
+	}
+	return n, err
+}
+
+// newPayload prepares the body of a PUT or UploadPart. defaultAlg is a
+// checksum to compute when the request sends none (a multipart upload's).
+func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg string) (*payload, error) {
+	size := q.body.Size
+	if size < 0 {
+		return nil, s3err.ErrMissingContentLength
+	}
+	if size > maxSize {
+		return nil, s3err.ErrEntityTooLarge
+	}
+	exp, err := checksum.FromHeaders(q.Header)
+	if err != nil {
+		return nil, err
+	}
+	if exp.Algorithm == "" {
+		exp.Algorithm = defaultAlg
+	}
+	return &payload{cr: checksum.NewReader(q.body.Body, exp, size, q.body.Trailer), meta: meta}, nil
+}
+
+func (s *Server) putObject(q *request) {
+	meta, err := metaFromHeaders(q.Header)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	opts := backends.PutOptions{Meta: &meta}
+	if v := q.Header.Get("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			q.fail(s3err.ErrNotImplemented.WithMessage("If-None-Match on PUT accepts only *."))
+			return
+		}
+		opts.IfNoneMatch = true
+	}
+	if v := q.Header.Get("If-Match"); v != "" {
+		opts.IfMatch = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	p, err := q.newPayload(&meta, MaxObjectSize, "")
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	info, err := s.gw.PutObject(q.ctx(), q.bucket(), q.key(), p, opts)
+	if err != nil {
+		if opts.IfMatch != "" && backends.Is(err, backends.NoSuchKey) {
+			err = s3err.ErrNoSuchKey
+		}
+		q.fail(err)
+		return
+	}
+	h := q.w.Header()
+	h.Set("ETag", quote(info.ETag))
+	setChecksumHeaders(h, info.Checksums, info.ChecksumType)
+	q.w.WriteHeader(http.StatusOK)
+}
+
+// checkVersionID accepts only the "null" version until versioning lands.
+func checkVersionID(v string) error {
+	if v == "" || v == "null" {
+		return nil
+	}
+	return s3err.ErrInvalidArgument.WithMessage("Invalid version id specified")
+}
+
+var responseOverrides = map[string]string{
+	"response-content-type":        "Content-Type",
+	"response-content-language":    "Content-Language",
+	"response-expires":             "Expires",
+	"response-cache-control":       "Cache-Control",
+	"response-content-disposition": "Content-Disposition",
+	"response-content-encoding":    "Content-Encoding",
+}
+
+func (s *Server) getObject(q *request, head bool) {
+	if err := checkVersionID(q.query("versionId")); err != nil {
+		q.fail(err)
+		return
+	}
+	ctx, bucket, key := q.ctx(), q.bucket(), q.key()
+	var rng *backends.Range
+	var partNum int
+	if v := q.query("partNumber"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			q.fail(s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive"))
+			return
+		}
+		if q.Header.Get("Range") != "" {
+			q.fail(s3err.ErrInvalidRequest.WithMessage("Cannot specify both Range header and partNumber query parameter"))
+			return
+		}
+		partNum = n
+	} else if v := q.Header.Get("Range"); v != "" {
+		r, ok, empty := parseRange(v)
+		if empty {
+			s.rangeNotSatisfiable(q)
+			return
+		}
+		if ok {
+			rng = r
+		}
+	}
+
+	var info backends.ObjectInfo
+	var err error
+	if partNum > 0 {
+		// The part's bytes are found from the object's part list.
+		if info, err = s.gw.HeadObject(ctx, bucket, key); err != nil {
+			q.fail(err)
+			return
+		}
+		start, size, ok := partRange(info, partNum)
+		if !ok {
+			q.fail(s3err.ErrInvalidPartNumber)
+			return
+		}
+		if size == 0 {
+			rng = nil
+		} else {
+			rng = &backends.Range{Start: start, End: start + size - 1}
+		}
+	}
+
+	var body io.ReadCloser
+	if head {
+		info, err = s.gw.HeadObject(ctx, bucket, key)
+	} else {
+		body, info, err = s.gw.GetObject(ctx, bucket, key, rng)
+	}
+	if backends.Is(err, backends.InvalidRange) {
+		s.rangeNotSatisfiable(q)
+		return
+	}
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if body != nil {
+		defer body.Close()
+	}
+
+	h := q.w.Header()
+	if failed, notMod := getConditions(q.Header).check(info); failed {
+		q.fail(s3err.ErrPreconditionFailed)
+		return
+	} else if notMod {
+		h.Set("ETag", quote(info.ETag))
+		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+		q.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+
+	off, length := int64(0), info.Size
+	if rng != nil {
+		off, length, err = rng.Resolve(info.Size)
+		if err != nil {
+			s.rangeNotSatisfiable(q)
+			return
+		}
+	}
+	setObjectHeaders(h, info)
+	if partNum > 0 && len(info.Parts) == 0 {
+		h.Set("x-amz-mp-parts-count", "1")
+	}
+	if strings.EqualFold(q.Header.Get("x-amz-checksum-mode"), "ENABLED") {
+		switch {
+		case partNum > 0 && len(info.Parts) > 0:
+			setChecksumHeaders(h, info.Parts[partNum-1].Checksums, "COMPOSITE")
+		case rng == nil || (off == 0 && length == info.Size):
+			setChecksumHeaders(h, info.Checksums, info.ChecksumType)
+		}
+	}
+	for p, hdr := range responseOverrides {
+		if v := q.query(p); v != "" {
+			h.Set(hdr, v)
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	status := http.StatusOK
+	if rng != nil {
+		h.Set("Content-Range", "bytes "+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+length-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
+		status = http.StatusPartialContent
+	}
+	q.w.WriteHeader(status)
+	if head {
+		return
+	}
+	buf := getCopyBuf()
+	defer putCopyBuf(buf)
+	if _, err := io.CopyBuffer(q.w, io.LimitReader(body, length), *buf); err != nil {
+		s.log.Debug("get: copy to client", "id", q.info.RequestID, "err", err)
+	}
+}
+
+// partRange returns the byte range of part n of an object. An object made
+// in one piece is its own part 1.
+func partRange(info backends.ObjectInfo, n int) (start, size int64, ok bool) {
+	if len(info.Parts) == 0 {
+		return 0, info.Size, n == 1
+	}
+	if n > len(info.Parts) {
+		return 0, 0, false
+	}
+	for _, p := range info.Parts[:n-1] {
+		start += p.Size
+	}
+	return start, info.Parts[n-1].Size, true
+}
+
+func (s *Server) rangeNotSatisfiable(q *request) {
+	if info, err := s.gw.HeadObject(q.ctx(), q.bucket(), q.key()); err == nil {
+		q.w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+	} else {
+		q.fail(err)
+		return
+	}
+	q.fail(s3err.ErrInvalidRange)
+}
+
+func (s *Server) deleteObject(q *request) {
+	if err := checkVersionID(q.query("versionId")); err != nil {
+		q.fail(err)
+		return
+	}
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	if err := s.gw.DeleteObject(q.ctx(), q.bucket(), q.key()); err != nil && !backends.Is(err, backends.NoSuchKey) {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) deleteObjects(q *request) {
+	var req struct {
+		XMLName xml.Name `xml:"Delete"`
+		Quiet   bool     `xml:"Quiet"`
+		Objects []struct {
+			Key       string `xml:"Key"`
+			VersionID string `xml:"VersionId"`
+		} `xml:"Object"`
+	}
+	exp, err := checksum.FromHeaders(q.Header)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.body.Body = checksum.NewReader(q.body.Body, exp, q.body.Size, q.body.Trailer)
+	if err := readXML(q, &req); err != nil {
+		q.fail(err)
+		return
+	}
+	if len(req.Objects) == 0 || len(req.Objects) > 1000 {
+		q.fail(s3err.ErrMalformedXML)
+		return
+	}
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	type deleted struct {
+		Key       string `xml:"Key"`
+		VersionID string `xml:"VersionId,omitempty"`
+	}
+	type delErr struct {
+		Key       string `xml:"Key"`
+		VersionID string `xml:"VersionId,omitempty"`
+		Code      string `xml:"Code"`
+		Message   string `xml:"Message"`
+	}
+	type result struct {
+		XMLName xml.Name  `xml:"DeleteResult"`
+		NS      string    `xml:"xmlns,attr"`
+		Deleted []deleted `xml:"Deleted"`
+		Errors  []delErr  `xml:"Error"`
+	}
+	res := result{NS: s3NS}
+	for _, o := range req.Objects {
+		err := checkVersionID(o.VersionID)
+		if err == nil {
+			err = backends.CheckKey(o.Key)
+		}
+		if err == nil {
+			err = s.gw.DeleteObject(q.ctx(), q.bucket(), o.Key)
+			if backends.Is(err, backends.NoSuchKey) {
+				err = nil
+			}
+		}
+		if err != nil {
+			ae := toAPIError(err)
+			res.Errors = append(res.Errors, delErr{Key: o.Key, VersionID: o.VersionID, Code: ae.Code, Message: ae.Message})
+			continue
+		}
+		if !req.Quiet {
+			res.Deleted = append(res.Deleted, deleted{Key: o.Key, VersionID: o.VersionID})
+		}
+	}
+	writeXML(q.w, http.StatusOK, res)
+}
+
+// copySource parses x-amz-copy-source: "bucket/key" or "/bucket/key",
+// URL-encoded, with an optional ?versionId=.
+func copySource(v string) (bucket, key string, err error) {
+	path, query, _ := strings.Cut(v, "?")
+	if query != "" {
+		vals, _ := url.ParseQuery(query)
+		if err := checkVersionID(vals.Get("versionId")); err != nil {
+			return "", "", err
+		}
+	}
+	path, err = url.PathUnescape(path)
+	if err != nil {
+		return "", "", s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	path = strings.TrimPrefix(path, "/")
+	bucket, key, ok := strings.Cut(path, "/")
+	if !ok || bucket == "" || key == "" {
+		return "", "", s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+	}
+	if err := backends.CheckKey(key); err != nil {
+		return "", "", err
+	}
+	if !backends.ValidBucketName(bucket) {
+		return "", "", s3err.ErrNoSuchBucket
+	}
+	return bucket, key, nil
+}
+
+type copyResult struct {
+	XMLName      xml.Name `xml:"CopyObjectResult"`
+	NS           string   `xml:"xmlns,attr"`
+	ETag         string   `xml:"ETag"`
+	LastModified string   `xml:"LastModified"`
+	copyChecksums
+}
+
+func (s *Server) copyObject(q *request) {
+	srcBucket, srcKey, err := copySource(q.Header.Get("x-amz-copy-source"))
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	ctx := q.ctx()
+	if _, err := s.gw.HeadBucket(ctx, q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	src, info, err := s.gw.GetObject(ctx, srcBucket, srcKey, nil)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	defer src.Close()
+	if failed, notMod := copyConditions(q.Header).check(info); failed || notMod {
+		q.fail(s3err.ErrPreconditionFailed)
+		return
+	}
+	if info.Size > MaxObjectSize {
+		q.fail(s3err.ErrInvalidRequest.WithMessage("The specified copy source is larger than the maximum allowable size for a copy source: 5368709120"))
+		return
+	}
+
+	replaceMeta := false
+	switch d := q.Header.Get("x-amz-metadata-directive"); d {
+	case "", "COPY":
+	case "REPLACE":
+		replaceMeta = true
+	default:
+		q.fail(s3err.ErrInvalidArgument.WithMessage("Unknown metadata directive."))
+		return
+	}
+	replaceTags := false
+	switch d := q.Header.Get("x-amz-tagging-directive"); d {
+	case "", "COPY":
+	case "REPLACE":
+		replaceTags = true
+	default:
+		q.fail(s3err.ErrInvalidArgument.WithMessage("Unknown tagging directive."))
+		return
+	}
+	if err := checkUnsupportedHeaders(q.Header); err != nil {
+		q.fail(err)
+		return
+	}
+
+	meta := info.Meta
+	meta.Parts = nil
+	if replaceMeta {
+		m, err := metaFromHeaders(q.Header)
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		m.Tags = meta.Tags
+		meta = m
+	} else if sc := q.Header.Get("x-amz-storage-class"); sc != "" {
+		// The storage class may change on a COPY directive too.
+		m, err := metaFromHeaders(http.Header{"X-Amz-Storage-Class": {sc}})
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		meta.StorageClass = m.StorageClass
+	}
+	if replaceTags {
+		meta.Tags = nil
+		if t := q.Header.Get("x-amz-tagging"); t != "" {
+			tags, err := tagging.ParseHeader(t)
+			if err != nil {
+				q.fail(err)
+				return
+			}
+			meta.Tags = tags
+		}
+	}
+
+	var res copyResult
+	res.NS = s3NS
+	if srcBucket == q.bucket() && srcKey == q.key() {
+		if !replaceMeta && !replaceTags && q.Header.Get("x-amz-storage-class") == "" && q.Header.Get("x-amz-checksum-algorithm") == "" {
+			q.fail(s3err.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."))
+			return
+		}
+		src.Close()
+		// Same key: only the metadata changes; the data stays in place.
+		meta.Size, meta.ETag = info.Size, info.ETag
+		meta.Checksums, meta.ChecksumType, meta.Parts = info.Checksums, info.ChecksumType, info.Parts
+		out, err := s.gw.UpdateMeta(ctx, q.bucket(), q.key(), meta)
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		res.ETag, res.LastModified = quote(out.ETag), s3Time(out.ModTime)
+		res.set(out.Checksums, out.ChecksumType)
+		writeXML(q.w, http.StatusOK, res)
+		return
+	}
+
+	// Recompute the checksum the source had (when it covers the whole
+	// object) or the one the request asks for.
+	alg := strings.ToUpper(q.Header.Get("x-amz-checksum-algorithm"))
+	if alg == "" && info.ChecksumType == "FULL_OBJECT" {
+		for a := range info.Checksums {
+			alg = a
+		}
+	}
+	meta.Checksums, meta.ChecksumType = nil, ""
+	exp := checksum.Expect{Algorithm: alg}
+	p := &payload{cr: checksum.NewReader(src, exp, info.Size, nil), meta: &meta}
+	out, err := s.gw.PutObject(ctx, q.bucket(), q.key(), p, backends.PutOptions{Meta: &meta})
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	res.ETag, res.LastModified = quote(out.ETag), s3Time(out.ModTime)
+	res.set(out.Checksums, out.ChecksumType)
+	writeXML(q.w, http.StatusOK, res)
+}
+
+func (s *Server) getObjectTagging(q *request) {
+	if err := checkVersionID(q.query("versionId")); err != nil {
+		q.fail(err)
+		return
+	}
+	info, err := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.Header().Set("Content-Type", "application/xml")
+	q.w.Write(tagging.MarshalXML(info.Tags))
+}
+
+func (s *Server) putObjectTagging(q *request) {
+	if err := checkVersionID(q.query("versionId")); err != nil {
+		q.fail(err)
+		return
+	}
+	tags, err := tagging.ParseXML(q.body.Body, false)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	s.setTags(q, tags)
+}
+
+func (s *Server) deleteObjectTagging(q *request) {
+	if err := checkVersionID(q.query("versionId")); err != nil {
+		q.fail(err)
+		return
+	}
+	s.setTags(q, nil)
+}
+
+func (s *Server) setTags(q *request, tags map[string]string) {
+	info, err := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	meta := info.Meta
+	meta.Tags = tags
+	if _, err := s.gw.UpdateMeta(q.ctx(), q.bucket(), q.key(), meta); err != nil {
+		q.fail(err)
+		return
+	}
+	if tags == nil {
+		q.w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	q.w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) getObjectAttributes(q *request) {
+	if err := checkVersionID(q.query("versionId")); err != nil {
+		q.fail(err)
+		return
+	}
+	want := map[string]bool{}
+	for _, v := range q.Header.Values("x-amz-object-attributes") {
+		for _, a := range splitList(v) {
+			switch a {
+			case "ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize":
+				want[a] = true
+			default:
+				q.fail(s3err.ErrInvalidArgument.WithMessage("Invalid attribute name specified."))
+				return
+			}
+		}
+	}
+	if len(want) == 0 {
+		q.fail(s3err.ErrInvalidArgument.WithMessage("Minimum of one attribute must be specified."))
+		return
+	}
+	info, err := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	if failed, notMod := getConditions(q.Header).check(info); failed {
+		q.fail(s3err.ErrPreconditionFailed)
+		return
+	} else if notMod {
+		q.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	type checksums struct {
+		ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
+		ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
+		ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+		ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
+		ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+		ChecksumType      string `xml:"ChecksumType,omitempty"`
+	}
+	toSums := func(m map[string]string, typ string) *checksums {
+		if len(m) == 0 {
+			return nil
+		}
+		c := &checksums{m["CRC32"], m["CRC32C"], m["CRC64NVME"], m["SHA1"], m["SHA256"], typ}
+		return c
+	}
+	type part struct {
+		PartNumber int   `xml:"PartNumber"`
+		Size       int64 `xml:"Size"`
+		checksums
+	}
+	type parts struct {
+		TotalPartsCount      int    `xml:"TotalPartsCount"`
+		PartNumberMarker     int    `xml:"PartNumberMarker"`
+		NextPartNumberMarker int    `xml:"NextPartNumberMarker"`
+		MaxParts             int    `xml:"MaxParts"`
+		IsTruncated          bool   `xml:"IsTruncated"`
+		Parts                []part `xml:"Part"`
+	}
+	type result struct {
+		XMLName      xml.Name   `xml:"GetObjectAttributesResponse"`
+		NS           string     `xml:"xmlns,attr"`
+		ETag         string     `xml:"ETag,omitempty"`
+		Checksum     *checksums `xml:"Checksum,omitempty"`
+		ObjectParts  *parts     `xml:"ObjectParts,omitempty"`
+		StorageClass string     `xml:"StorageClass,omitempty"`
+		ObjectSize   *int64     `xml:"ObjectSize,omitempty"`
+	}
+	res := result{NS: s3NS}
+	if want["ETag"] {
+		res.ETag = info.ETag
+	}
+	if want["Checksum"] {
+		res.Checksum = toSums(info.Checksums, info.ChecksumType)
+	}
+	if want["StorageClass"] {
+		res.StorageClass = info.StorageClass
+		if res.StorageClass == "" {
+			res.StorageClass = "STANDARD"
+		}
+	}
+	if want["ObjectSize"] {
+		res.ObjectSize = &info.Size
+	}
+	if want["ObjectParts"] && len(info.Parts) > 0 {
+		marker, _ := strconv.Atoi(q.Header.Get("x-amz-part-number-marker"))
+		maxParts := 1000
+		if v := q.Header.Get("x-amz-max-parts"); v != "" {
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < maxParts {
+				maxParts = n
+			}
+		}
+		p := &parts{TotalPartsCount: len(info.Parts), PartNumberMarker: marker, MaxParts: maxParts}
+		for _, pi := range info.Parts {
+			if pi.Number <= marker {
+				continue
+			}
+			if len(p.Parts) == maxParts {
+				p.IsTruncated = true
+				break
+			}
+			pp := part{PartNumber: pi.Number, Size: pi.Size}
+			if c := toSums(pi.Checksums, ""); c != nil {
+				pp.checksums = *c
+			}
+			p.Parts = append(p.Parts, pp)
+			p.NextPartNumberMarker = pi.Number
+		}
+		res.ObjectParts = p
+	}
+	q.w.Header().Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	writeXML(q.w, http.StatusOK, res)
+}

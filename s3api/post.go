@@ -1,0 +1,204 @@
+package s3api
+
+import (
+	"encoding/xml"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/s3api/checksum"
+	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/strata-storage/strata/s3api/sigv4"
+	"github.com/strata-storage/strata/s3api/tagging"
+)
+
+// Limits on the form fields of a POST upload (the file is streamed).
+const (
+	maxFormField  = 64 << 10
+	maxFormFields = 1 << 20
+)
+
+func isFormUpload(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data"
+}
+
+// postObject serves a browser form upload (POST Object) authenticated by a
+// signed POST policy.
+func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket string) {
+	fail := func(err error) { writeError(w, r, err) }
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" {
+		fail(s3err.ErrMalformedPOSTRequest)
+		return
+	}
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	form := map[string]string{} // lower-case field names
+	userMeta := http.Header{}
+	var file *multipart.Part
+	total := 0
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fail(s3err.ErrMalformedPOSTRequest)
+			return
+		}
+		name := part.FormName()
+		if strings.EqualFold(name, "file") {
+			file = part
+			form["filename"] = part.FileName()
+			break // fields after the file are ignored, as in S3
+		}
+		v, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
+		if err != nil || len(v) > maxFormField {
+			fail(s3err.ErrMalformedPOSTRequest.WithMessage("Your POST request fields preceding the upload file were too large."))
+			return
+		}
+		if total += len(v); total > maxFormFields {
+			fail(s3err.ErrMalformedPOSTRequest.WithMessage("Your POST request fields preceding the upload file were too large."))
+			return
+		}
+		lname := strings.ToLower(name)
+		form[lname] = string(v)
+		if strings.HasPrefix(lname, "x-amz-meta-") {
+			userMeta.Set(name, string(v))
+		}
+	}
+	if file == nil {
+		fail(s3err.ErrInvalidArgument.WithMessage("POST requires exactly one file upload per request."))
+		return
+	}
+	defer file.Close()
+	key := form["key"]
+	if key == "" {
+		fail(s3err.ErrInvalidArgument.WithMessage("Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields."))
+		return
+	}
+	key = strings.ReplaceAll(key, "${filename}", form["filename"])
+	form["key"] = key
+	form["bucket"] = bucket
+
+	if form["policy"] == "" || form["x-amz-signature"] == "" {
+		fail(s3err.ErrAccessDenied)
+		return
+	}
+	if _, err := s.auth.VerifyPost(form); err != nil {
+		fail(err)
+		return
+	}
+	pol, err := sigv4.CheckPostPolicy(form["policy"], form, s.cfg.Now())
+	if err != nil {
+		fail(err)
+		return
+	}
+	if err := backends.CheckKey(key); err != nil {
+		fail(err)
+		return
+	}
+	ri := reqInfoFrom(r.Context())
+	ri.Key = key
+
+	h := http.Header{}
+	for _, f := range []string{"Content-Type", "Cache-Control", "Content-Disposition", "Content-Encoding", "Expires", "x-amz-storage-class"} {
+		if v, ok := form[strings.ToLower(f)]; ok {
+			h.Set(f, v)
+		}
+	}
+	for k, v := range userMeta {
+		h[k] = v
+	}
+	meta, err := metaFromHeaders(h)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if t := form["tagging"]; t != "" {
+		tags, err := tagging.ParseXML(strings.NewReader(t), false)
+		if err != nil {
+			fail(err)
+			return
+		}
+		meta.Tags = tags
+	}
+
+	lim := &rangeLimit{r: file, min: 0, max: MaxObjectSize}
+	if pol.HasLengthRange {
+		lim.min, lim.max = pol.MinLength, pol.MaxLength
+	}
+	p := &payload{cr: checksum.NewReader(lim, checksum.Expect{}, -1, nil), meta: &meta}
+	info, err := s.gw.PutObject(r.Context(), bucket, key, p, backends.PutOptions{Meta: &meta})
+	if err != nil {
+		fail(err)
+		return
+	}
+
+	w.Header().Set("ETag", quote(info.ETag))
+	loc := objectURL(r, bucket, key)
+	w.Header().Set("Location", loc)
+	if redir := form["success_action_redirect"]; redir != "" {
+		if u, err := url.Parse(redir); err == nil {
+			qv := u.Query()
+			qv.Set("bucket", bucket)
+			qv.Set("key", key)
+			qv.Set("etag", quote(info.ETag))
+			u.RawQuery = qv.Encode()
+			w.Header().Set("Location", u.String())
+			w.WriteHeader(http.StatusSeeOther)
+			return
+		}
+	}
+	switch form["success_action_status"] {
+	case "200":
+		w.WriteHeader(http.StatusOK)
+	case "201":
+		type result struct {
+			XMLName  xml.Name `xml:"PostResponse"`
+			Location string   `xml:"Location"`
+			Bucket   string   `xml:"Bucket"`
+			Key      string   `xml:"Key"`
+			ETag     string   `xml:"ETag"`
+		}
+		writeXML(w, http.StatusCreated, result{Location: loc, Bucket: bucket, Key: key, ETag: quote(info.ETag)})
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// objectURL is the URL of an object as S3 reports it in Location.
+func objectURL(r *http.Request, bucket, key string) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/" + bucket + "/" + (&url.URL{Path: key}).EscapedPath()
+}
+
+// rangeLimit enforces a POST policy's content-length-range on a stream
+// whose length is not known in advance.
+type rangeLimit struct {
+	r        io.Reader
+	n        int64
+	min, max int64
+}
+
+var errPostTooLarge = s3err.ErrEntityTooLarge.WithMessage("Your proposed upload exceeds the maximum allowed size")
+
+func (l *rangeLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return 0, errPostTooLarge
+	}
+	if errors.Is(err, io.EOF) && l.n < l.min {
+		return n, s3err.ErrEntityTooSmall
+	}
+	return n, err
+}

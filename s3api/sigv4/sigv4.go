@@ -1,0 +1,432 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/strata-storage/strata/s3api/s3err"
+)
+
+// Algorithm is the only signing algorithm Strata accepts.
+const Algorithm = "AWS4-HMAC-SHA256"
+
+// Values of x-amz-content-sha256 other than a hex SHA-256.
+const (
+	UnsignedPayload          = "UNSIGNED-PAYLOAD"
+	StreamingPayload         = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	StreamingPayloadTrailer  = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	StreamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+)
+
+const (
+	iso8601Basic   = "20060102T150405Z"
+	yyyymmdd       = "20060102"
+	service        = "s3"
+	terminator     = "aws4_request"
+	defaultMaxSkew = 15 * time.Minute
+	maxExpires     = 7 * 24 * 60 * 60 // seconds: a week
+	emptySHA256    = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+)
+
+// Errors that s3err has no variable for, as AWS answers them.
+var (
+	errHeadersNotSigned = s3err.ErrAccessDenied.WithMessage("There were headers present in the request which were not signed")
+	errMissingSHA256    = s3err.ErrInvalidRequest.WithMessage("Missing required header for this request: x-amz-content-sha256")
+	errBadSHA256        = s3err.ErrInvalidArgument.WithMessage("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
+	errUnsupportedAuth  = s3err.ErrInvalidArgument.WithMessage("Unsupported Authorization Type")
+	errOneAuthMechanism = s3err.ErrInvalidArgument.WithMessage("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
+	errExpired          = s3err.ErrAccessDenied.WithMessage("Request has expired")
+	errNotYetValid      = s3err.ErrAccessDenied.WithMessage("Request is not valid yet")
+	errDecodedLength    = s3err.ErrMissingContentLength.WithMessage("You must provide the x-amz-decoded-content-length HTTP header.")
+	errBadDecodedLength = s3err.ErrInvalidArgument.WithMessage("The x-amz-decoded-content-length header is not valid.")
+)
+
+// Verifier checks SigV4 signatures against the secrets that Lookup returns.
+type Verifier struct {
+	// Lookup returns the secret of an access key. It is required.
+	Lookup func(accessKey string) (secret string, ok bool)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxSkew is how far a request's date may be from Now; 0 means 15 minutes.
+	MaxSkew time.Duration
+}
+
+// Result is a verified request.
+type Result struct {
+	// AccessKey signed the request; "" when Anonymous.
+	AccessKey string
+	// Anonymous is set when the request carried no authentication at all;
+	// Body is then the raw body.
+	Anonymous bool
+	// Body is the payload to read: decoded from aws-chunked and verified as
+	// it is read (see the package documentation for the contract).
+	Body io.Reader
+	// Trailer returns the trailing headers of an aws-chunked payload with a
+	// trailer. It is valid after Body returned io.EOF and returns an empty
+	// header when there are none.
+	Trailer func() http.Header
+	// Size is the payload length: x-amz-decoded-content-length for
+	// aws-chunked, else r.ContentLength (-1 when unknown).
+	Size int64
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) maxSkew() time.Duration {
+	if v.MaxSkew > 0 {
+		return v.MaxSkew
+	}
+	return defaultMaxSkew
+}
+
+// scheme is how a request says it is authenticated.
+type scheme int
+
+const (
+	schemeNone scheme = iota
+	schemeV4Header
+	schemeV4Query
+	schemeV2Header
+	schemeV2Query
+	schemeV4aHeader
+)
+
+// requestScheme tells the authentication schemes apart; a new scheme (V2)
+// is one more case here and in Verify.
+func requestScheme(r *http.Request) (scheme, error) {
+	auths := r.Header.Values("Authorization")
+	q := r.URL.Query()
+	v4Query := q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Credential") || q.Has("X-Amz-Signature")
+	v2Query := q.Has("AWSAccessKeyId") && q.Has("Signature")
+	if len(auths) == 0 {
+		switch {
+		case v4Query:
+			return schemeV4Query, nil
+		case v2Query:
+			return schemeV2Query, nil
+		}
+		return schemeNone, nil
+	}
+	if len(auths) > 1 || v4Query || v2Query {
+		return schemeNone, errOneAuthMechanism
+	}
+	name, _, _ := strings.Cut(strings.TrimSpace(auths[0]), " ")
+	switch name {
+	case Algorithm:
+		return schemeV4Header, nil
+	case "AWS":
+		return schemeV2Header, nil
+	case "AWS4-ECDSA-P256-SHA256":
+		return schemeV4aHeader, nil
+	}
+	return schemeNone, errUnsupportedAuth
+}
+
+// Verify authenticates r. A request without any authentication is returned
+// as Anonymous; deciding whether that is allowed is the caller's job. The
+// returned Result.Body replaces r.Body; see the package documentation for
+// when its content can be trusted.
+func (v *Verifier) Verify(r *http.Request) (*Result, error) {
+	s, err := requestScheme(r)
+	if err != nil {
+		return nil, err
+	}
+	switch s {
+	case schemeNone:
+		return &Result{Anonymous: true, Body: body(r), Trailer: noTrailer, Size: r.ContentLength}, nil
+	case schemeV4Header:
+		return v.verifyHeader(r)
+	case schemeV4Query:
+		return v.verifyQuery(r)
+	default: // V2 (header or query) and V4A: not yet.
+		return nil, s3err.ErrUnsupportedSignature
+	}
+}
+
+func body(r *http.Request) io.Reader {
+	if r.Body == nil {
+		return http.NoBody
+	}
+	return r.Body
+}
+
+func noTrailer() http.Header { return http.Header{} }
+
+// verifyHeader checks a request signed in its Authorization header.
+func (v *Verifier) verifyHeader(r *http.Request) (*Result, error) {
+	a, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return nil, err
+	}
+	t, err := requestTime(r)
+	if err != nil {
+		return nil, err
+	}
+	if a.cred.date != t.Format(yyyymmdd) {
+		return nil, s3err.ErrAuthorizationHeaderMalformed.WithMessage("The authorization header is malformed; Invalid credential date. Date is not the same as X-Amz-Date.")
+	}
+	if d := v.now().Sub(t); d > v.maxSkew() || d < -v.maxSkew() {
+		return nil, s3err.ErrRequestTimeTooSkewed
+	}
+	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
+	if payloadHash == "" {
+		return nil, errMissingSHA256
+	}
+	mode, err := parsePayloadHash(payloadHash)
+	if err != nil {
+		return nil, err
+	}
+	secret, ok := v.Lookup(a.cred.accessKey)
+	if !ok {
+		return nil, s3err.ErrInvalidAccessKeyID
+	}
+	if err := checkSignedHeaders(r, a.signedHeaders); err != nil {
+		return nil, err
+	}
+	s := newSigning(secret, t, a.cred.region)
+	creq := canonicalRequest(r, canonicalQuery(r.URL.RawQuery, false), a.signedHeaders, payloadHash)
+	sig := s.sign(stringToSign(s.date, s.scope, creq))
+	if !hmac.Equal([]byte(sig), []byte(a.signature)) {
+		return nil, s3err.ErrSignatureDoesNotMatch
+	}
+	s.prev = sig
+	return payload(r, a.cred.accessKey, mode, payloadHash, s)
+}
+
+// verifyQuery checks a presigned request.
+func (v *Verifier) verifyQuery(r *http.Request) (*Result, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("The query string is not valid.")
+	}
+	var p [6]string
+	for i, name := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"} {
+		vs := q[name]
+		if len(vs) != 1 || vs[0] == "" {
+			return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
+		}
+		p[i] = vs[0]
+	}
+	alg, credential, date, expires, signedHeaders, signature := p[0], p[1], p[2], p[3], p[4], p[5]
+	if alg != Algorithm {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage(`X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`)
+	}
+	cred, err := parseCredential(credential)
+	if err != nil {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("Error parsing the X-Amz-Credential parameter; " + err.Error())
+	}
+	t, err := time.Parse(iso8601Basic, date)
+	if err != nil {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
+	}
+	exp, err := parseExpires(expires)
+	if err != nil {
+		return nil, err
+	}
+	if cred.date != t.Format(yyyymmdd) {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("Invalid credential date. Date is not the same as X-Amz-Date.")
+	}
+	now := v.now()
+	if t.Sub(now) > v.maxSkew() {
+		return nil, errNotYetValid
+	}
+	if now.After(t.Add(exp)) {
+		return nil, errExpired
+	}
+	signed, err := parseSignedHeaders(signedHeaders)
+	if err != nil {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-SignedHeaders is not valid.")
+	}
+	payloadHash := UnsignedPayload
+	if h := q.Get("X-Amz-Content-Sha256"); h != "" {
+		payloadHash = h
+	} else if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" {
+		payloadHash = h
+	}
+	mode, err := parsePayloadHash(payloadHash)
+	if err != nil {
+		return nil, err
+	}
+	if mode != payloadUnsigned && mode != payloadSHA256 {
+		return nil, s3err.ErrInvalidRequest.WithMessage("Streaming payloads cannot be used with a presigned URL.")
+	}
+	secret, ok := v.Lookup(cred.accessKey)
+	if !ok {
+		return nil, s3err.ErrInvalidAccessKeyID
+	}
+	if err := checkSignedHeaders(r, signed); err != nil {
+		return nil, err
+	}
+	s := newSigning(secret, t, cred.region)
+	creq := canonicalRequest(r, canonicalQuery(r.URL.RawQuery, true), signed, payloadHash)
+	sig := s.sign(stringToSign(s.date, s.scope, creq))
+	if !hmac.Equal([]byte(sig), []byte(strings.ToLower(signature))) {
+		return nil, s3err.ErrSignatureDoesNotMatch
+	}
+	return payload(r, cred.accessKey, mode, payloadHash, s)
+}
+
+func parseExpires(s string) (time.Duration, error) {
+	n := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-Expires should be a number")
+		}
+		if n > maxExpires {
+			break // too large already; keep it from overflowing
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n < 1 || n > maxExpires {
+		return 0, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-Expires must be less than a week (in seconds) that is 7 days")
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// requestTime is the time of a header-signed request: x-amz-date, or Date
+// when there is no x-amz-date.
+func requestTime(r *http.Request) (time.Time, error) {
+	if d := r.Header.Get("X-Amz-Date"); d != "" {
+		t, err := time.Parse(iso8601Basic, d)
+		if err != nil {
+			return time.Time{}, s3err.ErrMalformedDate
+		}
+		return t, nil
+	}
+	if d := r.Header.Get("Date"); d != "" {
+		t, err := http.ParseTime(d)
+		if err != nil {
+			return time.Time{}, s3err.ErrMalformedDate
+		}
+		return t.UTC(), nil
+	}
+	return time.Time{}, s3err.ErrMalformedDate
+}
+
+// payloadKind is what x-amz-content-sha256 says about the body.
+type payloadKind int
+
+const (
+	payloadUnsigned payloadKind = iota
+	payloadSHA256
+	payloadStreaming        // signed chunks
+	payloadStreamingTrailer // signed chunks, signed trailer
+	payloadUnsignedTrailer  // unsigned chunks, unsigned trailer
+)
+
+func parsePayloadHash(h string) (payloadKind, error) {
+	switch h {
+	case UnsignedPayload:
+		return payloadUnsigned, nil
+	case StreamingPayload:
+		return payloadStreaming, nil
+	case StreamingPayloadTrailer:
+		return payloadStreamingTrailer, nil
+	case StreamingUnsignedTrailer:
+		return payloadUnsignedTrailer, nil
+	case "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER":
+		return 0, s3err.ErrUnsupportedSignature
+	}
+	if len(h) != sha256.Size*2 {
+		return 0, errBadSHA256
+	}
+	if _, err := hex.DecodeString(h); err != nil {
+		return 0, errBadSHA256
+	}
+	return payloadSHA256, nil
+}
+
+// payload builds the Result of a verified request: the body reader that
+// goes with the payload kind.
+func payload(r *http.Request, accessKey string, mode payloadKind, payloadHash string, s *signing) (*Result, error) {
+	res := &Result{AccessKey: accessKey, Body: body(r), Trailer: noTrailer, Size: r.ContentLength}
+	switch mode {
+	case payloadUnsigned:
+		return res, nil
+	case payloadSHA256:
+		want, _ := hex.DecodeString(payloadHash)
+		res.Body = &sha256Reader{r: res.Body, h: sha256.New(), want: want}
+		return res, nil
+	}
+	dl := r.Header.Values("X-Amz-Decoded-Content-Length")
+	if len(dl) == 0 {
+		return nil, errDecodedLength
+	}
+	size, ok := parseDecimal(dl[0])
+	if len(dl) != 1 || !ok {
+		return nil, errBadDecodedLength
+	}
+	if mode == payloadUnsignedTrailer {
+		s = nil
+	}
+	trailers := mode != payloadStreaming
+	cr := newChunkedReader(res.Body, s, size, trailers, declaredTrailers(r))
+	res.Body = cr
+	res.Trailer = cr.trailers
+	res.Size = size
+	return res, nil
+}
+
+// parseDecimal parses a non-negative int64 written in decimal digits only.
+func parseDecimal(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// declaredTrailers lists the names in x-amz-trailer, lower-cased.
+func declaredTrailers(r *http.Request) []string {
+	var names []string
+	for _, v := range r.Header.Values("X-Amz-Trailer") {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.ToLower(strings.TrimSpace(name)); name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// sha256Reader passes r through and, at its end, compares the SHA-256 of
+// what passed with want; a mismatch is returned instead of io.EOF.
+type sha256Reader struct {
+	r    io.Reader
+	h    hash.Hash
+	want []byte
+	err  error
+}
+
+func (s *sha256Reader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.h.Write(p[:n])
+	if err == io.EOF && !hmac.Equal(s.h.Sum(nil), s.want) {
+		err = s3err.ErrXAmzContentSHA256Mismatch
+	}
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
