@@ -60,7 +60,7 @@ func toAPIError(err error) *s3err.APIError {
 }
 
 type errorBody struct {
-	XMLName    xml.Name `xml:"s3err.Error"`
+	XMLName    xml.Name `xml:"Error"`
 	Code       string   `xml:"Code"`
 	Message    string   `xml:"Message"`
 	Key        string   `xml:"Key,omitempty"`

@@ -1,0 +1,560 @@
+package s3api_test
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-storage/strata/backends/dir"
+	"github.com/strata-storage/strata/s3api"
+	"github.com/strata-storage/strata/s3api/sigv4"
+)
+
+const (
+	testAK = "testaccess"
+	testSK = "testsecret123"
+)
+
+type env struct {
+	t    testing.TB
+	root string
+	srv  *httptest.Server
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	root := t.TempDir()
+	b, err := dir.Open(root, dir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s3api.New(s3api.Config{
+		Backend:     b,
+		Credentials: map[string]string{testAK: testSK},
+		Domains:     []string{"s3.test"},
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, root: root, srv: srv}
+}
+
+type resp struct {
+	*http.Response
+	body []byte
+}
+
+func (r resp) code() string {
+	var e struct {
+		Code      string `xml:"Code"`
+		RequestID string `xml:"RequestId"`
+	}
+	xml.Unmarshal(r.body, &e)
+	return e.Code
+}
+
+// do sends a signed request; path may hold a query. hdr are "Name: value".
+func (e *env) do(method, path string, body []byte, hdr ...string) resp {
+	e.t.Helper()
+	return e.doWith(testSK, method, path, body, hdr...)
+}
+
+func (e *env) doWith(secret, method, path string, body []byte, hdr ...string) resp {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, h := range hdr {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	if body == nil {
+		req.Body = nil
+		req.ContentLength = 0
+	}
+	sigv4.SignRequest(req, testAK, secret, "us-east-1", "", time.Now())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return resp{res, data}
+}
+
+func (e *env) want(r resp, status int, code string) {
+	e.t.Helper()
+	if r.StatusCode != status || (code != "" && r.code() != code) {
+		e.t.Fatalf("%s %s: got %d %q, want %d %q\n%s", r.Request.Method, r.Request.URL, r.StatusCode, r.code(), status, code, r.body)
+	}
+	if r.Header.Get("x-amz-request-id") == "" {
+		e.t.Fatalf("no x-amz-request-id")
+	}
+}
+
+func TestHealthWithoutAuth(t *testing.T) {
+	e := newEnv(t)
+	for _, p := range []string{"/health/live", "/health/ready"} {
+		res, err := http.Get(e.srv.URL + p)
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", p, err, res)
+		}
+	}
+	res, _ := http.Get(e.srv.URL + "/")
+	if res.StatusCode != 403 {
+		t.Fatalf("anonymous ListBuckets: %d", res.StatusCode)
+	}
+}
+
+func TestBuckets(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/Bad_Name", nil), 400, "InvalidBucketName")
+	e.want(e.do("PUT", "/ab", nil), 400, "InvalidBucketName")
+	e.want(e.do("PUT", "/photos", nil), 200, "")
+	e.want(e.do("PUT", "/photos", nil), 409, "BucketAlreadyOwnedByYou")
+	e.want(e.do("HEAD", "/photos", nil), 200, "")
+	e.want(e.do("HEAD", "/nope-bucket", nil), 404, "")
+	e.want(e.do("GET", "/nope-bucket", nil), 404, "NoSuchBucket")
+	e.want(e.do("GET", "/photos?location", nil), 200, "")
+	r := e.do("GET", "/", nil)
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<Name>photos</Name>")) {
+		t.Fatalf("ListBuckets: %s", r.body)
+	}
+	e.want(e.do("PUT", "/photos/x", []byte("1")), 200, "")
+	e.want(e.do("DELETE", "/photos", nil), 409, "BucketNotEmpty")
+	e.want(e.do("DELETE", "/photos/x", nil), 204, "")
+	e.want(e.do("DELETE", "/photos", nil), 204, "")
+	e.want(e.do("GET", "/photos?policy", nil), 404, "NoSuchBucket")
+}
+
+func TestNotImplemented(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/b1b", nil), 200, "")
+	e.want(e.do("PUT", "/b1b?policy", []byte("{}")), 501, "NotImplemented")
+	e.want(e.do("PUT", "/b1b/k", []byte("x"), "x-amz-server-side-encryption: AES256"), 501, "NotImplemented")
+	e.want(e.do("GET", "/b1b?policy", nil), 404, "NoSuchBucketPolicy")
+	e.want(e.do("PUT", "/b1b/k?retention", []byte("x")), 501, "NotImplemented")
+	if _, err := os.Stat(filepath.Join(e.root, "b1b", "k")); !os.IsNotExist(err) {
+		t.Fatalf("refused PUT left a file: %v", err)
+	}
+}
+
+func TestObjectGetRangeConditions(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/bkt", nil), 200, "")
+	data := []byte("0123456789abcdefghij")
+	sum := md5.Sum(data)
+	etag := `"` + hex.EncodeToString(sum[:]) + `"`
+	r := e.do("PUT", "/bkt/dir/file.txt", data, "Content-Type: text/x-test", "x-amz-meta-color: blue",
+		"Content-MD5: "+base64.StdEncoding.EncodeToString(sum[:]))
+	e.want(r, 200, "")
+	if r.Header.Get("ETag") != etag {
+		t.Fatalf("etag %q want %q", r.Header.Get("ETag"), etag)
+	}
+	got, err := os.ReadFile(filepath.Join(e.root, "bkt", "dir", "file.txt"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("plain file: %q %v", got, err)
+	}
+
+	r = e.do("GET", "/bkt/dir/file.txt", nil)
+	e.want(r, 200, "")
+	if !bytes.Equal(r.body, data) || r.Header.Get("Content-Type") != "text/x-test" || r.Header.Get("x-amz-meta-color") != "blue" {
+		t.Fatalf("GET: %q %v", r.body, r.Header)
+	}
+	for _, c := range []struct{ rng, want, cr string }{
+		{"bytes=0-3", "0123", "bytes 0-3/20"},
+		{"bytes=18-", "ij", "bytes 18-19/20"},
+		{"bytes=-3", "hij", "bytes 17-19/20"},
+		{"bytes=5-100", "56789abcdefghij", "bytes 5-19/20"},
+	} {
+		r = e.do("GET", "/bkt/dir/file.txt", nil, "Range: "+c.rng)
+		e.want(r, 206, "")
+		if string(r.body) != c.want || r.Header.Get("Content-Range") != c.cr {
+			t.Fatalf("%s: %q %q", c.rng, r.body, r.Header.Get("Content-Range"))
+		}
+	}
+	r = e.do("GET", "/bkt/dir/file.txt", nil, "Range: bytes=20-")
+	e.want(r, 416, "InvalidRange")
+	if r.Header.Get("Content-Range") != "bytes */20" {
+		t.Fatalf("416 Content-Range %q", r.Header.Get("Content-Range"))
+	}
+	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-None-Match: "+etag), 304, "")
+	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-Match: \"nope\""), 412, "PreconditionFailed")
+	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-Match: "+etag), 200, "")
+	future := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	past := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
+	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-Modified-Since: "+future), 304, "")
+	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-Unmodified-Since: "+past), 412, "PreconditionFailed")
+	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-Match: "+etag, "If-Unmodified-Since: "+past), 200, "")
+
+	r = e.do("GET", "/bkt/dir/file.txt?response-content-type=foo%2Fbar&response-content-disposition=attachment", nil)
+	e.want(r, 200, "")
+	if r.Header.Get("Content-Type") != "foo/bar" || r.Header.Get("Content-Disposition") != "attachment" {
+		t.Fatalf("overrides: %v", r.Header)
+	}
+	r = e.do("GET", "/bkt/dir/file.txt?partNumber=1", nil)
+	e.want(r, 206, "")
+	e.want(e.do("GET", "/bkt/dir/file.txt?partNumber=2", nil), 416, "InvalidPartNumber")
+	e.want(e.do("GET", "/bkt/dir/nope", nil), 404, "NoSuchKey")
+	e.want(e.do("GET", "/bkt/dir", nil), 404, "NoSuchKey")
+
+	// Bad Content-MD5: nothing changes.
+	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("other"), "Content-MD5: "+base64.StdEncoding.EncodeToString(sum[:])), 400, "BadDigest")
+	r = e.do("GET", "/bkt/dir/file.txt", nil)
+	if !bytes.Equal(r.body, data) {
+		t.Fatalf("object changed by a refused PUT: %q", r.body)
+	}
+	// Conditional PUT.
+	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("x"), "If-None-Match: *"), 412, "PreconditionFailed")
+	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("x"), "If-Match: \"abc\""), 412, "PreconditionFailed")
+	e.want(e.do("PUT", "/bkt/dir/new.txt", []byte("x"), "If-None-Match: *"), 200, "")
+	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("y"), "If-Match: "+etag), 200, "")
+}
+
+func TestChecksumsStoredAndReturned(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/ck-bucket", nil), 200, "")
+	// CRC32 of "hello" is 0x3610a686.
+	e.want(e.do("PUT", "/ck-bucket/k", []byte("hello"), "x-amz-checksum-crc32: NhCmhg=="), 200, "")
+	e.want(e.do("PUT", "/ck-bucket/k2", []byte("hello"), "x-amz-checksum-crc32: AAAAAA=="), 400, "BadDigest")
+	r := e.do("HEAD", "/ck-bucket/k", nil, "x-amz-checksum-mode: ENABLED")
+	e.want(r, 200, "")
+	if r.Header.Get("x-amz-checksum-crc32") != "NhCmhg==" {
+		t.Fatalf("checksum not returned: %v", r.Header)
+	}
+	e.want(e.do("HEAD", "/ck-bucket/k2", nil), 404, "")
+}
+
+func TestKeysNeverEscape(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/safe", nil), 200, "")
+	for _, p := range []string{"/safe/../x", "/safe/a/../../x", "/safe/a/%2E%2E/%2E%2E/x", "/safe/%2Fabs", "/safe/a%00b", "/safe/a//b"} {
+		req, _ := http.NewRequest("PUT", e.srv.URL+"/", strings.NewReader("evil"))
+		req.URL.Opaque = "//" + req.URL.Host + p
+		sigv4.SignRequest(req, testAK, testSK, "us-east-1", "", time.Now())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode < 400 {
+			t.Errorf("%s accepted: %d", p, res.StatusCode)
+		}
+	}
+	filepath.WalkDir(filepath.Dir(e.root), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Base(p) == "x" {
+			t.Errorf("file written outside: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestCopyAndMetadata(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/cp-bucket", nil), 200, "")
+	e.want(e.do("PUT", "/cp-bucket/src", []byte("source data"), "x-amz-meta-a: 1", "Content-Type: text/plain"), 200, "")
+	e.want(e.do("PUT", "/cp-bucket/src", nil, "x-amz-copy-source: /cp-bucket/src"), 400, "InvalidRequest")
+	r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: cp-bucket/src")
+	e.want(r, 200, "")
+	r = e.do("GET", "/cp-bucket/dst", nil)
+	if string(r.body) != "source data" || r.Header.Get("x-amz-meta-a") != "1" || r.Header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("copy COPY: %q %v", r.body, r.Header)
+	}
+	e.want(e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: cp-bucket/src", "x-amz-metadata-directive: REPLACE", "x-amz-meta-b: 2"), 200, "")
+	r = e.do("HEAD", "/cp-bucket/dst", nil)
+	if r.Header.Get("x-amz-meta-a") != "" || r.Header.Get("x-amz-meta-b") != "2" {
+		t.Fatalf("copy REPLACE: %v", r.Header)
+	}
+	// Same key, new metadata: data stays.
+	e.want(e.do("PUT", "/cp-bucket/src", nil, "x-amz-copy-source: cp-bucket/src", "x-amz-metadata-directive: REPLACE", "x-amz-meta-c: 3"), 200, "")
+	r = e.do("GET", "/cp-bucket/src", nil)
+	if string(r.body) != "source data" || r.Header.Get("x-amz-meta-c") != "3" {
+		t.Fatalf("same-key copy: %q %v", r.body, r.Header)
+	}
+	e.want(e.do("PUT", "/cp-bucket/dst2", nil, "x-amz-copy-source: cp-bucket/src", "x-amz-copy-source-if-match: \"zzz\""), 412, "PreconditionFailed")
+	e.want(e.do("PUT", "/cp-bucket/dst2", nil, "x-amz-copy-source: cp-bucket/nope"), 404, "NoSuchKey")
+}
+
+func TestListing(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/lst", nil), 200, "")
+	for _, k := range []string{"a-b", "a.txt", "a/1", "a/2", "b c/d", "z"} {
+		e.want(e.do("PUT", "/lst/"+strings.ReplaceAll(k, " ", "%20"), []byte(k)), 200, "")
+	}
+	r := e.do("GET", "/lst?list-type=2&delimiter=/", nil)
+	e.want(r, 200, "")
+	var res struct {
+		Contents []struct{ Key string }
+		Prefixes []struct{ Prefix string } `xml:"CommonPrefixes"`
+		KeyCount int
+		Next     string `xml:"NextContinuationToken"`
+	}
+	xml.Unmarshal(r.body, &res)
+	var got []string
+	for _, c := range res.Contents {
+		got = append(got, c.Key)
+	}
+	for _, p := range res.Prefixes {
+		got = append(got, p.Prefix)
+	}
+	if fmt.Sprint(got) != "[a-b a.txt z a/ b c/]" || res.KeyCount != 5 {
+		t.Fatalf("list: %v %d\n%s", got, res.KeyCount, r.body)
+	}
+	// Pagination with continuation tokens walks every key once, in order.
+	var all []string
+	token := ""
+	for i := 0; i < 10; i++ {
+		q := "/lst?list-type=2&max-keys=2"
+		if token != "" {
+			q += "&continuation-token=" + strings.ReplaceAll(token, "=", "%3D")
+		}
+		r = e.do("GET", q, nil)
+		e.want(r, 200, "")
+		res.Contents, res.Next = nil, ""
+		xml.Unmarshal(r.body, &res)
+		for _, c := range res.Contents {
+			all = append(all, c.Key)
+		}
+		if token = res.Next; token == "" {
+			break
+		}
+	}
+	if fmt.Sprint(all) != "[a-b a.txt a/1 a/2 b c/d z]" {
+		t.Fatalf("paged: %v", all)
+	}
+	r = e.do("GET", "/lst?prefix=b&encoding-type=url", nil)
+	if !bytes.Contains(r.body, []byte("<Key>b%20c/d</Key>")) {
+		t.Fatalf("encoding-type=url: %s", r.body)
+	}
+	e.want(e.do("GET", "/lst?encoding-type=bad", nil), 400, "InvalidArgument")
+	e.want(e.do("GET", "/lst?max-keys=-1", nil), 400, "InvalidArgument")
+	r = e.do("GET", "/lst?versions", nil)
+	if !bytes.Contains(r.body, []byte("<VersionId>null</VersionId>")) {
+		t.Fatalf("versions: %s", r.body)
+	}
+}
+
+func TestMultipartRules(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/mpu", nil), 200, "")
+	r := e.do("POST", "/mpu/obj?uploads", nil)
+	e.want(r, 200, "")
+	var init struct{ UploadId string }
+	xml.Unmarshal(r.body, &init)
+	id := init.UploadId
+	part := bytes.Repeat([]byte("p"), 5<<20)
+	r1 := e.do("PUT", "/mpu/obj?partNumber=1&uploadId="+id, part)
+	e.want(r1, 200, "")
+	r2 := e.do("PUT", "/mpu/obj?partNumber=2&uploadId="+id, []byte("small"))
+	e.want(r2, 200, "")
+	r3 := e.do("PUT", "/mpu/obj?partNumber=3&uploadId="+id, []byte("last"))
+	e.want(r3, 200, "")
+	e.want(e.do("PUT", "/mpu/obj?partNumber=10001&uploadId="+id, []byte("x")), 400, "InvalidArgument")
+	e.want(e.do("PUT", "/mpu/obj?partNumber=1&uploadId=nope", []byte("x")), 404, "NoSuchUpload")
+	complete := func(parts ...string) resp {
+		var b strings.Builder
+		b.WriteString("<CompleteMultipartUpload>")
+		for i := 0; i < len(parts); i += 2 {
+			fmt.Fprintf(&b, "<Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>", parts[i], parts[i+1])
+		}
+		b.WriteString("</CompleteMultipartUpload>")
+		return e.do("POST", "/mpu/obj?uploadId="+id, []byte(b.String()))
+	}
+	et1, et2, et3 := r1.Header.Get("ETag"), r2.Header.Get("ETag"), r3.Header.Get("ETag")
+	e.want(complete("2", et2, "1", et1), 400, "InvalidPartOrder")
+	e.want(complete("1", et1, "2", `"bad"`), 400, "InvalidPart")
+	e.want(complete("1", et1, "2", et2, "3", et3), 400, "EntityTooSmall")
+	e.want(e.do("POST", "/mpu/obj?uploadId="+id, []byte("<not xml")), 400, "MalformedXML")
+	r = e.do("GET", "/mpu/obj?uploadId="+id, nil)
+	e.want(r, 200, "")
+	if c := strings.Count(string(r.body), "<Part>"); c != 3 {
+		t.Fatalf("ListParts: %d parts\n%s", c, r.body)
+	}
+	r = e.do("GET", "/mpu?uploads", nil)
+	if !bytes.Contains(r.body, []byte(id)) {
+		t.Fatalf("ListMultipartUploads: %s", r.body)
+	}
+	r = complete("1", et1, "3", et3)
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("-2&#34;</ETag>")) && !bytes.Contains(r.body, []byte("-2\"</ETag>")) {
+		t.Fatalf("complete: %s", r.body)
+	}
+	r = e.do("GET", "/mpu/obj", nil)
+	if !bytes.Equal(r.body, append(part, "last"...)) || r.Header.Get("x-amz-mp-parts-count") != "2" {
+		t.Fatalf("completed object: %d bytes %v", len(r.body), r.Header)
+	}
+	r = e.do("GET", "/mpu/obj?partNumber=2", nil)
+	e.want(r, 206, "")
+	if string(r.body) != "last" {
+		t.Fatalf("part 2: %q", r.body)
+	}
+	e.want(e.do("GET", "/mpu/obj?uploadId="+id, nil), 404, "NoSuchUpload")
+	r = e.do("GET", "/mpu/obj?attributes", nil, "x-amz-object-attributes: ETag,ObjectParts,ObjectSize")
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<TotalPartsCount>2</TotalPartsCount>")) {
+		t.Fatalf("attributes: %s", r.body)
+	}
+}
+
+func TestDeleteObjectsAndTagging(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/del", nil), 200, "")
+	e.want(e.do("PUT", "/del/a", []byte("1"), "x-amz-tagging: k=v&x=y"), 200, "")
+	r := e.do("GET", "/del/a?tagging", nil)
+	if !bytes.Contains(r.body, []byte("<Key>k</Key><Value>v</Value>")) {
+		t.Fatalf("tagging: %s", r.body)
+	}
+	e.want(e.do("PUT", "/del/a?tagging", []byte("<Tagging><TagSet><Tag><Key>n</Key><Value>m</Value></Tag></TagSet></Tagging>")), 200, "")
+	r = e.do("HEAD", "/del/a", nil)
+	if r.Header.Get("x-amz-tagging-count") != "1" {
+		t.Fatalf("tag count: %v", r.Header)
+	}
+	e.want(e.do("POST", "/del?delete", []byte("<Delete><Object><Key>a")), 400, "MalformedXML")
+	e.want(e.do("PUT", "/del/b", []byte("2")), 200, "")
+	r = e.do("POST", "/del?delete", []byte("<Delete><Object><Key>a</Key></Object><Object><Key>b</Key></Object><Object><Key>nope</Key></Object></Delete>"))
+	e.want(r, 200, "")
+	if strings.Count(string(r.body), "<Deleted>") != 3 {
+		t.Fatalf("DeleteObjects: %s", r.body)
+	}
+	e.want(e.do("HEAD", "/del/a", nil), 404, "")
+}
+
+func TestAuthFailures(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/auth", nil), 200, "")
+	e.want(e.do("PUT", "/auth/k", []byte("v1")), 200, "")
+	e.want(e.doWith("wrong-secret", "PUT", "/auth/k", []byte("v2")), 403, "SignatureDoesNotMatch")
+	r := e.do("GET", "/auth/k", nil)
+	if string(r.body) != "v1" {
+		t.Fatalf("object changed: %q", r.body)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/auth/k", nil)
+	sigv4.Presign(req, testAK, testSK, "us-east-1", time.Now().Add(-2*time.Hour), time.Hour)
+	res, _ := http.DefaultClient.Do(req)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 403 || !bytes.Contains(body, []byte("expired")) {
+		t.Fatalf("expired presign: %d %s", res.StatusCode, body)
+	}
+	req, _ = http.NewRequest("GET", e.srv.URL+"/auth/k", nil)
+	sigv4.Presign(req, testAK, testSK, "us-east-1", time.Now(), time.Hour)
+	res, _ = http.DefaultClient.Do(req)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "v1" {
+		t.Fatalf("presign: %d %s", res.StatusCode, body)
+	}
+	// Clock skew.
+	req, _ = http.NewRequest("GET", e.srv.URL+"/auth/k", nil)
+	sigv4.SignRequest(req, testAK, testSK, "us-east-1", "", time.Now().Add(-20*time.Minute))
+	res, _ = http.DefaultClient.Do(req)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 403 || !bytes.Contains(body, []byte("RequestTimeTooSkewed")) {
+		t.Fatalf("skew: %d %s", res.StatusCode, body)
+	}
+}
+
+func TestVirtualHostStyle(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/vhost", nil), 200, "")
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/key.txt", strings.NewReader("vh"))
+	req.Host = "vhost.s3.test"
+	sigv4.SignRequest(req, testAK, testSK, "us-east-1", "", time.Now())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("vhost PUT: %v %v", err, res)
+	}
+	res.Body.Close()
+	r := e.do("GET", "/vhost/key.txt", nil)
+	if string(r.body) != "vh" {
+		t.Fatalf("vhost object: %q", r.body)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/web", nil), 200, "")
+	opt := func() *http.Response {
+		req, _ := http.NewRequest("OPTIONS", e.srv.URL+"/web/x", nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		req.Header.Set("Access-Control-Request-Method", "PUT")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if res := opt(); res.StatusCode != 403 {
+		t.Fatalf("preflight without config: %d", res.StatusCode)
+	}
+	e.want(e.do("GET", "/web?cors", nil), 404, "NoSuchCORSConfiguration")
+	e.want(e.do("PUT", "/web?cors", []byte("<CORSConfiguration><CORSRule><AllowedMethod>PUT</AllowedMethod><AllowedOrigin>https://*.example.com</AllowedOrigin></CORSRule></CORSConfiguration>")), 200, "")
+	res := opt()
+	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("preflight: %d %v", res.StatusCode, res.Header)
+	}
+	e.want(e.do("GET", "/web?cors", nil), 200, "")
+	e.want(e.do("DELETE", "/web?cors", nil), 204, "")
+	e.want(e.do("PUT", "/web?cors", []byte("<CORSConfiguration><CORSRule>")), 400, "MalformedXML")
+}
+
+func benchPutGet(b *testing.B, size int) {
+	e := newEnv(b)
+	r := e.do("PUT", "/bench", nil)
+	if r.StatusCode != 200 {
+		b.Fatal(r.StatusCode)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	put := func() {
+		req, _ := http.NewRequest("PUT", e.srv.URL+"/bench/obj", bytes.NewReader(data))
+		sigv4.SignRequest(req, testAK, testSK, "us-east-1", "", time.Now())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != 200 {
+			b.Fatal(err, res)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	b.Run("PUT", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		for i := 0; i < b.N; i++ {
+			put()
+		}
+	})
+	put()
+	b.Run("GET", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		for i := 0; i < b.N; i++ {
+			req, _ := http.NewRequest("GET", e.srv.URL+"/bench/obj", nil)
+			sigv4.SignRequest(req, testAK, testSK, "us-east-1", "", time.Now())
+			res, err := http.DefaultClient.Do(req)
+			if err != nil || res.StatusCode != 200 {
+				b.Fatal(err, res)
+			}
+			if n, _ := io.Copy(io.Discard, res.Body); n != int64(size) {
+				b.Fatalf("short read %d", n)
+			}
+			res.Body.Close()
+		}
+	})
+}
+
+func BenchmarkObject1MiB(b *testing.B)  { benchPutGet(b, 1<<20) }
+func BenchmarkObject64MiB(b *testing.B) { benchPutGet(b, 64<<20) }
