@@ -135,7 +135,8 @@ func setObjectHeaders(h http.Header, o backends.ObjectInfo) {
 		}
 	}
 	for k, v := range o.User {
-		h["X-Amz-Meta-"+http.CanonicalHeaderKey(k)] = []string{v}
+		// Lower-case names, as AWS sends them: some clients keep the case.
+		h["x-amz-meta-"+k] = []string{v}
 	}
 	if n := len(o.Tags); n > 0 {
 		h.Set("x-amz-tagging-count", strconv.Itoa(n))

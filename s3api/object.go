@@ -621,7 +621,7 @@ func (s *Server) getObjectAttributes(q *request) {
 		checksums
 	}
 	type parts struct {
-		TotalPartsCount      int    `xml:"TotalPartsCount"`
+		TotalPartsCount      int    `xml:"PartsCount"`
 		PartNumberMarker     int    `xml:"PartNumberMarker"`
 		NextPartNumberMarker int    `xml:"NextPartNumberMarker"`
 		MaxParts             int    `xml:"MaxParts"`

@@ -406,7 +406,7 @@ func TestMultipartRules(t *testing.T) {
 	e.want(e.do("GET", "/mpu/obj?uploadId="+id, nil), 404, "NoSuchUpload")
 	r = e.do("GET", "/mpu/obj?attributes", nil, "x-amz-object-attributes: ETag,ObjectParts,ObjectSize")
 	e.want(r, 200, "")
-	if !bytes.Contains(r.body, []byte("<TotalPartsCount>2</TotalPartsCount>")) {
+	if !bytes.Contains(r.body, []byte("<PartsCount>2</PartsCount>")) {
 		t.Fatalf("attributes: %s", r.body)
 	}
 }

@@ -52,7 +52,11 @@ and, in later releases, NFS and SMB shares, cloud buckets and local drives.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), versionCmd())
+	server := serverCmd()
+	root.AddCommand(server, versionCmd())
+	// The root help lists every flag, so that one --help tells everything.
+	root.Long += "\n\nFlags of strata server:\n" + server.Flags().FlagUsages() +
+		"\nEnvironment of strata server:\n" + serverEnvHelp
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "strata:", err)
 		os.Exit(1)

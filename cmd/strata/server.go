@@ -26,6 +26,11 @@ const (
 	defaultPassword = "strataadmin"
 )
 
+const serverEnvHelp = `  STRATA_ROOT_USER       access key of the root user (default strataadmin)
+  STRATA_ROOT_PASSWORD   secret key of the root user (default strataadmin)
+  STRATA_DOMAIN          like --domain, when the flag is not given
+`
+
 type serverFlags struct {
 	address         string
 	domains         []string
@@ -52,7 +57,7 @@ holds public.crt and private.key. GET /health/live and /health/ready answer
 200 without authentication. SIGTERM or SIGINT stops accepting connections,
 lets requests in flight finish and exits 0.`,
 		Example: `  strata server ./data
-  STRATA_ROOT_USER=admin STRATA_ROOT_PASSWORD=s3cret strata server --address :9000 /mnt/nas`,
+  STRATA_ROOT_USER=admin STRATA_ROOT_PASSWORD=change-me-now strata server --address :9000 /mnt/nas`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServer(cmd.Context(), f, args)

@@ -1,0 +1,121 @@
+package dir
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-storage/strata/backends"
+)
+
+var benchSizes = []struct {
+	name string
+	size int
+}{{"1MiB", 1 << 20}, {"64MiB", 64 << 20}}
+
+func benchStore(b *testing.B, noXattrs bool) backends.Backend {
+	root := b.TempDir()
+	s, err := Open(root, Options{NoXattrs: noXattrs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.CreateBucket(b.Context(), "bench"); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+func BenchmarkPutObject(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			s := benchStore(b, false)
+			data := make([]byte, sz.size)
+			rand.Read(data)
+			b.SetBytes(int64(sz.size))
+			for b.Loop() {
+				meta := &backends.Meta{ETag: "0123456789abcdef0123456789abcdef"}
+				if _, err := s.PutObject(b.Context(), "bench", "dir/obj", bytes.NewReader(data), backends.PutOptions{Meta: meta}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkGetObject(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			s := benchStore(b, false)
+			data := make([]byte, sz.size)
+			rand.Read(data)
+			if _, err := s.PutObject(b.Context(), "bench", "dir/obj", bytes.NewReader(data), backends.PutOptions{Meta: &backends.Meta{}}); err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 256<<10)
+			b.SetBytes(int64(sz.size))
+			for b.Loop() {
+				rc, _, err := s.GetObject(b.Context(), "bench", "dir/obj", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{rc}, buf); err != nil {
+					b.Fatal(err)
+				}
+				rc.Close()
+			}
+		})
+	}
+}
+
+// The same work without Strata, as a reference point: write a temp file,
+// fsync, rename; read a file.
+func BenchmarkRawWriteFsyncRename(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			dir := b.TempDir()
+			data := make([]byte, sz.size)
+			rand.Read(data)
+			b.SetBytes(int64(sz.size))
+			for b.Loop() {
+				tmp := filepath.Join(dir, "tmp")
+				f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for off := 0; off < len(data); off += 256 << 10 {
+					f.Write(data[off:min(off+256<<10, len(data))])
+				}
+				f.Sync()
+				f.Close()
+				if err := os.Rename(tmp, filepath.Join(dir, "obj")); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkRawRead(b *testing.B) {
+	for _, sz := range benchSizes {
+		b.Run(sz.name, func(b *testing.B) {
+			p := filepath.Join(b.TempDir(), "obj")
+			data := make([]byte, sz.size)
+			rand.Read(data)
+			os.WriteFile(p, data, 0o644)
+			buf := make([]byte, 256<<10)
+			b.SetBytes(int64(sz.size))
+			for b.Loop() {
+				f, err := os.Open(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+				f.Close()
+			}
+		})
+	}
+}

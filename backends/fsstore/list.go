@@ -1,0 +1,331 @@
+package fsstore
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/strata-storage/strata/backends"
+)
+
+// Listing walks the bucket's folders in S3 key order, one folder level in
+// memory at a time. In a folder with key prefix d, a file f has the key d+f
+// and a folder g holds exactly the keys starting with d+g+"/" (its folder
+// object, if any, is the first of them). Sorting the entries of a folder by
+// these strings ("a-b", "a.txt", "a/" in that byte order) and descending
+// into folders in place yields the keys in S3 order, unlike a directory
+// walk. A folder whose keys all sort at or before the marker is skipped
+// without being read, so a page costs the folders on the marker's path plus
+// what it returns, not a walk from the start.
+
+// entry is one entry of a folder, with the string it sorts by.
+type entry struct {
+	sortKey string // key of a file; key prefix ending in "/" of a folder
+	dir     bool
+	e       fs.DirEntry
+	fi      fs.FileInfo // a link's target
+}
+
+// readFolder returns the entries of the folder with key prefix dir that can
+// hold keys, in S3 order: regular files, links to regular files, folders
+// (links to folders are not entered: they could make cycles).
+func (s *Store) readFolder(bucket, dir string) ([]entry, error) {
+	p := dirPath(bucket, dir)
+	ents, err := s.fs.ReadDir(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil // removed meanwhile
+		}
+		return nil, fsErr(err, "cannot list "+p)
+	}
+	out := make([]entry, 0, len(ents))
+	for _, e := range ents {
+		name := e.Name()
+		if !validName(dir, name) {
+			continue
+		}
+		t := e.Type()
+		switch {
+		case t.IsDir():
+			out = append(out, entry{sortKey: dir + name + "/", dir: true, e: e})
+		case t.IsRegular():
+			out = append(out, entry{sortKey: dir + name, e: e})
+		case t&fs.ModeSymlink != 0:
+			if fi, err := s.fs.Stat(p + "/" + name); err == nil && fi.Mode().IsRegular() {
+				out = append(out, entry{sortKey: dir + name, e: e, fi: fi})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.sortKey, b.sortKey) })
+	return out, nil
+}
+
+func (e *entry) info() (fs.FileInfo, error) {
+	if e.fi != nil {
+		return e.fi, nil
+	}
+	return e.e.Info()
+}
+
+// hasKey reports whether any key starts with dir (a folder's key prefix):
+// S3 shows a common prefix only when some key is below it, so empty
+// folders stay hidden.
+func (s *Store) hasKey(ctx context.Context, bucket, dir string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if sc := s.readSidecar(bucket, dir); sc != nil && sc.Dir {
+		return true, nil
+	}
+	ents, err := s.readFolder(bucket, dir)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range ents {
+		if !e.dir {
+			return true, nil
+		}
+	}
+	for _, e := range ents {
+		if ok, err := s.hasKey(ctx, bucket, e.sortKey); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// folderObject returns the folder object dir ("x/") if it exists.
+func (s *Store) folderObject(bucket, dir string) (backends.ObjectInfo, bool) {
+	sc := s.readSidecar(bucket, dir)
+	if sc == nil || !sc.Dir || len(sc.Records) == 0 {
+		return backends.ObjectInfo{}, false
+	}
+	m := sc.Records[0].Meta
+	m.Size = 0
+	if m.ETag == "" {
+		m.ETag = emptyETag
+	}
+	return backends.ObjectInfo{Key: dir, Meta: m}, true
+}
+
+// realFolder reports whether dir is a chain of real folders (no links).
+func (s *Store) realFolder(bucket, dir string) (bool, error) {
+	p := bucket
+	for seg := range strings.SplitSeq(strings.TrimSuffix(dir, "/"), "/") {
+		if seg == "" {
+			continue
+		}
+		p += "/" + seg
+		fi, err := s.fs.Lstat(p)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return false, nil
+			}
+			return false, fsErr(err, "cannot list "+p)
+		}
+		if !fi.IsDir() {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+type lister struct {
+	s      *Store
+	ctx    context.Context
+	bucket string
+	prefix string
+	delim  string
+	marker string
+	max    int
+
+	res        backends.ListResult
+	n          int
+	lastPrefix string
+	done       bool
+}
+
+// rollup returns the common prefix that k (a key, or a folder's key
+// prefix, all of whose keys then share it) falls into, "" if none.
+func (l *lister) rollup(k string) string {
+	if l.delim == "" {
+		return ""
+	}
+	r := k[len(l.prefix):]
+	if i := strings.Index(r, l.delim); i >= 0 {
+		return l.prefix + r[:i+len(l.delim)]
+	}
+	return ""
+}
+
+// full reports whether the page is full; one more item found marks it
+// truncated.
+func (l *lister) full() bool {
+	if l.n < l.max {
+		return false
+	}
+	l.res.IsTruncated = true
+	l.done = true
+	return true
+}
+
+func (l *lister) addPrefix(cp string) {
+	if l.full() {
+		return
+	}
+	l.res.Prefixes = append(l.res.Prefixes, cp)
+	l.lastPrefix = cp
+	l.res.NextMarker = cp
+	l.n++
+}
+
+func (l *lister) addObject(info backends.ObjectInfo) {
+	if l.full() {
+		return
+	}
+	l.res.Objects = append(l.res.Objects, info)
+	l.res.NextMarker = info.Key
+	l.n++
+}
+
+// key considers one key that has the prefix and sorts after the marker.
+func (l *lister) key(k string, info func() (backends.ObjectInfo, bool)) {
+	if cp := l.rollup(k); cp != "" {
+		if cp > l.marker && cp != l.lastPrefix {
+			l.addPrefix(cp)
+		}
+		return
+	}
+	if l.n >= l.max {
+		l.full()
+		return
+	}
+	if oi, ok := info(); ok {
+		l.addObject(oi)
+	}
+}
+
+// walk lists the folder with key prefix dir.
+func (l *lister) walk(dir string) error {
+	if err := l.ctx.Err(); err != nil {
+		return err
+	}
+	if dir != "" && strings.HasPrefix(dir, l.prefix) && dir > l.marker {
+		if oi, ok := l.s.folderObject(l.bucket, dir); ok {
+			l.key(dir, func() (backends.ObjectInfo, bool) { return oi, true })
+		}
+	}
+	ents, err := l.s.readFolder(l.bucket, dir)
+	if err != nil {
+		return err
+	}
+	// Skip what sorts at or before the marker: files up to it, and
+	// folders that it sorts after entirely.
+	i, _ := slices.BinarySearchFunc(ents, l.marker, func(e entry, m string) int {
+		if e.sortKey <= m && !(e.dir && strings.HasPrefix(m, e.sortKey)) {
+			return -1
+		}
+		return 1
+	})
+	for _, e := range ents[i:] {
+		if l.done {
+			return nil
+		}
+		k := e.sortKey
+		if !e.dir {
+			if !strings.HasPrefix(k, l.prefix) {
+				if k > l.prefix {
+					return nil
+				}
+				continue
+			}
+			if k <= l.marker {
+				continue
+			}
+			l.key(k, func() (backends.ObjectInfo, bool) {
+				fi, err := e.info()
+				if err != nil {
+					return backends.ObjectInfo{}, false
+				}
+				return l.s.listInfo(l.bucket, k, fi)
+			})
+			continue
+		}
+		switch {
+		case strings.HasPrefix(k, l.prefix):
+			if cp := l.rollup(k); cp != "" {
+				if cp <= l.marker || cp == l.lastPrefix {
+					continue
+				}
+				ok, err := l.s.hasKey(l.ctx, l.bucket, k)
+				if err != nil {
+					return err
+				}
+				if ok {
+					l.addPrefix(cp)
+				}
+				continue
+			}
+		case strings.HasPrefix(l.prefix, k):
+			// The prefix goes on inside this folder.
+		case k > l.prefix:
+			return nil
+		default:
+			continue
+		}
+		if err := l.walk(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listInfo returns the info of a listed file.
+func (s *Store) listInfo(bucket, key string, fi fs.FileInfo) (backends.ObjectInfo, bool) {
+	if s.xattrs {
+		// The xattr is read through the open file.
+		f, info, err := s.open(bucket, key)
+		if err != nil {
+			return backends.ObjectInfo{}, false
+		}
+		f.Close()
+		return info, true
+	}
+	m, _ := s.loadMeta(bucket, key, nil, fi)
+	return backends.ObjectInfo{Key: key, Meta: m}, true
+}
+
+func (s *Store) ListObjects(ctx context.Context, bucket string, opts backends.ListOptions) (backends.ListResult, error) {
+	if err := ctx.Err(); err != nil {
+		return backends.ListResult{}, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return backends.ListResult{}, err
+	}
+	l := &lister{s: s, ctx: ctx, bucket: bucket, prefix: opts.Prefix, delim: opts.Delimiter,
+		marker: opts.Marker, max: opts.MaxKeys}
+	if l.max <= 0 {
+		l.max = 1000
+	}
+	// Every key with the prefix is in the folder named by the prefix up
+	// to its last "/": start there.
+	start := opts.Prefix[:strings.LastIndexByte(opts.Prefix, '/')+1]
+	if start != "" {
+		if checkKey(start, false) != nil {
+			return l.res, nil // no key can have such a prefix
+		}
+		ok, err := s.realFolder(bucket, start)
+		if err != nil || !ok {
+			return l.res, err
+		}
+	}
+	if err := l.walk(start); err != nil {
+		return backends.ListResult{}, err
+	}
+	if !l.res.IsTruncated {
+		l.res.NextMarker = ""
+	}
+	return l.res, nil
+}

@@ -1,0 +1,143 @@
+package fsstore_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/backends/backendtest"
+	"github.com/strata-storage/strata/backends/fsstore"
+)
+
+// The whole suite over an FS that is not package os.
+func TestSuiteMemFS(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backends.Backend {
+		s, err := fsstore.New(newMemFS(), fsstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Xattrs() {
+			t.Fatal("memFS has no xattrs")
+		}
+		return s
+	})
+}
+
+// A clock with whole seconds: rewrites of the same size get the same stamp
+// unless the Store moves the new file's mtime.
+func TestSuiteCoarseClock(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backends.Backend {
+		m := newMemFS()
+		m.coarse = true
+		s, err := fsstore.New(m, fsstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// A page after a marker reads the folders on the marker's path and what it
+// returns, not the tree from the start.
+func TestListSeeks(t *testing.T) {
+	m := newMemFS()
+	s, err := fsstore.New(m, fsstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	s.CreateBucket(ctx, "bkt")
+	for d := range 30 {
+		for f := range 20 {
+			key := fmt.Sprintf("top/d%02d/sub/f%02d", d, f)
+			if _, err := s.PutObject(ctx, "bkt", key, nil, backends.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		opts    backends.ListOptions
+		first   string
+		maxDirs int64
+	}{
+		// bucket, top, d20, d20/sub
+		{backends.ListOptions{Marker: "top/d20/sub/f05", MaxKeys: 10}, "top/d20/sub/f06", 4},
+		// the page ends in d21: + d21, d21/sub
+		{backends.ListOptions{Marker: "top/d20/sub/f15", MaxKeys: 10}, "top/d20/sub/f16", 6},
+		// start at the prefix's folder: top/d07, top/d07/sub
+		{backends.ListOptions{Prefix: "top/d07/", MaxKeys: 5}, "top/d07/sub/f00", 2},
+		// one level: top, then one read per prefix returned (to see that
+		// it holds a key) plus the one after the page.
+		{backends.ListOptions{Prefix: "top/", Delimiter: "/", Marker: "top/d10/", MaxKeys: 3}, "top/d11/", 1 + 4*2},
+	} {
+		m.readDirs.Store(0)
+		res, err := s.ListObjects(ctx, "bkt", tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := ""
+		if len(res.Objects) > 0 {
+			first = res.Objects[0].Key
+		} else if len(res.Prefixes) > 0 {
+			first = res.Prefixes[0]
+		}
+		if first != tc.first || !res.IsTruncated {
+			t.Fatalf("%+v: first %q, truncated %v", tc.opts, first, res.IsTruncated)
+		}
+		t.Logf("%+v: %d folders read", tc.opts, m.readDirs.Load())
+		if n := m.readDirs.Load(); n > tc.maxDirs {
+			t.Errorf("%+v: %d folders read, want at most %d", tc.opts, n, tc.maxDirs)
+		}
+	}
+}
+
+// failRename fails the renames onto bucket paths: a crash after the
+// sidecar was written and before the data was renamed.
+type failRename struct {
+	fsstore.FS
+	fail bool
+}
+
+func (f *failRename) Rename(oldname, newname string) error {
+	if f.fail && strings.HasPrefix(newname, "bkt/") {
+		return errors.New("injected: power cut")
+	}
+	return f.FS.Rename(oldname, newname)
+}
+
+// After a failed publish, the old object keeps its own metadata, even when
+// the new data has the same size and the clock cannot tell them apart.
+func TestFailedPublishKeepsMeta(t *testing.T) {
+	for _, coarse := range []bool{false, true} {
+		m := newMemFS()
+		m.coarse = coarse
+		f := &failRename{FS: m}
+		s, err := fsstore.New(f, fsstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		s.CreateBucket(ctx, "bkt")
+		v1 := backendtest.Put(t, s, "bkt", "k", []byte("old!"), backends.Meta{ContentType: "text/old"})
+		f.fail = true
+		m2 := backends.Meta{ContentType: "text/new", ETag: "0123456789abcdef0123456789abcdef"}
+		if _, err := s.PutObject(ctx, "bkt", "k", strings.NewReader("new!"), backends.PutOptions{Meta: &m2}); err == nil {
+			t.Fatal("publish did not fail")
+		}
+		f.fail = false
+		h, err := s.HeadObject(ctx, "bkt", "k")
+		if err != nil || h.ETag != v1.ETag || h.ContentType != "text/old" {
+			t.Fatalf("coarse=%v: old object after a failed publish: %+v, %v; want ETag %s", coarse, h, err, v1.ETag)
+		}
+		if got, _ := backendtest.Get(t, s, "bkt", "k", nil); string(got) != "old!" {
+			t.Fatalf("data %q", got)
+		}
+		// And the next write works.
+		v3 := backendtest.Put(t, s, "bkt", "k", []byte("new3"), backends.Meta{ContentType: "text/3"})
+		if h, _ := s.HeadObject(ctx, "bkt", "k"); h.ETag != v3.ETag || h.ContentType != "text/3" {
+			t.Fatalf("after recovery: %+v", h)
+		}
+	}
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests need on a Debian/Ubuntu machine, only if
+# it is missing: the aws CLI and python3 with boto3 (and gcc for the race
+# detector). Idempotent and quiet when everything is there.
+set -euo pipefail
+
+missing=()
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
+python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" != 0 ]; then
+	sudo=(sudo)
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "tests/install-deps.sh: missing ${missing[*]} and no apt-get here; install them by hand" >&2
+	exit 1
+fi
+echo "tests/install-deps.sh: installing ${missing[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# A python3 earlier in PATH (pyenv, a venv) may still lack boto3.
+if ! python3 -c 'import boto3' >/dev/null 2>&1; then
+	echo "tests/install-deps.sh: $(command -v python3) still cannot import boto3;" \
+		"put /usr/bin first in PATH or run: python3 -m pip install boto3" >&2
+	exit 1
+fi
