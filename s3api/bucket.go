@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
@@ -115,7 +116,9 @@ func (s *Server) createBucket(q *request) {
 		q.fail(s3err.ErrNotImplemented.WithMessage("Object Lock is not implemented."))
 		return
 	}
-	// An optional CreateBucketConfiguration names a location.
+	// An optional CreateBucketConfiguration names a location: the region,
+	// or a configured backend to create the bucket on.
+	location := ""
 	if q.ContentLength != 0 {
 		var cfg struct {
 			XMLName            xml.Name `xml:"CreateBucketConfiguration"`
@@ -132,17 +135,33 @@ func (s *Server) createBucket(q *request) {
 				return
 			}
 			if lc := cfg.LocationConstraint; lc != "" && lc != s.cfg.Region {
-				q.fail(s3err.ErrInvalidLocationConstraint)
-				return
+				if p, ok := s.gw.Backend.(placer); !ok || !p.IsBackend(lc) {
+					q.fail(s3err.ErrInvalidLocationConstraint)
+					return
+				}
+				location = lc
 			}
 		}
 	}
-	if err := s.gw.CreateBucket(q.ctx(), q.bucket()); err != nil {
+	var err error
+	if location != "" {
+		err = s.gw.Backend.(placer).CreateBucketAt(q.ctx(), q.bucket(), location)
+	} else {
+		err = s.gw.CreateBucket(q.ctx(), q.bucket())
+	}
+	if err != nil {
 		q.fail(err)
 		return
 	}
 	q.w.Header().Set("Location", "/"+q.bucket())
 	q.w.WriteHeader(http.StatusOK)
+}
+
+// placer is a backend that can create a bucket on one of several places
+// (the namespace of a configuration file).
+type placer interface {
+	IsBackend(name string) bool
+	CreateBucketAt(ctx context.Context, bucket, location string) error
 }
 
 func (s *Server) headBucket(q *request) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/dir"
+	"github.com/strata-storage/strata/config"
 	"github.com/strata-storage/strata/s3api"
 )
 
@@ -33,6 +36,7 @@ const serverEnvHelp = `  STRATA_ROOT_USER       access key of the root user (def
 
 type serverFlags struct {
 	address         string
+	config          string
 	domains         []string
 	certsDir        string
 	region          string
@@ -44,12 +48,16 @@ type serverFlags struct {
 func serverCmd() *cobra.Command {
 	var f serverFlags
 	cmd := &cobra.Command{
-		Use:   "server [flags] PATH",
+		Use:   "server [flags] PATH | --config FILE",
 		Short: "Serve the S3 API over a directory",
 		Long: `Serve the S3 API over the directory PATH: each top-level folder is a bucket and
 each file an object at its path. Files already there are served as they are;
 what clients write lands as plain files. Strata keeps its own state in
 PATH/.strata.sys, which no listing shows.
+
+With --config FILE instead of PATH, Strata serves the backends and buckets
+of a configuration file: directories, S3-compatible services, Azure Blob and
+Google Cloud Storage behind one endpoint (see docs/config.md).
 
 Credentials come from STRATA_ROOT_USER and STRATA_ROOT_PASSWORD (default
 strataadmin / strataadmin: change them). HTTPS is served when --certs-dir
@@ -65,6 +73,7 @@ lets requests in flight finish and exits 0.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.address, "address", "127.0.0.1:9000", "HOST:PORT to listen on (\":9000\" for every interface)")
+	fl.StringVar(&f.config, "config", "", "configuration file of backends and buckets (see docs/config.md), instead of PATH")
 	fl.StringSliceVar(&f.domains, "domain", nil, "domain name for virtual-host-style requests (bucket.DOMAIN); repeat or comma-separate for several; env STRATA_DOMAIN")
 	fl.StringVar(&f.certsDir, "certs-dir", "", "directory with public.crt and private.key: serve HTTPS with them")
 	fl.StringVar(&f.region, "region", "us-east-1", "region that GetBucketLocation reports (signatures for any region are accepted)")
@@ -72,6 +81,42 @@ lets requests in flight finish and exits 0.`,
 	fl.BoolVar(&f.logJSON, "log-json", false, "write logs as JSON lines instead of text")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long to wait for requests in flight after SIGTERM/SIGINT")
 	return cmd
+}
+
+// openBackend opens what the server serves: the namespace of a
+// configuration file, or one directory. where describes it for the banner.
+func openBackend(ctx context.Context, f serverFlags, args []string) (b backends.Backend, where string, err error) {
+	if f.config != "" {
+		if len(args) > 0 {
+			return nil, "", errors.New("give either --config or a PATH, not both")
+		}
+		ns, err := config.Open(ctx, f.config)
+		if err != nil {
+			return nil, "", err
+		}
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := ns.Discover(dctx); err != nil {
+			slog.Warn("some backends could not be searched for buckets created on them", "err", err)
+		}
+		return ns, "configuration " + f.config, nil
+	}
+	switch {
+	case len(args) == 0:
+		return nil, "", errors.New("PATH is missing (for example: strata server ./data, or strata server --config strata.yaml)")
+	case len(args) > 1 || strings.Contains(args[0], "..."):
+		return nil, "", errors.New("several paths make an erasure-coded store, which this version does not have yet; give one directory")
+	}
+	root := args[0]
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, "", err
+	}
+	d, err := dir.Open(root, dir.Options{})
+	if err != nil {
+		return nil, "", err
+	}
+	abs, _ := filepath.Abs(root)
+	return d, abs, nil
 }
 
 func newLogger(f serverFlags) (*slog.Logger, error) {
@@ -91,19 +136,13 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case len(args) == 0:
-		return errors.New("server: PATH is missing (for example: strata server ./data)")
-	case len(args) > 1 || strings.Contains(args[0], "..."):
-		return errors.New("server: several paths make an erasure-coded store, which this version does not have yet; give one directory")
-	}
-	root := args[0]
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return fmt.Errorf("server: %w", err)
-	}
-	backend, err := dir.Open(root, dir.Options{})
+	slog.SetDefault(log)
+	backend, where, err := openBackend(ctx, f, args)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
+	}
+	if c, ok := backend.(io.Closer); ok {
+		defer c.Close()
 	}
 
 	user, pass := os.Getenv("STRATA_ROOT_USER"), os.Getenv("STRATA_ROOT_PASSWORD")
@@ -152,10 +191,9 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		}
 		scheme = "https"
 	}
-	abs, _ := filepath.Abs(root)
 	endpoint := scheme + "://" + ln.Addr().String()
 	fmt.Fprintf(os.Stderr, "Strata %s\nS3 endpoint: %s\nData:        %s\nAccessKey:   %s\nSecretKey:   %s\n",
-		versionString(), endpoint, abs, user, pass)
+		versionString(), endpoint, where, user, pass)
 	if defaults {
 		fmt.Fprintln(os.Stderr, "WARNING: these are the default credentials; set STRATA_ROOT_USER and STRATA_ROOT_PASSWORD to change them.")
 	}
