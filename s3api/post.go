@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/strata-storage/strata/s3api/sigv2"
 	"github.com/strata-storage/strata/s3api/sigv4"
 	"github.com/strata-storage/strata/s3api/tagging"
 )
@@ -86,15 +88,32 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	form["key"] = key
 	form["bucket"] = bucket
 
-	if form["policy"] == "" || form["x-amz-signature"] == "" {
+	polForm := form
+	switch {
+	case sigv2.IsPost(form):
+		if s.v2 == nil {
+			fail(s3err.ErrUnsupportedSignature)
+			return
+		}
+		if _, err := s.v2.VerifyPost(form); err != nil {
+			fail(err)
+			return
+		}
+		// The V2 credentials need no policy condition.
+		polForm = maps.Clone(form)
+		for _, f := range sigv2.PostExempt {
+			delete(polForm, f)
+		}
+	case form["policy"] == "" || form["x-amz-signature"] == "":
 		fail(s3err.ErrAccessDenied)
 		return
+	default:
+		if _, err := s.auth.VerifyPost(form); err != nil {
+			fail(err)
+			return
+		}
 	}
-	if _, err := s.auth.VerifyPost(form); err != nil {
-		fail(err)
-		return
-	}
-	pol, err := sigv4.CheckPostPolicy(form["policy"], form, s.cfg.Now())
+	pol, err := sigv4.CheckPostPolicy(form["policy"], polForm, s.cfg.Now())
 	if err != nil {
 		fail(err)
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/gateway"
 	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/strata-storage/strata/s3api/sigv2"
 	"github.com/strata-storage/strata/s3api/sigv4"
 )
 
@@ -35,6 +36,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (tests); nil is time.Now.
 	Now func() time.Time
+	// DisableSigV2 refuses requests and POST forms signed with AWS
+	// Signature Version 2 (InvalidRequest: use AWS4-HMAC-SHA256). V2 is
+	// accepted by default: presigned URLs from boto3 and aws CLI v1 use it.
+	DisableSigV2 bool
 }
 
 // Server is an http.Handler that serves the S3 API.
@@ -42,6 +47,7 @@ type Server struct {
 	cfg    Config
 	gw     *gateway.Gateway
 	auth   *sigv4.Verifier
+	v2     *sigv2.Verifier // nil when V2 is refused
 	log    *slog.Logger
 	hostID string
 }
@@ -59,16 +65,21 @@ func New(cfg Config) *Server {
 	}
 	creds := cfg.Credentials
 	h := sha256.Sum256([]byte("strata-host"))
-	return &Server{
+	lookup := func(ak string) (string, bool) { s, ok := creds[ak]; return s, ok }
+	s := &Server{
 		cfg: cfg,
 		gw:  gateway.New(cfg.Backend),
 		auth: &sigv4.Verifier{
-			Lookup: func(ak string) (string, bool) { s, ok := creds[ak]; return s, ok },
+			Lookup: lookup,
 			Now:    cfg.Now,
 		},
 		log:    cfg.Logger,
 		hostID: hex.EncodeToString(h[:]),
 	}
+	if !cfg.DisableSigV2 {
+		s.v2 = &sigv2.Verifier{Lookup: lookup, Now: cfg.Now, Domains: cfg.Domains}
+	}
+	return s
 }
 
 // reqInfo is what a request carries through the handlers.
@@ -164,7 +175,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		return
 	}
 
-	res, err := s.auth.Verify(r)
+	var res *sigv4.Result
+	if s.v2 != nil && sigv2.Is(r) {
+		res, err = s.v2.Verify(r)
+	} else {
+		res, err = s.auth.Verify(r) // V2 when disabled: InvalidRequest
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -410,6 +426,9 @@ var knownParams = map[string]bool{
 	"X-Amz-SignedHeaders": true, "X-Amz-Signature": true, "X-Amz-Security-Token": true,
 	"X-Amz-Content-Sha256": true, "x-amz-checksum-mode": true,
 	"AWSAccessKeyId": true, "Signature": true, "Expires": true,
+	// botocore puts the signed Content-Type and Content-MD5 of a V2
+	// presigned URL in its query.
+	"content-type": true, "content-md5": true,
 }
 
 func hasOtherSubresource(q *request) bool {

@@ -32,6 +32,7 @@ const (
 const serverEnvHelp = `  STRATA_ROOT_USER       access key of the root user (default strataadmin)
   STRATA_ROOT_PASSWORD   secret key of the root user (default strataadmin)
   STRATA_DOMAIN          like --domain, when the flag is not given
+  STRATA_SIGV2           like --sigv2 (on or off), when the flag is not given
 `
 
 type serverFlags struct {
@@ -43,6 +44,7 @@ type serverFlags struct {
 	logLevel        string
 	logJSON         bool
 	shutdownTimeout time.Duration
+	sigv2           string
 }
 
 func serverCmd() *cobra.Command {
@@ -80,6 +82,8 @@ lets requests in flight finish and exits 0.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug (logs every request), info, warn or error")
 	fl.BoolVar(&f.logJSON, "log-json", false, "write logs as JSON lines instead of text")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long to wait for requests in flight after SIGTERM/SIGINT")
+	fl.StringVar(&f.sigv2, "sigv2", "", "accept AWS Signature Version 2 (default presigned URLs of boto3 and aws CLI v1): on (default) or off; env STRATA_SIGV2")
+	fl.Lookup("sigv2").NoOptDefVal = "on"
 	return cmd
 }
 
@@ -117,6 +121,22 @@ func openBackend(ctx context.Context, f serverFlags, args []string) (b backends.
 	}
 	abs, _ := filepath.Abs(root)
 	return d, abs, nil
+}
+
+// sigV2Off reads --sigv2, or STRATA_SIGV2 when the flag is not given:
+// whether to refuse AWS Signature Version 2.
+func sigV2Off(flag string) (bool, error) {
+	v, from := flag, "--sigv2"
+	if v == "" {
+		v, from = os.Getenv("STRATA_SIGV2"), "STRATA_SIGV2"
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "on", "true", "1", "yes":
+		return false, nil
+	case "off", "false", "0", "no":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %q is neither on nor off", from, v)
 }
 
 func newLogger(f serverFlags) (*slog.Logger, error) {
@@ -161,12 +181,18 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		domains = strings.Split(v, ",")
 	}
 
+	noSigV2, err := sigV2Off(f.sigv2)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
 	handler := s3api.New(s3api.Config{
-		Backend:     backend,
-		Credentials: map[string]string{user: pass},
-		Domains:     domains,
-		Region:      f.region,
-		Logger:      log,
+		Backend:      backend,
+		Credentials:  map[string]string{user: pass},
+		Domains:      domains,
+		Region:       f.region,
+		Logger:       log,
+		DisableSigV2: noSigV2,
 	})
 	srv := &http.Server{
 		Handler:           handler,

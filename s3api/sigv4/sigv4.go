@@ -150,7 +150,7 @@ func (v *Verifier) Verify(r *http.Request) (*Result, error) {
 		return v.verifyHeader(r)
 	case schemeV4Query:
 		return v.verifyQuery(r)
-	default: // V2 (header or query) and V4A: not yet.
+	default: // V2 when the server refuses it (s3api/sigv2 serves it otherwise), and V4A.
 		return nil, s3err.ErrUnsupportedSignature
 	}
 }

@@ -234,7 +234,8 @@ func TestAWSCLI(t *testing.T) {
 
 	t.Run("presign", func(t *testing.T) {
 		// aws CLI v1 presigns with SigV2 against custom endpoints unless
-		// told otherwise; SigV2 is a later issue.
+		// told otherwise; this checks the SigV4 URL (sigv2_test.go checks
+		// the default one).
 		cfg := filepath.Join(work, "aws-config")
 		must(t, os.WriteFile(cfg, []byte("[default]\nregion = us-east-1\ns3 =\n    signature_version = s3v4\n"), 0o644), "write config")
 		out, err := s.awsCLI(t, cfg, "s3", "presign", "s3://"+b+"/tree/d1/d2/c.bin", "--expires-in", "300", "--region", region)
