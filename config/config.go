@@ -250,21 +250,14 @@ func typeNames() string {
 
 // expandEnv replaces ${VAR} in every scalar value with the variable's
 // value; an unset variable is an error naming the line. "$$" stands for a
-// literal "$".
+// literal "$"; any other "$" is kept as it is.
 func expandEnv(path string, n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "$") {
-		var missing []string
-		v := os.Expand(strings.ReplaceAll(n.Value, "$$", "\x00"), func(name string) string {
-			val, ok := os.LookupEnv(name)
-			if !ok {
-				missing = append(missing, name)
-			}
-			return val
-		})
-		if len(missing) > 0 {
-			return lineError(path, n, "environment variable %s is not set", strings.Join(missing, ", "))
+		v, err := expand(n.Value)
+		if err != nil {
+			return lineError(path, n, "%v", err)
 		}
-		n.Value = strings.ReplaceAll(v, "\x00", "$")
+		n.Value = v
 	}
 	for _, c := range n.Content {
 		if err := expandEnv(path, c); err != nil {
@@ -272,6 +265,32 @@ func expandEnv(path string, n *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+func expand(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "$$"):
+			b.WriteByte('$')
+			i++
+		case strings.HasPrefix(s[i:], "${"):
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("unterminated ${ in %q", s)
+			}
+			name := s[i+2 : i+end]
+			val, ok := os.LookupEnv(name)
+			if !ok {
+				return "", fmt.Errorf("environment variable %s is not set", name)
+			}
+			b.WriteString(val)
+			i += end
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String(), nil
 }
 
 // Open reads the file at path and opens every backend it names, returning

@@ -44,7 +44,7 @@ func TestParseValid(t *testing.T) {
 	cfg, err := Parse("cfg.yaml", []byte(`
 backends:
   nas:  {type: dir, path: "${NAS_ROOT}", no_xattrs: true}
-  other: {type: dir, path: "/srv/cost$$"}
+  other: {type: dir, path: "/srv/cost$$/$HOME"}
 buckets:
   invoices: {backend: other, container: inv}
   events:   {backend: other, bucket: prod-events, prefix: raw}
@@ -57,7 +57,7 @@ default: nas
 	if got := cfg.Backends["nas"].Config.(*DirConfig); got.Path != "/mnt/nas" || !got.NoXattrs {
 		t.Fatalf("nas: %+v", got)
 	}
-	if got := cfg.Backends["other"].Config.(*DirConfig).Path; got != "/srv/cost$" {
+	if got := cfg.Backends["other"].Config.(*DirConfig).Path; got != "/srv/cost$/$HOME" {
 		t.Fatalf("$$: %q", got)
 	}
 	if m := cfg.Buckets["events"]; m.Remote != "prod-events" || m.Prefix != "raw/" || m.Backend != "other" {
