@@ -97,14 +97,14 @@ func (s *Server) uploadPart(q *request) {
 		q.fail(err)
 		return
 	}
-	up, _, err := s.uploadOf(q)
+	alg, err := s.uploadAlgorithm(q)
 	if err != nil {
 		q.fail(err)
 		return
 	}
 	var meta backends.Meta
 	// The upload's checksum is computed even for a part sent without one.
-	p, err := q.newPayload(&meta, MaxPartSize, up.Meta.ChecksumAlgorithm)
+	p, err := q.newPayload(&meta, MaxPartSize, alg)
 	if err != nil {
 		q.fail(err)
 		return
@@ -117,6 +117,49 @@ func (s *Server) uploadPart(q *request) {
 	q.w.Header().Set("ETag", quote(part.ETag))
 	setChecksumHeaders(q.w.Header(), part.Checksums, "")
 	q.w.WriteHeader(http.StatusOK)
+}
+
+// uploadAlgs remembers the checksum algorithm of uploads in progress, so
+// that UploadPart lists its upload's parts once, not for every part (a
+// remote call per part on cloud backends).
+type uploadAlgs struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const maxUploadAlgs = 10000
+
+func uploadCacheKey(q *request) string {
+	return q.bucket() + "\x00" + q.key() + "\x00" + q.query("uploadId")
+}
+
+// uploadAlgorithm returns the checksum algorithm of the request's upload,
+// checking once that the upload exists.
+func (s *Server) uploadAlgorithm(q *request) (string, error) {
+	k := uploadCacheKey(q)
+	s.uploads.mu.Lock()
+	alg, ok := s.uploads.m[k]
+	s.uploads.mu.Unlock()
+	if ok {
+		return alg, nil
+	}
+	up, _, err := s.uploadOf(q)
+	if err != nil {
+		return "", err
+	}
+	s.uploads.mu.Lock()
+	if s.uploads.m == nil || len(s.uploads.m) >= maxUploadAlgs {
+		s.uploads.m = map[string]string{}
+	}
+	s.uploads.m[k] = up.Meta.ChecksumAlgorithm
+	s.uploads.mu.Unlock()
+	return up.Meta.ChecksumAlgorithm, nil
+}
+
+func (s *Server) forgetUpload(q *request) {
+	s.uploads.mu.Lock()
+	delete(s.uploads.m, uploadCacheKey(q))
+	s.uploads.mu.Unlock()
 }
 
 func (s *Server) uploadPartCopy(q *request) {
@@ -264,6 +307,7 @@ func (s *Server) completeMultipartUpload(q *request) {
 		q.fail(err)
 		return
 	}
+	s.forgetUpload(q)
 	type result struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		NS       string   `xml:"xmlns,attr"`
@@ -309,6 +353,7 @@ func (s *Server) abortMultipartUpload(q *request) {
 		q.fail(err)
 		return
 	}
+	s.forgetUpload(q)
 	q.w.WriteHeader(http.StatusNoContent)
 }
 

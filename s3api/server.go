@@ -50,6 +50,8 @@ type Server struct {
 	v2     *sigv2.Verifier // nil when V2 is refused
 	log    *slog.Logger
 	hostID string
+
+	uploads uploadAlgs
 }
 
 // New returns a Server for cfg.
