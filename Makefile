@@ -27,6 +27,7 @@ test: deps fmt-check vet cross unit e2e
 ## deps: install what the tests need (aws CLI, boto3) when missing.
 deps:
 	@./tests/install-deps.sh
+	@./tests/services/azurite.sh install
 
 fmt-check:
 	@files="$$(gofmt -l $(GOFILES))"; \
