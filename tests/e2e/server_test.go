@@ -103,6 +103,7 @@ type serverConfig struct {
 	dir  string   // directory to serve; a fresh temp dir when empty
 	args []string // extra flags before PATH
 	tls  bool     // generate a certificate and pass --certs-dir
+	conf string   // serve a configuration file (--config) instead of dir
 }
 
 type serverOption func(*serverConfig)
@@ -114,6 +115,9 @@ func withDir(dir string) serverOption { return func(c *serverConfig) { c.dir = d
 func withArgs(args ...string) serverOption {
 	return func(c *serverConfig) { c.args = append(c.args, args...) }
 }
+
+// withConfig serves the backends of a configuration file.
+func withConfig(path string) serverOption { return func(c *serverConfig) { c.conf = path } }
 
 // withTLS makes the server answer HTTPS with a fresh self-signed certificate.
 func withTLS() serverOption { return func(c *serverConfig) { c.tls = true } }
@@ -144,7 +148,11 @@ func startServer(t testing.TB, opts ...serverOption) *server {
 		scheme = "https"
 	}
 	args = append(args, cfg.args...)
-	args = append(args, cfg.dir)
+	if cfg.conf != "" {
+		args = append(args, "--config", cfg.conf)
+	} else {
+		args = append(args, cfg.dir)
+	}
 	s.URL = scheme + "://" + s.Addr
 
 	s.cmd = exec.Command(strataBin, args...)
