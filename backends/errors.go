@@ -29,6 +29,7 @@ const (
 	BadDigest
 	AccessDenied
 	Unavailable
+	SlowDown // the storage behind asks to slow down (throttling)
 	NotImplemented
 	KeyTooLong
 	Conflict // the key is used by a directory, or a directory by a file

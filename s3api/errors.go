@@ -30,6 +30,7 @@ var kindErrors = map[backends.Kind]*s3err.APIError{
 	backends.BadDigest:          s3err.ErrBadDigest,
 	backends.AccessDenied:       s3err.ErrAccessDenied,
 	backends.Unavailable:        s3err.ErrServiceUnavailable,
+	backends.SlowDown:           s3err.ErrSlowDown,
 	backends.NotImplemented:     s3err.ErrNotImplemented,
 	backends.KeyTooLong:         s3err.ErrKeyTooLong,
 	backends.Conflict:           s3err.ErrInvalidObjectName,

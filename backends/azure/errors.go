@@ -62,7 +62,9 @@ func mapErr(err error, sc scope, msg string) error {
 		bloberror.AuthorizationProtocolMismatch, bloberror.InsufficientAccountPermissions,
 		bloberror.AccountIsDisabled:
 		kind = backends.AccessDenied
-	case bloberror.ServerBusy, bloberror.OperationTimedOut, bloberror.InternalError:
+	case bloberror.ServerBusy:
+		kind = backends.SlowDown
+	case bloberror.OperationTimedOut, bloberror.InternalError:
 		kind = backends.Unavailable
 	case bloberror.InvalidResourceName, bloberror.OutOfRangeInput:
 		if sc == onContainer {
@@ -88,8 +90,9 @@ func mapErr(err error, sc scope, msg string) error {
 			kind = backends.InvalidRange
 		case status == http.StatusForbidden:
 			kind = backends.AccessDenied
-		case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable,
-			status == http.StatusInternalServerError, status == http.StatusBadGateway,
+		case status == http.StatusTooManyRequests:
+			kind = backends.SlowDown
+		case status == http.StatusServiceUnavailable, status == http.StatusInternalServerError, status == http.StatusBadGateway,
 			status == http.StatusGatewayTimeout, status == http.StatusRequestTimeout:
 			kind = backends.Unavailable
 		case status == 0 && errors.Is(err, context.Canceled):

@@ -245,7 +245,9 @@ func mapErr(err error, notFound backends.Kind, what string) error {
 			k = backends.PreconditionFailed
 		case http.StatusRequestedRangeNotSatisfiable:
 			k = backends.InvalidRange
-		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		case http.StatusTooManyRequests:
+			k = backends.SlowDown
+		case http.StatusInternalServerError, http.StatusBadGateway,
 			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 			k = backends.Unavailable
 		}

@@ -537,7 +537,7 @@ func TestAttrSelections(t *testing.T) {
 func TestMapErr(t *testing.T) {
 	for code, want := range map[int]backends.Kind{
 		400: backends.InvalidArgument, 401: backends.AccessDenied, 403: backends.AccessDenied, 404: backends.NoSuchKey,
-		409: backends.Conflict, 412: backends.PreconditionFailed, 416: backends.InvalidRange, 429: backends.Unavailable,
+		409: backends.Conflict, 412: backends.PreconditionFailed, 416: backends.InvalidRange, 429: backends.SlowDown,
 		500: backends.Unavailable, 503: backends.Unavailable, 418: backends.Internal,
 	} {
 		err := fmt.Errorf("wrapped: %w", &googleapi.Error{Code: code})
