@@ -48,12 +48,13 @@ func main() {
 		Short: "Strata serves the Amazon S3 API over directories, NAS shares, clouds and drives",
 		Long: `Strata is one binary that serves the Amazon S3 API over storage you already
 have: a directory tree on a local disk or NAS mount (files stay plain files),
-and, in later releases, NFS and SMB shares, cloud buckets and local drives.`,
+buckets of S3-compatible services, Azure Blob and Google Cloud Storage behind
+one endpoint, and buckets mounted as directories on Linux.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	server := serverCmd()
-	root.AddCommand(server, versionCmd())
+	root.AddCommand(server, versionCmd(), mountCmd(), benchCmd())
 	// The root help lists every flag, so that one --help tells everything.
 	root.Long += "\n\nFlags of strata server:\n" + server.Flags().FlagUsages() +
 		"\nEnvironment of strata server:\n" + serverEnvHelp
