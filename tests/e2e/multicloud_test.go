@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -198,9 +199,10 @@ default: nas
 			t.Errorf("%s: big object differs (%d bytes)", b, len(got))
 		}
 	}
-	// The GCS object landed under the prefix.
-	if _, err := gcs.GetObject("prod-events", "raw/big/big.bin"); err != nil {
-		t.Errorf("gcs: object not under the mapped prefix: %v", err)
+	// Written through Strata, read with the cloud's own client: the GCS
+	// object landed under the prefix.
+	if o, err := gcs.GetObject("prod-events", "raw/big/big.bin"); err != nil || !bytes.Equal(o.Content, big) {
+		t.Errorf("gcs: object not under the mapped prefix or different: %v", err)
 	}
 
 	// A bucket created on a named backend (location constraint).
@@ -215,4 +217,66 @@ default: nas
 	// Mapped buckets are not deleted through S3.
 	_, err = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("events")})
 	wantErr(t, err, "AccessDenied", 403)
+}
+
+// failingReader passes data through and runs fail once, after the first
+// at bytes have gone.
+type failingReader struct {
+	r    io.Reader
+	n    int64
+	at   int64
+	fail func()
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.fail != nil && f.n >= f.at {
+		f.fail()
+		f.fail = nil
+	}
+	n, err := f.r.Read(p)
+	f.n += int64(n)
+	return n, err
+}
+
+// TestCloudFault stops the S3 service behind Strata in the middle of an
+// upload: the client gets an error and no partial object appears; once the
+// service is back, requests succeed again.
+func TestCloudFault(t *testing.T) {
+	ctx := ctxT(t)
+	remoteDir := filepath.Join(t.TempDir(), "remote")
+	must(t, os.MkdirAll(filepath.Join(remoteDir, "reports"), 0o755), "mkdir")
+	remote := startServer(t, withDir(remoteDir))
+	conf := filepath.Join(t.TempDir(), "strata.yaml")
+	must(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
+backends:
+  oss: {type: s3, endpoint: "%s", access_key: %s, secret_key: %s, path_style: true, max_retries: 1, timeout: 10s}
+buckets:
+  reports: {backend: oss}
+`, remote.URL, accessKey, secretKey)), 0o644), "write config")
+	s := startServer(t, withConfig(conf))
+	c := s.S3(t)
+	putBytes(t, c, "reports", "before.txt", []byte("before"))
+
+	data := randBytes(11, 48<<20)
+	body := &failingReader{r: bytes.NewReader(data), at: 16 << 20, fail: remote.Kill}
+	// An unseekable body over plain HTTP: sent with an unsigned payload.
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("reports"), Key: aws.String("big.bin"),
+		Body: body, ContentLength: aws.Int64(int64(len(data)))}, func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	})
+	if err == nil {
+		t.Fatal("upload succeeded although the service behind was killed")
+	}
+	t.Logf("upload with the service gone: %v", err)
+
+	// Back where it was, with the same data.
+	startServer(t, withDir(remoteDir), withAddr(remote.Addr))
+	wantNoObject(t, c, "reports", "big.bin")
+	wantObject(t, c, "reports", "before.txt", []byte("before"))
+	putBytes(t, c, "reports", "big.bin", data[:1<<20])
+	wantObject(t, c, "reports", "big.bin", data[:1<<20])
+	if fi, err := os.Stat(filepath.Join(remoteDir, "reports", "big.bin")); err != nil || fi.Size() != 1<<20 {
+		t.Fatalf("remote file: %v %v", fi, err)
+	}
 }

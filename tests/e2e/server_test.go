@@ -104,6 +104,7 @@ type serverConfig struct {
 	args []string // extra flags before PATH
 	tls  bool     // generate a certificate and pass --certs-dir
 	conf string   // serve a configuration file (--config) instead of dir
+	addr string   // listen address; a free port when empty
 }
 
 type serverOption func(*serverConfig)
@@ -115,6 +116,9 @@ func withDir(dir string) serverOption { return func(c *serverConfig) { c.dir = d
 func withArgs(args ...string) serverOption {
 	return func(c *serverConfig) { c.args = append(c.args, args...) }
 }
+
+// withAddr listens on addr (to restart a server where it was).
+func withAddr(addr string) serverOption { return func(c *serverConfig) { c.addr = addr } }
 
 // withConfig serves the backends of a configuration file.
 func withConfig(path string) serverOption { return func(c *serverConfig) { c.conf = path } }
@@ -138,7 +142,10 @@ func startServer(t testing.TB, opts ...serverOption) *server {
 		}
 	}
 	s := &server{t: t, Dir: cfg.dir, logs: &logBuffer{}, done: make(chan struct{})}
-	s.Addr = freeAddr(t)
+	s.Addr = cfg.addr
+	if s.Addr == "" {
+		s.Addr = freeAddr(t)
+	}
 	args := []string{"server", "--address", s.Addr}
 	scheme := "http"
 	if cfg.tls {
@@ -245,6 +252,18 @@ func (s *server) Stop() {
 	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
 		s.t.Errorf("strata exited with %v after SIGTERM, want exit status 0", s.cmd.ProcessState)
 	}
+}
+
+// Kill stops the server with SIGKILL, as a crash would.
+func (s *server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	s.cmd.Process.Kill()
+	<-s.done
 }
 
 // Logs returns everything the server printed so far.
