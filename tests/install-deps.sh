@@ -8,6 +8,14 @@ missing=()
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+# Samba's smbd for backends/smb (tests/services/samba.sh runs it privately).
+{ command -v smbd >/dev/null 2>&1 || [ -x /usr/sbin/smbd ]; } || missing+=(samba)
+# NFS-Ganesha and rpcbind for backends/nfs (tests/services/ganesha.sh runs them
+# in a private network namespace, which needs ip from iproute2).
+command -v ganesha.nfsd >/dev/null 2>&1 || missing+=(nfs-ganesha)
+ls /usr/lib/*/ganesha/libfsalvfs.so >/dev/null 2>&1 || missing+=(nfs-ganesha-vfs)
+{ command -v rpcbind >/dev/null 2>&1 || [ -x /usr/sbin/rpcbind ]; } || missing+=(rpcbind)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
