@@ -1,0 +1,609 @@
+package nfs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strata-storage/strata/backends/fsstore"
+	nfsc "github.com/willscott/go-nfs-client/nfs"
+)
+
+// What Strata writes is readable by everyone who can read the share.
+const (
+	fileMode = 0o644
+	dirMode  = 0o755
+
+	// dirCacheTTL bounds how long a directory's handle is reused without
+	// a LOOKUP; another client renaming folders is seen after it.
+	dirCacheTTL = 2 * time.Second
+	maxLinks    = 40
+)
+
+// FS is an fsstore.FS over an NFSv3 export. Names are resolved by LOOKUP
+// from the export's root handle; symbolic links are followed inside the
+// first element of a name (the bucket's folder), like backends/dir.
+type FS struct {
+	c    *client
+	root []byte
+	cfg  Config
+
+	mu    sync.Mutex
+	cache map[string]cachedDir
+	tmpFH []byte
+	kept  map[string]*time.Timer // links in the tmp folder, removed after ReadGrace
+}
+
+type cachedDir struct {
+	fh  []byte
+	exp time.Time
+}
+
+var _ fsstore.FS = (*FS)(nil)
+
+// Close closes the connections.
+func (f *FS) Close() error {
+	f.mu.Lock()
+	kept := f.kept
+	f.kept = nil
+	f.mu.Unlock()
+	for name, t := range kept {
+		if t.Stop() {
+			f.dropKept(name)
+		}
+	}
+	f.c.nfs.close()
+	return nil
+}
+
+// keepTmp is the folder where replaced files are kept for readers.
+var keepTmp = fsstore.SysDir + "/tmp"
+
+// keep gives the regular file dir/name a second name in the temporary
+// folder, removed after Config.ReadGrace, so that a reader that opened it
+// can go on reading after a rename replaced it or it was removed. NFSv3
+// servers forget a file when its last name goes (the kernel client's
+// "silly rename" does the same for its own opens); a Strata reader holds
+// only a file handle. Best effort: an error leaves the file as it is.
+func (f *FS) keep(dir []byte, name string) {
+	if f.cfg.ReadGrace < 0 {
+		return
+	}
+	fh, a, err := f.c.lookup(dir, name)
+	if err != nil || a.typ != nfsc.NF3Reg {
+		return
+	}
+	f.mu.Lock()
+	tmp := f.tmpFH
+	f.mu.Unlock()
+	if tmp == nil {
+		if tmp, _, err = f.walk(keepTmp, true); err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.tmpFH = tmp
+		f.mu.Unlock()
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	link := ".nfs-kept-" + hex.EncodeToString(rnd[:])
+	if err := f.c.link(fh, tmp, link); err != nil {
+		if errors.Is(err, errStale) {
+			f.mu.Lock()
+			f.tmpFH = nil
+			f.mu.Unlock()
+		}
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kept == nil {
+		f.kept = make(map[string]*time.Timer)
+	}
+	f.kept[link] = time.AfterFunc(f.cfg.ReadGrace, func() {
+		f.mu.Lock()
+		delete(f.kept, link)
+		f.mu.Unlock()
+		f.dropKept(link)
+	})
+}
+
+func (f *FS) dropKept(link string) {
+	f.mu.Lock()
+	tmp := f.tmpFH
+	f.mu.Unlock()
+	if tmp != nil {
+		f.c.remove(tmp, link, false)
+	}
+}
+
+func (f *FS) cached(p string) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.cache[p]
+	if !ok || time.Now().After(e.exp) {
+		return nil
+	}
+	return e.fh
+}
+
+func (f *FS) remember(p string, fh []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.cache) > 10000 {
+		clear(f.cache)
+	}
+	f.cache[p] = cachedDir{fh, time.Now().Add(dirCacheTTL)}
+}
+
+func (f *FS) forget() {
+	f.mu.Lock()
+	clear(f.cache)
+	f.mu.Unlock()
+}
+
+// walk resolves name to a handle and its attributes, following links in
+// every element but the last, and in the last too if follow is set. A name
+// that leads out of its first element is refused.
+func (f *FS) walk(name string, follow bool) ([]byte, attr, error) {
+	fh, a, usedCache, err := f.walk1(name, follow, true)
+	if err != nil && usedCache && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStale)) {
+		f.forget()
+		fh, a, _, err = f.walk1(name, follow, false)
+	}
+	return fh, a, err
+}
+
+func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedCache bool, err error) {
+	if name == "." || name == "" {
+		a, err = f.c.getattr(f.root)
+		return f.root, a, false, err
+	}
+	rest := strings.Split(name, "/")
+	// stack of resolved directories: handles and names
+	fhs := [][]byte{f.root}
+	names := []string{}
+	links := 0
+	for len(rest) > 0 {
+		el := rest[0]
+		rest = rest[1:]
+		switch el {
+		case "", ".":
+			if len(rest) == 0 && len(names) > 0 {
+				// trailing "." of a link target: the current directory
+				fh = fhs[len(fhs)-1]
+				a, err = f.c.getattr(fh)
+				return fh, a, usedCache, err
+			}
+			continue
+		case "..":
+			if len(names) <= 1 {
+				return nil, a, usedCache, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: a link leads outside its bucket", fs.ErrPermission)}
+			}
+			fhs, names = fhs[:len(fhs)-1], names[:len(names)-1]
+			if len(rest) == 0 {
+				fh = fhs[len(fhs)-1]
+				a, err = f.c.getattr(fh)
+				return fh, a, usedCache, err
+			}
+			continue
+		}
+		dir := fhs[len(fhs)-1]
+		last := len(rest) == 0
+		p := strings.Join(append(names[:len(names):len(names)], el), "/")
+		if !last && useCache {
+			if c := f.cached(p); c != nil {
+				usedCache = true
+				fhs, names = append(fhs, c), append(names, el)
+				continue
+			}
+		}
+		fh, a, err = f.c.lookup(dir, el)
+		if err != nil {
+			return nil, a, usedCache, err
+		}
+		if a.typ == nfsc.NF3Lnk && (!last || follow) {
+			if links++; links > maxLinks {
+				return nil, a, usedCache, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: too many links", fs.ErrNotExist)}
+			}
+			target, err := f.c.readlink(fh)
+			if err != nil {
+				return nil, a, usedCache, err
+			}
+			if strings.HasPrefix(target, "/") || len(names) == 0 {
+				return nil, a, usedCache, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: a link leads outside its bucket", fs.ErrPermission)}
+			}
+			rest = append(strings.Split(target, "/"), rest...)
+			continue
+		}
+		if last {
+			return fh, a, usedCache, nil
+		}
+		if a.typ != nfsc.NF3Dir {
+			return nil, a, usedCache, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (a parent is not a directory)", fs.ErrNotExist)}
+		}
+		if a.typ == nfsc.NF3Dir {
+			f.remember(p, fh)
+		}
+		fhs, names = append(fhs, fh), append(names, el)
+	}
+	fh = fhs[len(fhs)-1]
+	a, err = f.c.getattr(fh)
+	return fh, a, usedCache, err
+}
+
+// parent resolves the folder holding name and returns its handle and
+// name's last element.
+func (f *FS) parent(name string) ([]byte, string, error) {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if base == "" || base == "." || base == ".." {
+		return nil, "", &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	if dir == "" {
+		return f.root, base, nil
+	}
+	fh, a, err := f.walk(dir, true)
+	if err != nil {
+		return nil, "", err
+	}
+	if a.typ != nfsc.NF3Dir {
+		return nil, "", &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (a parent is not a directory)", fs.ErrNotExist)}
+	}
+	return fh, base, nil
+}
+
+func (f *FS) Open(name string) (fsstore.File, error) {
+	fh, a, err := f.walk(name, true)
+	if err != nil {
+		return nil, err
+	}
+	if a.typ != nfsc.NF3Reg {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (not a regular file)", fs.ErrNotExist)}
+	}
+	return &file{c: f.c, fh: fh, info: newInfo(path.Base(name), a)}, nil
+}
+
+func (f *FS) Create(name string) (fsstore.Writer, error) {
+	dir, base, err := f.parent(name)
+	if err != nil {
+		return nil, err
+	}
+	fh, err := f.c.create(dir, base, fileMode)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{c: f.c, fh: fh, name: base, buf: make([]byte, 0, f.c.wtsize)}, nil
+}
+
+func (f *FS) Mkdir(name string) error {
+	dir, base, err := f.parent(name)
+	if err != nil {
+		return err
+	}
+	return f.c.mkdir(dir, base, dirMode)
+}
+
+func (f *FS) Rename(oldname, newname string) error {
+	od, ob, err := f.parent(oldname)
+	if err != nil {
+		return err
+	}
+	nd, nb, err := f.parent(newname)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(newname, keepTmp+"/") {
+		f.keep(nd, nb)
+	}
+	err = f.c.rename(od, ob, nd, nb)
+	f.forget() // a folder may have moved
+	return err
+}
+
+func (f *FS) Remove(name string) error {
+	dir, base, err := f.parent(name)
+	if err != nil {
+		return err
+	}
+	_, a, err := f.c.lookup(dir, base)
+	if err != nil {
+		return err
+	}
+	isDir := a.typ == nfsc.NF3Dir
+	if a.typ == nfsc.NF3Reg && !strings.HasPrefix(name, fsstore.SysDir+"/") {
+		f.keep(dir, base)
+	}
+	err = f.c.remove(dir, base, isDir)
+	if isDir {
+		f.forget()
+	}
+	return err
+}
+
+func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
+	fh, a, err := f.walk(name, true)
+	if err != nil {
+		return nil, err
+	}
+	if a.typ != nfsc.NF3Dir {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fmt.Errorf("%w (not a directory)", fs.ErrNotExist)}
+	}
+	ents, err := f.c.readdir(fh)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fs.DirEntry, 0, len(ents))
+	for _, e := range ents {
+		if !e.hasAttr {
+			// The server left the attributes out: ask for them.
+			_, at, err := f.c.lookup(fh, e.name)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			e.attr = at
+		}
+		out = append(out, fs.FileInfoToDirEntry(newInfo(e.name, e.attr)))
+	}
+	return out, nil
+}
+
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	_, a, err := f.walk(name, true)
+	if err != nil {
+		return nil, err
+	}
+	return newInfo(path.Base(name), a), nil
+}
+
+func (f *FS) Lstat(name string) (fs.FileInfo, error) {
+	_, a, err := f.walk(name, false)
+	if err != nil {
+		return nil, err
+	}
+	return newInfo(path.Base(name), a), nil
+}
+
+func (f *FS) Chtimes(name string, mtime time.Time) error {
+	fh, _, err := f.walk(name, false)
+	if err != nil {
+		return err
+	}
+	return f.c.setattr(fh, -1, mtime)
+}
+
+// info is an fs.FileInfo from NFS attributes.
+type info struct {
+	name string
+	a    attr
+}
+
+func newInfo(name string, a attr) *info { return &info{name, a} }
+
+func (i *info) Name() string       { return i.name }
+func (i *info) Size() int64        { return int64(i.a.size) }
+func (i *info) ModTime() time.Time { return i.a.mtime }
+func (i *info) IsDir() bool        { return i.a.typ == nfsc.NF3Dir }
+func (i *info) Sys() any           { return nil }
+func (i *info) Mode() fs.FileMode {
+	m := fs.FileMode(i.a.mode & 0o777)
+	switch i.a.typ {
+	case nfsc.NF3Reg:
+	case nfsc.NF3Dir:
+		m |= fs.ModeDir
+	case nfsc.NF3Lnk:
+		m |= fs.ModeSymlink
+	case nfsc.NF3FIFO:
+		m |= fs.ModeNamedPipe
+	case nfsc.NF3Sock:
+		m |= fs.ModeSocket
+	case nfsc.NF3Chr:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	default:
+		m |= fs.ModeDevice
+	}
+	return m
+}
+
+// file reads a regular file with READ calls of the server's preferred
+// size, buffering what a small Read did not take.
+type file struct {
+	c    *client
+	fh   []byte
+	info *info
+	off  int64
+	buf  []byte // data at bufOff
+	bOff int64
+	eof  bool // the server said EOF at bOff+len(buf)
+}
+
+func (r *file) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.off >= r.bOff && r.off < r.bOff+int64(len(r.buf)) {
+		n := copy(p, r.buf[r.off-r.bOff:])
+		r.off += int64(n)
+		return n, nil
+	}
+	if r.eof && r.off == r.bOff+int64(len(r.buf)) {
+		return 0, io.EOF
+	}
+	if len(p) >= int(r.c.rtsize) {
+		n, eof, err := r.c.read(r.fh, uint64(r.off), p[:r.c.rtsize])
+		r.off += int64(n)
+		if err == nil && n == 0 {
+			err = io.EOF
+		}
+		if eof && n > 0 {
+			r.buf, r.bOff, r.eof = r.buf[:0], r.off, true
+		}
+		return n, err
+	}
+	if cap(r.buf) < int(r.c.rtsize) {
+		r.buf = make([]byte, r.c.rtsize)
+	}
+	n, eof, err := r.c.read(r.fh, uint64(r.off), r.buf[:r.c.rtsize])
+	if err != nil {
+		r.buf = r.buf[:0]
+		return 0, err
+	}
+	r.buf, r.bOff, r.eof = r.buf[:n], r.off, eof
+	if n == 0 {
+		return 0, io.EOF
+	}
+	m := copy(p, r.buf)
+	r.off += int64(m)
+	return m, nil
+}
+
+func (r *file) ReadAt(p []byte, off int64) (int, error) {
+	total := 0
+	for total < len(p) {
+		chunk := p[total:min(len(p), total+int(r.c.rtsize))]
+		n, eof, err := r.c.read(r.fh, uint64(off)+uint64(total), chunk)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n == 0 || (eof && total < len(p)) {
+			return total, io.EOF
+		}
+	}
+	return total, nil
+}
+
+func (r *file) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += r.off
+	case io.SeekEnd:
+		off += r.info.Size()
+	default:
+		return r.off, errors.New("nfs: bad whence")
+	}
+	if off < 0 {
+		return r.off, errors.New("nfs: negative offset")
+	}
+	r.off = off
+	return off, nil
+}
+
+func (r *file) Close() error               { r.buf = nil; return nil }
+func (r *file) Stat() (fs.FileInfo, error) { return r.info, nil }
+
+// writer sends UNSTABLE WRITEs of the server's preferred size and makes
+// them durable with COMMIT in Sync. Each WRITE reply carries the server's
+// write verifier; if COMMIT returns another one, the server restarted and
+// may have lost data, and Sync fails.
+type writer struct {
+	c      *client
+	fh     []byte
+	name   string
+	off    uint64
+	buf    []byte
+	verf   uint64
+	verfOK bool
+	dirty  bool // unstable data sent since the last COMMIT
+	err    error
+	info   *info
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	n := 0
+	for len(p) > 0 {
+		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+k]
+		p = p[k:]
+		n += k
+		if len(w.buf) == cap(w.buf) {
+			if err := w.flush(); err != nil {
+				return n - k, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (w *writer) flush() error {
+	for len(w.buf) > 0 {
+		n, how, verf, err := w.c.write(w.fh, w.off, w.buf, stableUnstable)
+		if err == nil && n == 0 {
+			err = errors.New("nfs: the server wrote nothing")
+		}
+		if err == nil && how != stableFileSync {
+			if w.verfOK && verf != w.verf {
+				err = errors.New("nfs: the server restarted during the write (write verifier changed); data may be lost")
+			}
+			w.verf, w.verfOK, w.dirty = verf, true, true
+		}
+		if err != nil {
+			w.err = err
+			return err
+		}
+		w.off += uint64(n)
+		w.buf = append(w.buf[:0], w.buf[n:]...)
+	}
+	return nil
+}
+
+func (w *writer) Sync() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if w.dirty {
+		verf, err := w.c.commit(w.fh)
+		if err == nil && verf != w.verf {
+			err = errors.New("nfs: the server restarted before COMMIT (write verifier changed); data may be lost")
+		}
+		if err != nil {
+			w.err = err
+			return err
+		}
+		w.dirty = false
+	}
+	a, err := w.c.getattr(w.fh)
+	if err != nil {
+		return err
+	}
+	w.info = newInfo(w.name, a)
+	return nil
+}
+
+func (w *writer) Stat() (fs.FileInfo, error) {
+	if w.info != nil && !w.dirty && len(w.buf) == 0 {
+		return w.info, nil
+	}
+	a, err := w.c.getattr(w.fh)
+	if err != nil {
+		return nil, err
+	}
+	a.size = max(a.size, w.off+uint64(len(w.buf)))
+	return newInfo(w.name, a), nil
+}
+
+func (w *writer) Close() error {
+	err := w.err
+	if err == nil {
+		err = w.flush()
+	}
+	w.buf = nil
+	if w.err == nil {
+		w.err = errors.New("nfs: write to a closed file")
+	}
+	return err
+}
