@@ -17,7 +17,7 @@ import (
 // tests/services/samba.sh. It runs in its own process group (with its
 // children and samba-dcerpcd), which stop, pause and resume signal.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	port  int
 	share string // the folder behind the share "data"
@@ -56,7 +56,7 @@ func freePort(t testing.TB) int {
 
 // startSamba starts a new smbd; global holds extra [global] lines. It fails
 // (never skips) when Samba is missing.
-func startSamba(t *testing.T, global string) *server {
+func startSamba(t testing.TB, global string) *server {
 	t.Helper()
 	if smbdPath() == "" {
 		t.Fatal("smbd (Samba) is not installed; install it with: tests/services/samba.sh install" +
