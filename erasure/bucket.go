@@ -1,0 +1,404 @@
+package erasure
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/strata-storage/strata/backends"
+)
+
+// Buckets are a folder on every drive, plus .strata.sys/buckets/<bucket>/
+// holding bucket.json (creation time) and one file per bucket document.
+
+type bucketFile struct {
+	Version int       `json:"version"`
+	Created time.Time `json:"created"`
+}
+
+func (s *Store) allDrives() []*drive {
+	var ds []*drive
+	for _, st := range s.sets {
+		ds = append(ds, st.drives...)
+	}
+	return ds
+}
+
+// bucketInfo reads bucket.json on every drive; the bucket exists when at
+// least as many drives have it as answer that they do not.
+func (s *Store) bucketInfo(bucket string) (backends.BucketInfo, error) {
+	if err := checkBucketName(bucket); err != nil {
+		return backends.BucketInfo{}, backends.Errorf(backends.NoSuchBucket, "the specified bucket does not exist")
+	}
+	ds := s.allDrives()
+	found := make([]*bucketFile, len(ds))
+	missing := make([]bool, len(ds))
+	parallel(len(ds), func(i int) {
+		data, err := os.ReadFile(ds[i].sys("buckets", bucket, "bucket.json"))
+		if errors.Is(err, fs.ErrNotExist) {
+			if ds[i].present() {
+				missing[i] = true
+			}
+			return
+		}
+		var bf bucketFile
+		if err == nil && json.Unmarshal(data, &bf) == nil {
+			found[i] = &bf
+		}
+	})
+	var have, not int
+	var first *bucketFile
+	for i := range ds {
+		if found[i] != nil {
+			have++
+			if first == nil || found[i].Created.Before(first.Created) {
+				first = found[i]
+			}
+		} else if missing[i] {
+			not++
+		}
+	}
+	if have == 0 || have < not {
+		return backends.BucketInfo{}, backends.Errorf(backends.NoSuchBucket, "the specified bucket does not exist")
+	}
+	return backends.BucketInfo{Name: bucket, Created: first.Created}, nil
+}
+
+func (s *Store) checkBucket(bucket string) error {
+	_, err := s.bucketInfo(bucket)
+	return err
+}
+
+func (s *Store) HeadBucket(ctx context.Context, bucket string) (backends.BucketInfo, error) {
+	return s.bucketInfo(bucket)
+}
+
+func (s *Store) ListBuckets(ctx context.Context) ([]backends.BucketInfo, error) {
+	names := map[string]bool{}
+	for _, d := range s.allDrives() {
+		ents, _ := os.ReadDir(d.sys("buckets"))
+		for _, e := range ents {
+			names[e.Name()] = true
+		}
+	}
+	var out []backends.BucketInfo
+	for _, n := range slices.Sorted(func(yield func(string) bool) {
+		for n := range names {
+			if !yield(n) {
+				return
+			}
+		}
+	}) {
+		if bi, err := s.bucketInfo(n); err == nil {
+			out = append(out, bi)
+		}
+	}
+	return out, nil
+}
+
+// bucketQuorum is how many drives a bucket operation must reach: more
+// than half of all drives.
+func (s *Store) bucketQuorum() int { return len(s.allDrives())/2 + 1 }
+
+func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
+	if err := checkBucketName(bucket); err != nil {
+		return err
+	}
+	s.bktLock.Lock()
+	defer s.bktLock.Unlock()
+	if _, err := s.bucketInfo(bucket); err == nil {
+		return backends.Errorf(backends.BucketExists, "the bucket %s already exists", bucket)
+	}
+	data, _ := json.Marshal(bucketFile{Version: 1, Created: time.Now().UTC()})
+	ds := s.allDrives()
+	ok := 0
+	for _, d := range ds {
+		if d.makeBucket(bucket, data, !s.opts.NoSync) == nil {
+			ok++
+		}
+	}
+	if ok < s.bucketQuorum() {
+		for _, d := range ds {
+			d.removeBucket(bucket)
+		}
+		return quorumErr(ok, len(ds))
+	}
+	return nil
+}
+
+func (d *drive) makeBucket(bucket string, bf []byte, sync bool) error {
+	if !d.present() {
+		return errNoDrive
+	}
+	// A left-over from an earlier bucket of that name goes first.
+	d.removeBucket(bucket)
+	if err := os.Mkdir(d.bucketDir(bucket), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := os.MkdirAll(d.sys("buckets", bucket), 0o755); err != nil {
+		return err
+	}
+	tmp := d.tmp("bucket-" + randHex(8))
+	if err := writeFileSync(tmp, bf, sync); err != nil {
+		return err
+	}
+	return os.Rename(tmp, d.sys("buckets", bucket, "bucket.json"))
+}
+
+func (d *drive) removeBucket(bucket string) {
+	if !d.present() {
+		return
+	}
+	// Unpublish bucket.json first: a half-removed bucket is gone.
+	os.Remove(d.sys("buckets", bucket, "bucket.json"))
+	os.RemoveAll(d.sys("buckets", bucket))
+	os.RemoveAll(d.sys("multipart", bucket))
+	os.RemoveAll(d.bucketDir(bucket))
+}
+
+func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
+	s.bktLock.Lock()
+	defer s.bktLock.Unlock()
+	if _, err := s.bucketInfo(bucket); err != nil {
+		return err
+	}
+	res, err := s.ListObjects(ctx, bucket, backends.ListOptions{MaxKeys: 1})
+	if err != nil {
+		return err
+	}
+	if len(res.Objects)+len(res.Prefixes) > 0 {
+		return backends.Errorf(backends.NotEmpty, "the bucket %s is not empty", bucket)
+	}
+	ups, err := s.ListMultipartUploads(ctx, bucket, "")
+	if err != nil {
+		return err
+	}
+	if len(ups) > 0 {
+		return backends.Errorf(backends.NotEmpty, "the bucket %s has multipart uploads in progress", bucket)
+	}
+	for _, d := range s.allDrives() {
+		d.removeBucket(bucket)
+	}
+	return nil
+}
+
+func checkConfigName(name string) error {
+	if name == "" || name == "bucket.json" || strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") {
+		return backends.Errorf(backends.InvalidArgument, "invalid bucket document name %q", name)
+	}
+	return nil
+}
+
+func (s *Store) GetBucketConfig(ctx context.Context, bucket, name string) ([]byte, error) {
+	if err := checkConfigName(name); err != nil {
+		return nil, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, err
+	}
+	// The value most drives hold wins; "not there" counts as a value.
+	votes := map[string]int{}
+	var best string
+	bestN := 0
+	for _, d := range s.allDrives() {
+		if !d.present() {
+			continue
+		}
+		data, err := os.ReadFile(d.sys("buckets", bucket, "cfg."+name))
+		k := "\x00missing"
+		if err == nil {
+			k = "=" + string(data)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		votes[k]++
+		if votes[k] > bestN {
+			best, bestN = k, votes[k]
+		}
+	}
+	if bestN == 0 || best == "\x00missing" {
+		return nil, backends.Errorf(backends.NotFound, "the bucket has no %s document", name)
+	}
+	return []byte(best[1:]), nil
+}
+
+func (s *Store) PutBucketConfig(ctx context.Context, bucket, name string, data []byte) error {
+	if err := checkConfigName(name); err != nil {
+		return err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return err
+	}
+	ds := s.allDrives()
+	ok := 0
+	for _, d := range ds {
+		if !d.present() {
+			continue
+		}
+		p := d.sys("buckets", bucket, "cfg."+name)
+		if data == nil {
+			if err := os.Remove(p); err == nil || errors.Is(err, fs.ErrNotExist) {
+				ok++
+			}
+			continue
+		}
+		tmp := d.tmp("cfg-" + randHex(8))
+		if err := writeFileSync(tmp, data, !s.opts.NoSync); err != nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil && os.Rename(tmp, p) == nil {
+			ok++
+		} else {
+			os.Remove(tmp)
+		}
+	}
+	if ok < s.bucketQuorum() {
+		return quorumErr(ok, len(ds))
+	}
+	return nil
+}
+
+// ---- object metadata and deletion ----
+
+func (s *Store) UpdateMeta(ctx context.Context, bucket, key string, meta backends.Meta) (backends.ObjectInfo, error) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	st := s.setFor(bucket, key)
+	l := s.lock(bucket, key)
+	l.Lock()
+	defer l.Unlock()
+	ms := readMetas(st, bucket, kp)
+	v, has, err := resolve(ms, key)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	nv := *v
+	nv.WriteID = newUUID()
+	nv.Meta = meta
+	nv.Meta.Size, nv.Meta.ETag = v.Meta.Size, v.Meta.ETag
+	nv.Meta.Parts = cloneParts(meta.Parts)
+	if nv.Meta.Parts == nil {
+		nv.Meta.Parts = v.Meta.Parts
+	}
+	if nv.Meta.ModTime.IsZero() {
+		nv.Meta.ModTime = time.Now().UTC()
+	}
+	okN := 0
+	errs := make([]error, len(st.drives))
+	parallel(len(st.drives), func(pos int) {
+		if !has[pos] {
+			errs[pos] = errNoDrive
+			return
+		}
+		d := st.drives[pos]
+		dv := nv
+		dv.Erasure.Index = ms[pos].v.Erasure.Index
+		dv.Inline = ms[pos].v.Inline
+		data, err := encodeMeta([]version{dv})
+		if err != nil {
+			errs[pos] = err
+			return
+		}
+		tmp := d.tmp(nv.WriteID + ".meta")
+		if err := writeFileSync(tmp, data, !s.opts.NoSync); err != nil {
+			errs[pos] = err
+			return
+		}
+		errs[pos] = os.Rename(tmp, filepath.Join(d.objDir(bucket, kp), metaName))
+		if errs[pos] != nil {
+			os.Remove(tmp)
+		}
+	})
+	for _, err := range errs {
+		if err == nil {
+			okN++
+		}
+	}
+	if okN < len(st.drives) {
+		s.queueHeal(bucket, key)
+	}
+	if okN < writeQuorum(v.Erasure) {
+		return backends.ObjectInfo{}, quorumErr(okN, len(st.drives))
+	}
+	return info(key, &nv), nil
+}
+
+func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
+	kp, err := keyPath(key)
+	if err != nil {
+		return err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return err
+	}
+	st := s.setFor(bucket, key)
+	l := s.lock(bucket, key)
+	l.Lock()
+	defer l.Unlock()
+	ok := 0
+	errs := make([]error, len(st.drives))
+	parallel(len(st.drives), func(pos int) {
+		errs[pos] = st.drives[pos].deleteObject(bucket, kp)
+	})
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		}
+	}
+	if ok < len(st.drives) {
+		s.queueHeal(bucket, key)
+	}
+	if ok < len(st.drives)/2+1 {
+		return quorumErr(ok, len(st.drives))
+	}
+	return nil
+}
+
+// deleteObject removes an object's meta.json (which unpublishes it), then
+// its data dirs, then the folders left empty up to the bucket's folder.
+func (d *drive) deleteObject(bucket, kp string) error {
+	if !d.present() {
+		return errNoDrive
+	}
+	objDir := d.objDir(bucket, kp)
+	trash := d.tmp("del-" + randHex(8))
+	if err := os.Rename(filepath.Join(objDir, metaName), trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	os.Remove(trash)
+	if ents, err := os.ReadDir(objDir); err == nil {
+		for _, e := range ents {
+			if n := e.Name(); strings.HasPrefix(n, "~") && !strings.HasPrefix(n, "~~") && n != folderMark {
+				os.RemoveAll(filepath.Join(objDir, n))
+			}
+		}
+	}
+	d.pruneDirs(bucket, objDir)
+	return nil
+}
+
+// pruneDirs removes empty folders from dir up to (not including) the
+// bucket's folder.
+func (d *drive) pruneDirs(bucket, dir string) {
+	root := d.bucketDir(bucket)
+	for dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)) {
+		if os.Remove(dir) != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+var _ = bytes.Equal

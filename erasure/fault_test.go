@@ -1,0 +1,385 @@
+package erasure
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/strata-storage/strata/backends"
+)
+
+func put(t *testing.T, s *Store, bucket, key string, data []byte) error {
+	t.Helper()
+	sum := md5.Sum(data)
+	_, err := s.PutObject(t.Context(), bucket, key, bytes.NewReader(data), backends.PutOptions{Meta: &backends.Meta{ETag: hex.EncodeToString(sum[:])}})
+	return err
+}
+
+func get(t *testing.T, s *Store, bucket, key string) []byte {
+	t.Helper()
+	rc, _, err := s.GetObject(t.Context(), bucket, key, nil)
+	if err != nil {
+		t.Fatalf("GetObject(%s): %v", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	return b
+}
+
+func rnd(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// mixed stores objects of every kind and returns their contents.
+func mixed(t *testing.T, s *Store, bucket string) map[string][]byte {
+	t.Helper()
+	objs := map[string][]byte{
+		"empty":       nil,
+		"one":         rnd(1),
+		"inline":      rnd(100 << 10),
+		"block":       rnd(1 << 20),
+		"blocks/many": rnd(3<<20 + 12345),
+		"dir/":        nil,
+	}
+	for k, v := range objs {
+		if err := put(t, s, bucket, k, v); err != nil {
+			t.Fatalf("put %s: %v", k, err)
+		}
+	}
+	ctx := t.Context()
+	id, err := s.CreateMultipartUpload(ctx, bucket, "multi", backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := rnd(5<<20+7), rnd(777)
+	for i, p := range [][]byte{p1, p2} {
+		if _, err := s.UploadPart(ctx, bucket, "multi", id, i+1, bytes.NewReader(p), &backends.Meta{ETag: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CompleteMultipartUpload(ctx, bucket, "multi", id, []int{1, 2}, backends.Meta{ETag: "m-2"}); err != nil {
+		t.Fatal(err)
+	}
+	objs["multi"] = append(append([]byte(nil), p1...), p2...)
+	return objs
+}
+
+func checkAll(t *testing.T, s *Store, bucket string, objs map[string][]byte) {
+	t.Helper()
+	for k, want := range objs {
+		if got := get(t, s, bucket, k); !bytes.Equal(got, want) {
+			t.Fatalf("%s: %d bytes differ from the %d written", k, len(got), len(want))
+		}
+	}
+	// A range inside a later block reads right too.
+	want := objs["blocks/many"]
+	rc, _, err := s.GetObject(t.Context(), bucket, "blocks/many", &backends.Range{Start: 2<<20 + 5, End: 3 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, want[2<<20+5:3<<20+1]) {
+		t.Fatal("range read differs")
+	}
+}
+
+func TestDrivesLost(t *testing.T) {
+	for _, tc := range []struct{ drives, parity int }{{4, 2}, {6, 3}, {8, 4}} {
+		t.Run(fmt.Sprintf("%d-drives-parity-%d", tc.drives, tc.parity), func(t *testing.T) {
+			s, paths := newStore(t, tc.drives, Options{Parity: tc.parity, NoSync: true})
+			ctx := t.Context()
+			if err := s.CreateBucket(ctx, "b1"); err != nil {
+				t.Fatal(err)
+			}
+			objs := mixed(t, s, "b1")
+			// Lose drives up to parity, at run time.
+			for i := 0; i < tc.parity; i++ {
+				os.Rename(paths[i*2%tc.drives], paths[i*2%tc.drives]+".gone")
+			}
+			checkAll(t, s, "b1", objs)
+			res, err := s.ListObjects(ctx, "b1", backends.ListOptions{})
+			if err != nil || len(res.Objects) != len(objs) {
+				t.Fatalf("list with drives lost: %d objects, %v", len(res.Objects), err)
+			}
+			// Restart with the drives missing: Open accepts it.
+			s2, err := Open(paths, Options{Parity: tc.parity, NoSync: true})
+			if err != nil {
+				t.Fatalf("Open with %d drives missing: %v", tc.parity, err)
+			}
+			checkAll(t, s2, "b1", objs)
+
+			// One more lost: writes fail with a clear error and leave
+			// nothing; reads fail rather than return wrong data.
+			extra := paths[1]
+			if tc.parity*2%tc.drives == 1 {
+				extra = paths[3]
+			}
+			os.Rename(extra, extra+".gone")
+			err = put(t, s, "b1", "new-big", rnd(2<<20))
+			if !backends.Is(err, backends.Unavailable) || !strings.Contains(err.Error(), "write quorum not met") {
+				t.Fatalf("put below quorum: %v", err)
+			}
+			err = put(t, s, "b1", "new-small", rnd(10))
+			if !backends.Is(err, backends.Unavailable) {
+				t.Fatalf("small put below quorum: %v", err)
+			}
+			for k, want := range objs {
+				rc, _, err := s.GetObject(ctx, "b1", k, nil)
+				if err != nil {
+					continue
+				}
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err == nil && !bytes.Equal(got, want) {
+					t.Fatalf("%s: wrong data below read quorum", k)
+				}
+			}
+			os.Rename(extra+".gone", extra)
+			for _, p := range paths {
+				if strings.HasSuffix(p, ".gone") {
+					continue
+				}
+				left, _ := os.ReadDir(filepath.Join(p, SysDir, "tmp"))
+				if len(left) > 0 {
+					t.Fatalf("staging not cleaned on %s: %v", p, left)
+				}
+				for _, k := range []string{"new-big", "new-small"} {
+					if _, err := os.Stat(filepath.Join(p, "b1", k)); err == nil {
+						t.Fatalf("%s left behind on %s", k, p)
+					}
+				}
+			}
+		})
+	}
+}
+
+// shardFiles returns the part files of an object across drives.
+func shardFiles(t *testing.T, paths []string, bucket, key string) []string {
+	var out []string
+	for _, p := range paths {
+		m, _ := filepath.Glob(filepath.Join(p, bucket, key, "~*", "part.*"))
+		out = append(out, m...)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no shard files for %s", key)
+	}
+	return out
+}
+
+func flip(t *testing.T, path string, off int64) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	f.ReadAt(b, off)
+	b[0] ^= 0x40
+	f.WriteAt(b, off)
+}
+
+func TestBitrot(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true})
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	objs := map[string][]byte{}
+	for i := range 100 {
+		k := fmt.Sprintf("o/%03d", i)
+		objs[k] = rnd(200<<10 + i*30000)
+		if err := put(t, s, "b", k, objs[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var flipped []string
+	buf := make([]byte, 8)
+	for k := range objs {
+		files := shardFiles(t, paths, "b", k)
+		rand.Read(buf)
+		f := files[int(buf[0])%len(files)]
+		fi, _ := os.Stat(f)
+		flip(t, f, int64(buf[1])<<16%fi.Size())
+		flipped = append(flipped, f)
+	}
+	for k, want := range objs {
+		if got := get(t, s, "b", k); !bytes.Equal(got, want) {
+			t.Fatalf("%s: corrupt data returned", k)
+		}
+	}
+	// Reads touch data shards only: flips in parity shards are found by
+	// HealObject's deep check, not by a GET.
+	if q := s.HealQueue(); len(q) == 0 || len(q) > len(objs) {
+		t.Fatalf("heal queue holds %d objects", len(q))
+	}
+	before := map[string][]byte{}
+	for _, f := range flipped {
+		before[f], _ = os.ReadFile(f)
+	}
+	for k := range objs {
+		r, err := s.HealObject(ctx, "b", k)
+		if err != nil || r.Healed != 1 {
+			t.Fatalf("HealObject(%s): %+v, %v", k, r, err)
+		}
+	}
+	for _, f := range flipped {
+		after, _ := os.ReadFile(f)
+		if bytes.Equal(after, before[f]) || !verifyShardFile(f, mustMeta(t, filepath.Dir(filepath.Dir(f))).Erasure, mustMeta(t, filepath.Dir(filepath.Dir(f))).Meta.Size) {
+			t.Fatalf("%s not repaired", f)
+		}
+	}
+	if q := s.HealQueue(); len(q) != 0 {
+		t.Fatalf("heal queue after healing: %d", len(q))
+	}
+	// Now lose two other drives: everything still reads, so the repaired
+	// shards are right.
+	for k, want := range objs {
+		if r, _ := s.HealObject(ctx, "b", k); r.Healed != 0 {
+			t.Fatalf("%s healed twice", k)
+		}
+		_ = want
+	}
+}
+
+func mustMeta(t *testing.T, objDir string) *version {
+	v, err := readVersion(objDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestInlineBitrot(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true})
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	data := rnd(50 << 10)
+	put(t, s, "b", "small", data)
+	// Corrupt one drive's inline shard inside a valid meta.json.
+	objDir := filepath.Join(paths[1], "b", "small")
+	v := mustMeta(t, objDir)
+	v.Inline[hashSize+10] ^= 1
+	mb, _ := encodeMeta([]version{*v})
+	os.WriteFile(filepath.Join(objDir, metaName), mb, 0o644)
+	if got := get(t, s, "b", "small"); !bytes.Equal(got, data) {
+		t.Fatal("corrupt inline data returned")
+	}
+	if r, err := s.HealObject(ctx, "b", "small"); err != nil || r.Healed != 1 {
+		t.Fatalf("HealObject: %+v %v", r, err)
+	}
+	if !verifyFrame(mustMeta(t, objDir).Inline) {
+		t.Fatal("inline shard not repaired")
+	}
+	// A corrupt meta.json (checksum) is treated as missing and rewritten.
+	os.WriteFile(filepath.Join(objDir, metaName), bytes.Replace(mb, []byte(`"null"`), []byte(`"nulL"`), 1), 0o644)
+	if got := get(t, s, "b", "small"); !bytes.Equal(got, data) {
+		t.Fatal("read with a corrupt meta.json")
+	}
+	if r, err := s.HealObject(ctx, "b", "small"); err != nil || r.Healed != 1 {
+		t.Fatalf("HealObject(corrupt meta): %+v %v", r, err)
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	paths := drivePaths(t, 4)
+	if _, err := Open(paths, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// Shuffled.
+	sh := []string{paths[1], paths[0], paths[2], paths[3]}
+	if _, err := Open(sh, Options{}); err == nil || !strings.Contains(err.Error(), "shuffled") {
+		t.Fatalf("shuffled drives: %v", err)
+	}
+	// Foreign drive.
+	other := drivePaths(t, 4)
+	if _, err := Open(other, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	mixedPaths := []string{paths[0], paths[1], other[2], paths[3]}
+	if _, err := Open(mixedPaths, Options{}); err == nil || !strings.Contains(err.Error(), "another deployment") {
+		t.Fatalf("foreign drive: %v", err)
+	}
+	// Too many missing.
+	os.Rename(paths[0], paths[0]+".x")
+	os.Rename(paths[1], paths[1]+".x")
+	os.Rename(paths[2], paths[2]+".x")
+	if _, err := Open(paths, Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("3 of 4 missing: %v", err)
+	}
+	// Non-empty unformatted drive.
+	junk := drivePaths(t, 1)
+	os.WriteFile(filepath.Join(junk[0], "file"), []byte("x"), 0o644)
+	if _, err := Open(junk, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("non-empty drive: %v", err)
+	}
+	// Bad set count.
+	if _, err := Open(drivePaths(t, 17), Options{}); err == nil {
+		t.Fatal("17 drives accepted")
+	}
+	// Sets of 16 over 32 drives.
+	s, _ := newStore(t, 32, Options{NoSync: true})
+	if n, size := s.Sets(); n != 2 || size != 16 {
+		t.Fatalf("32 drives: %d sets of %d", n, size)
+	}
+}
+
+func TestReplacedDrive(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true})
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b1")
+	s.PutBucketConfig(ctx, "b1", "cors", []byte("doc"))
+	objs := mixed(t, s, "b1")
+	// Wipe drive 2 and put an empty one in its place.
+	os.RemoveAll(paths[2])
+	os.Mkdir(paths[2], 0o755)
+	s, err := Open(paths, Options{Parity: 2, NoSync: true})
+	if err != nil {
+		t.Fatalf("Open with a fresh drive: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(paths[2], FormatFile)); err != nil {
+		t.Fatal("replacement drive not formatted")
+	}
+	var last, total int
+	sum, err := s.HealAll(ctx, func(done, tot int) { last, total = done, tot })
+	if err != nil || sum.Healed != len(objs) || last != total || total != len(objs) {
+		t.Fatalf("HealAll: %+v %v (progress %d/%d)", sum, err, last, total)
+	}
+	if got, _ := os.ReadFile(filepath.Join(paths[2], SysDir, "buckets", "b1", "cfg.cors")); string(got) != "doc" {
+		t.Fatal("bucket document not healed")
+	}
+	// Now lose the two other drives that are not the healed one.
+	os.Rename(paths[0], paths[0]+".gone")
+	os.Rename(paths[1], paths[1]+".gone")
+	checkAll(t, s, "b1", objs)
+}
+
+func TestWriteCleansUp(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 1, NoSync: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	s.CreateBucket(ctx, "b")
+	r := io.MultiReader(bytes.NewReader(rnd(3<<20)), readerFunc(func([]byte) (int, error) { cancel(); return 0, fmt.Errorf("gone") }))
+	if _, err := s.PutObject(ctx, "b", "k", r, backends.PutOptions{}); err == nil {
+		t.Fatal("no error")
+	}
+	for _, p := range paths {
+		if left, _ := os.ReadDir(filepath.Join(p, SysDir, "tmp")); len(left) > 0 {
+			t.Fatalf("left in staging: %v", left)
+		}
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

@@ -1,0 +1,408 @@
+package erasure
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/strata-storage/strata/backends"
+)
+
+// HealResult says what HealObject did.
+type HealResult struct {
+	// Drives is the number of drives of the object's set.
+	Drives int
+	// Healed is the number of drives whose shard or metadata was rebuilt.
+	Healed int
+	// Removed is true when a dangling object (below read quorum, not
+	// readable) was removed from the drives that still held it.
+	Removed bool
+}
+
+// HealSummary says what HealAll did.
+type HealSummary struct {
+	Buckets, Objects, Healed, Failed int
+}
+
+// HealObject checks every shard and the metadata of an object on every
+// drive of its set, verifying every block, and rebuilds what is missing
+// or corrupt from the intact shards.
+func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult, error) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return HealResult{}, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return HealResult{}, err
+	}
+	s.healBucket(bucket)
+	st := s.setFor(bucket, key)
+	res := HealResult{Drives: len(st.drives)}
+	l := s.lock(bucket, key)
+	l.Lock()
+	defer l.Unlock()
+	ms := readMetas(st, bucket, kp)
+	v, has, err := resolve(ms, key)
+	if backends.Is(err, backends.NoSuchKey) {
+		for pos, m := range ms {
+			if m.err == nil || errors.Is(m.err, errCorruptMeta) {
+				st.drives[pos].deleteObject(bucket, kp)
+				res.Removed = true
+			}
+		}
+		s.unqueueHeal(bucket, key)
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	e := v.Erasure
+	n := e.Data + e.Parity
+	// need[pos]: the drive's meta must be rewritten; badPart[pos][pi]: the
+	// drive's shard of part pi must be rebuilt.
+	need := make([]bool, n)
+	badPart := make([][]bool, n)
+	for pos := range st.drives {
+		if !st.drives[pos].present() {
+			continue // an absent drive is healed when it is back
+		}
+		need[pos] = !has[pos]
+		if v.DataDir == "" {
+			if v.Meta.Size > 0 && (!has[pos] || !verifyFrame(ms[pos].v.Inline)) {
+				need[pos] = true
+			}
+			continue
+		}
+		badPart[pos] = make([]bool, len(v.Parts))
+		for pi, p := range v.Parts {
+			badPart[pos][pi] = !has[pos] || !verifyShardFile(partPath(st.drives[pos], bucket, kp, v, p.Number), e, p.Size)
+		}
+	}
+	if v.DataDir == "" {
+		frames, err := s.rebuildInline(v, ms, has, need)
+		if err != nil {
+			return res, err
+		}
+		for pos := range need {
+			if need[pos] {
+				if err := s.writeMeta(st.drives[pos], bucket, kp, v, shardOf(e, pos), frames); err == nil {
+					res.Healed++
+				}
+			}
+		}
+	} else {
+		healed := make([]bool, n)
+		for pi, p := range v.Parts {
+			var targets []int
+			for pos := range badPart {
+				if badPart[pos] != nil && badPart[pos][pi] {
+					targets = append(targets, pos)
+				}
+			}
+			if len(targets) == 0 {
+				continue
+			}
+			if err := s.rebuildPart(ctx, st, bucket, kp, v, p, pi, badPart, targets); err != nil {
+				return res, err
+			}
+			for _, pos := range targets {
+				healed[pos] = true
+			}
+		}
+		for pos := range st.drives {
+			if need[pos] {
+				if old := ms[pos].v; old != nil && old.DataDir != "" && old.DataDir != v.DataDir {
+					os.RemoveAll(filepath.Join(st.drives[pos].objDir(bucket, kp), "~"+old.DataDir))
+				}
+				if err := s.writeMeta(st.drives[pos], bucket, kp, v, shardOf(e, pos), nil); err == nil {
+					healed[pos] = true
+				}
+			}
+			if healed[pos] {
+				res.Healed++
+			}
+		}
+	}
+	s.unqueueHeal(bucket, key)
+	return res, nil
+}
+
+func partPath(d *drive, bucket, kp string, v *version, number int) string {
+	return filepath.Join(d.objDir(bucket, kp), "~"+v.DataDir, "part."+strconv.Itoa(number))
+}
+
+// verifyShardFile reads a whole shard file and checks its size and every
+// block's hash.
+func verifyShardFile(path string, e erasureInfo, size int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() != e.shardFileSize(size) {
+		return false
+	}
+	bs := int64(e.BlockSize)
+	buf := make([]byte, hashSize+e.shardSize(bs))
+	for off := int64(0); off < size; off += bs {
+		fr := buf[:hashSize+e.shardSize(min(bs, size-off))]
+		if _, err := io.ReadFull(f, fr); err != nil || !verifyFrame(fr) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) rebuildInline(v *version, ms []driveMeta, has, need []bool) ([][]byte, error) {
+	e := v.Erasure
+	n := e.Data + e.Parity
+	frames := make([][]byte, n)
+	if v.Meta.Size == 0 {
+		return frames, nil
+	}
+	shards := make([][]byte, n)
+	good := 0
+	for pos, m := range ms {
+		if has[pos] && !need[pos] && verifyFrame(m.v.Inline) {
+			shards[m.v.Erasure.Index] = append([]byte(nil), m.v.Inline[hashSize:]...)
+			good++
+		}
+	}
+	if good < e.Data {
+		return nil, unavailable("heal: %d of %d shards intact, %d needed", good, n, e.Data)
+	}
+	enc, err := encoder(e.Data, e.Parity)
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.Reconstruct(shards); err != nil {
+		return nil, err
+	}
+	for j, sh := range shards {
+		frames[j] = append(make([]byte, hashSize), sh...)
+		hashFrame(frames[j])
+	}
+	return frames, nil
+}
+
+// rebuildPart rebuilds part p's shard on the drives at targets, block by
+// block, from intact shards, each verified; the new files go to staging
+// first and are renamed into place.
+func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *version, p partLayout, pi int, badPart [][]bool, targets []int) error {
+	e := v.Erasure
+	n := e.Data + e.Parity
+	enc, err := encoder(e.Data, e.Parity)
+	if err != nil {
+		return err
+	}
+	srcs := make([]*os.File, n) // by shard index
+	good := 0
+	for j := 0; j < n; j++ {
+		pos := e.Dist[j]
+		if badPart[pos] == nil || badPart[pos][pi] {
+			continue
+		}
+		f, err := os.Open(partPath(st.drives[pos], bucket, kp, v, p.Number))
+		if err != nil {
+			continue
+		}
+		defer f.Close()
+		srcs[j] = f
+		good++
+	}
+	if good < e.Data {
+		return unavailable("heal: part %d has %d of %d shards intact, %d needed", p.Number, good, n, e.Data)
+	}
+	hid := "heal-" + randHex(8)
+	outs := map[int]*os.File{} // by drive position
+	defer func() {
+		for pos, f := range outs {
+			f.Close()
+			os.Remove(st.drives[pos].tmp(hid))
+		}
+	}()
+	for _, pos := range targets {
+		f, err := os.Create(st.drives[pos].tmp(hid))
+		if err != nil {
+			return fmt.Errorf("heal: drive %s: %w", st.drives[pos].path, err)
+		}
+		outs[pos] = f
+	}
+	bs := int64(e.BlockSize)
+	stride := int64(hashSize) + e.shardSize(bs)
+	frames := make([][]byte, n)
+	for j := range frames {
+		frames[j] = make([]byte, stride)
+	}
+	shards := make([][]byte, n)
+	for bi, off := int64(0), int64(0); off < p.Size; bi, off = bi+1, off+bs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ss := e.shardSize(min(bs, p.Size-off))
+		have := 0
+		for j := range shards {
+			shards[j] = frames[j][hashSize:hashSize]
+			if srcs[j] == nil || have == e.Data {
+				continue
+			}
+			fr := frames[j][:hashSize+ss]
+			if m, err := srcs[j].ReadAt(fr, bi*stride); m == len(fr) && (err == nil || err == io.EOF) && verifyFrame(fr) {
+				shards[j] = fr[hashSize:]
+				have++
+			}
+		}
+		if have < e.Data {
+			return unavailable("heal: block %d of part %d has fewer than %d intact shards", bi, p.Number, e.Data)
+		}
+		if err := enc.Reconstruct(shards); err != nil {
+			return err
+		}
+		for _, pos := range targets {
+			j := shardOf(e, pos)
+			fr := frames[j][:hashSize+ss]
+			hashFrame(fr)
+			if _, err := outs[pos].Write(fr); err != nil {
+				return err
+			}
+		}
+	}
+	for _, pos := range targets {
+		d := st.drives[pos]
+		f := outs[pos]
+		if !s.opts.NoSync {
+			if err := f.Sync(); err != nil {
+				return err
+			}
+		}
+		dst := partPath(d, bucket, kp, v, p.Number)
+		if _, err := os.Stat(d.bucketDir(bucket)); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(d.tmp(hid), dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeMeta writes the version v as the drive holding shard j has it.
+func (s *Store) writeMeta(d *drive, bucket, kp string, v *version, j int, frames [][]byte) error {
+	dv := *v
+	dv.Erasure.Index = j
+	dv.Inline = nil
+	if frames != nil {
+		dv.Inline = frames[j]
+	}
+	data, err := encodeMeta([]version{dv})
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(d.bucketDir(bucket)); err != nil {
+		return err
+	}
+	objDir := d.objDir(bucket, kp)
+	if err := os.MkdirAll(objDir, 0o755); err != nil {
+		return err
+	}
+	tmp := d.tmp("heal-" + randHex(8) + ".meta")
+	if err := writeFileSync(tmp, data, !s.opts.NoSync); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(objDir, metaName)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// healBucket gives every present drive the bucket's folder, bucket.json
+// and documents when it lacks them (a replaced drive).
+func (s *Store) healBucket(bucket string) {
+	bi, err := s.bucketInfo(bucket)
+	if err != nil {
+		return
+	}
+	bf, _ := json.Marshal(bucketFile{Version: 1, Created: bi.Created})
+	ds := s.allDrives()
+	var src *drive
+	for _, d := range ds {
+		if _, err := os.Stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
+			src = d
+			break
+		}
+	}
+	for _, d := range ds {
+		if !d.present() {
+			continue
+		}
+		if _, err := os.Stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
+			continue
+		}
+		os.Mkdir(d.bucketDir(bucket), 0o755)
+		os.MkdirAll(d.sys("buckets", bucket), 0o755)
+		if src != nil {
+			ents, _ := os.ReadDir(src.sys("buckets", bucket))
+			for _, e := range ents {
+				if e.Name() == "bucket.json" {
+					continue
+				}
+				if data, err := os.ReadFile(src.sys("buckets", bucket, e.Name())); err == nil {
+					writeFileSync(d.sys("buckets", bucket, e.Name()), data, !s.opts.NoSync)
+				}
+			}
+		}
+		tmp := d.tmp("bucket-" + randHex(8))
+		if writeFileSync(tmp, bf, !s.opts.NoSync) == nil {
+			os.Rename(tmp, d.sys("buckets", bucket, "bucket.json"))
+		}
+	}
+}
+
+// HealAll heals every bucket and every object found on any drive,
+// calling progress (when not nil) after each object.
+func (s *Store) HealAll(ctx context.Context, progress func(done, total int)) (HealSummary, error) {
+	var sum HealSummary
+	bs, err := s.ListBuckets(ctx)
+	if err != nil {
+		return sum, err
+	}
+	var todo []ObjectName
+	for _, b := range bs {
+		s.healBucket(b.Name)
+		sum.Buckets++
+		err := s.mergeWalk(ctx, b.Name, "", "", func(key string, _ *set, _ []int) (string, bool) {
+			todo = append(todo, ObjectName{b.Name, key})
+			return "", true
+		})
+		if err != nil {
+			return sum, err
+		}
+	}
+	for i, o := range todo {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		r, err := s.HealObject(ctx, o.Bucket, o.Key)
+		sum.Objects++
+		switch {
+		case err != nil && !backends.Is(err, backends.NoSuchKey):
+			sum.Failed++
+		case r.Healed > 0 || r.Removed:
+			sum.Healed++
+		}
+		if progress != nil {
+			progress(i+1, len(todo))
+		}
+	}
+	return sum, nil
+}

@@ -1,0 +1,249 @@
+package erasure
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/strata-storage/strata/backends"
+)
+
+// A walker lists one drive's objects of a bucket in S3 byte order, lazily:
+// each folder is read when the cursor reaches it, and folders wholly before
+// the cursor, outside the prefix or inside a rolled-up common prefix are
+// never read. The cursor only moves forward.
+type walker struct {
+	prefix string
+	stack  []*frame
+}
+
+type frame struct {
+	items []witem
+	pos   int
+}
+
+// witem is an object (key, with meta.json in path) or a folder whose keys
+// all start with key (which ends in "/").
+type witem struct {
+	key  string
+	path string
+	dir  bool
+}
+
+func newWalker(root, prefix string) *walker {
+	w := &walker{prefix: prefix}
+	if f := readFrame(root, ""); f != nil {
+		w.stack = append(w.stack, f)
+	}
+	return w
+}
+
+func readFrame(dir, base string) *frame {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	f := &frame{}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		p := filepath.Join(dir, name)
+		if name == folderMark {
+			if base != "" {
+				f.items = append(f.items, witem{key: base, path: p})
+			}
+			continue
+		}
+		el, ok := unescapeElem(name)
+		if !ok {
+			continue
+		}
+		f.items = append(f.items, witem{key: base + el, path: p}, witem{key: base + el + "/", path: p, dir: true})
+	}
+	slices.SortFunc(f.items, func(a, b witem) int {
+		if c := strings.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		// An object "a/" (folder mark) sorts before the folder "a/".
+		if a.dir != b.dir {
+			if a.dir {
+				return 1
+			}
+			return -1
+		}
+		return 0
+	})
+	return f
+}
+
+// next returns the first object key after after that is not under skip
+// (a common prefix already rolled up; "" for none).
+func (w *walker) next(after, skip string) (string, bool) {
+	for len(w.stack) > 0 {
+		f := w.stack[len(w.stack)-1]
+		if f.pos >= len(f.items) {
+			w.stack = w.stack[:len(w.stack)-1]
+			continue
+		}
+		it := f.items[f.pos]
+		if it.dir {
+			f.pos++
+			p := it.key
+			if skip != "" && strings.HasPrefix(p, skip) ||
+				after > p && !strings.HasPrefix(after, p) ||
+				!strings.HasPrefix(p, w.prefix) && !strings.HasPrefix(w.prefix, p) {
+				continue
+			}
+			if nf := readFrame(it.path, p); nf != nil {
+				w.stack = append(w.stack, nf)
+			}
+			continue
+		}
+		k := it.key
+		if k <= after || skip != "" && strings.HasPrefix(k, skip) || !strings.HasPrefix(k, w.prefix) {
+			f.pos++
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(it.path, metaName)); err != nil {
+			f.pos++
+			continue
+		}
+		return k, true
+	}
+	return "", false
+}
+
+// mergeWalk calls fn for every key present on at least one drive, in byte
+// order, with the set and the drive positions holding it; fn returns the
+// common prefix to skip from now on ("" for none) and whether to go on.
+func (s *Store) mergeWalk(ctx context.Context, bucket, prefix, after string, fn func(key string, st *set, holders []int) (string, bool)) error {
+	type dw struct {
+		w   *walker
+		set *set
+		pos int
+	}
+	var ws []dw
+	for _, st := range s.sets {
+		for pos, d := range st.drives {
+			if d.present() {
+				ws = append(ws, dw{newWalker(d.bucketDir(bucket), prefix), st, pos})
+			}
+		}
+	}
+	skip := ""
+	heads := make([]string, len(ws))
+	oks := make([]bool, len(ws))
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		minKey, any := "", false
+		for i := range ws {
+			heads[i], oks[i] = ws[i].w.next(after, skip)
+			if oks[i] && (!any || heads[i] < minKey) {
+				minKey, any = heads[i], true
+			}
+		}
+		if !any {
+			return nil
+		}
+		// Normally one set holds a key; a set-count change would need a
+		// rebalance, which does not exist, so take the first set.
+		var st *set
+		var holders []int
+		for i := range ws {
+			if oks[i] && heads[i] == minKey && (st == nil || ws[i].set == st) {
+				st = ws[i].set
+				holders = append(holders, ws[i].pos)
+			}
+		}
+		after = minKey
+		sk, more := fn(minKey, st, holders)
+		if sk != "" {
+			skip = sk
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// listEntry returns the object listed at key when a read quorum of its
+// set's drives holds it.
+func listEntry(st *set, bucket, key string, holders []int) (*version, bool) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return nil, false
+	}
+	for _, pos := range holders {
+		v, err := readVersion(st.drives[pos].objDir(bucket, kp))
+		if err != nil {
+			continue
+		}
+		// Count the holders that agree with this version.
+		agree := 1
+		for _, q := range holders {
+			if q == pos {
+				continue
+			}
+			if w, err := readVersion(st.drives[q].objDir(bucket, kp)); err == nil && w.WriteID == v.WriteID {
+				agree++
+				if agree >= v.Erasure.Data {
+					break
+				}
+			}
+		}
+		if agree >= v.Erasure.Data {
+			return v, true
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+func (s *Store) ListObjects(ctx context.Context, bucket string, opts backends.ListOptions) (backends.ListResult, error) {
+	if err := s.checkBucket(bucket); err != nil {
+		return backends.ListResult{}, err
+	}
+	max := opts.MaxKeys
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	var res backends.ListResult
+	count := 0
+	last := ""
+	err := s.mergeWalk(ctx, bucket, opts.Prefix, opts.Marker, func(key string, st *set, holders []int) (string, bool) {
+		v, ok := listEntry(st, bucket, key, holders)
+		if !ok {
+			return "", true
+		}
+		cp := ""
+		if opts.Delimiter != "" {
+			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
+				cp = key[:len(opts.Prefix)+i+len(opts.Delimiter)]
+				if cp <= opts.Marker {
+					return cp, true
+				}
+			}
+		}
+		if count == max {
+			res.IsTruncated = true
+			res.NextMarker = last
+			return "", false
+		}
+		count++
+		if cp != "" {
+			res.Prefixes = append(res.Prefixes, cp)
+			last = cp
+			return cp, true
+		}
+		res.Objects = append(res.Objects, info(key, v))
+		last = key
+		return "", true
+	})
+	return res, err
+}

@@ -1,0 +1,346 @@
+package erasure
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/klauspost/reedsolomon"
+	"github.com/minio/highwayhash"
+	"github.com/strata-storage/strata/backends"
+)
+
+// verifyFrame reports whether a [hash][shard] frame is intact.
+func verifyFrame(f []byte) bool {
+	if len(f) < hashSize {
+		return false
+	}
+	sum := highwayhash.Sum(f[hashSize:], hashKey)
+	return subtle.ConstantTimeCompare(sum[:], f[:hashSize]) == 1
+}
+
+func (s *Store) HeadObject(ctx context.Context, bucket, key string) (backends.ObjectInfo, error) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	st := s.setFor(bucket, key)
+	l := s.lock(bucket, key)
+	l.RLock()
+	defer l.RUnlock()
+	v, _, err := resolve(readMetas(st, bucket, kp), key)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	return info(key, v), nil
+}
+
+func (s *Store) GetObject(ctx context.Context, bucket, key string, rng *backends.Range) (io.ReadCloser, backends.ObjectInfo, error) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return nil, backends.ObjectInfo{}, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, backends.ObjectInfo{}, err
+	}
+	st := s.setFor(bucket, key)
+	l := s.lock(bucket, key)
+	l.RLock()
+	defer l.RUnlock()
+	ms := readMetas(st, bucket, kp)
+	v, has, err := resolve(ms, key)
+	if err != nil {
+		return nil, backends.ObjectInfo{}, err
+	}
+	off, length, err := rng.Resolve(v.Meta.Size)
+	if err != nil {
+		return nil, backends.ObjectInfo{}, err
+	}
+	if v.DataDir == "" {
+		data, degraded, err := decodeInline(v, ms, has)
+		if degraded {
+			s.queueHeal(bucket, key)
+		}
+		if err != nil {
+			return nil, backends.ObjectInfo{}, err
+		}
+		return io.NopCloser(bytes.NewReader(data[off : off+length])), info(key, v), nil
+	}
+	r, err := s.newReader(ctx, st, bucket, key, kp, v, has, off, length)
+	if err != nil {
+		return nil, backends.ObjectInfo{}, err
+	}
+	return r, info(key, v), nil
+}
+
+// decodeInline rebuilds a small object from the shards in the drives'
+// meta.json, verifying each.
+func decodeInline(v *version, ms []driveMeta, has []bool) ([]byte, bool, error) {
+	e := v.Erasure
+	if v.Meta.Size == 0 {
+		return nil, false, nil
+	}
+	n := e.Data + e.Parity
+	shards := make([][]byte, n)
+	good := 0
+	for pos, m := range ms {
+		if !has[pos] {
+			continue
+		}
+		j := m.v.Erasure.Index
+		if j < 0 || j >= n || !verifyFrame(m.v.Inline) {
+			continue
+		}
+		shards[j] = m.v.Inline[hashSize:]
+		good++
+	}
+	degraded := good < n
+	if good < e.Data {
+		return nil, true, unavailable("read quorum not met: %d of %d shards intact, %d needed", good, n, e.Data)
+	}
+	for j := 0; j < e.Data; j++ {
+		if shards[j] == nil {
+			enc, err := encoder(e.Data, e.Parity)
+			if err != nil {
+				return nil, degraded, err
+			}
+			if err := enc.ReconstructData(shards); err != nil {
+				return nil, degraded, unavailable("reconstruct: %v", err)
+			}
+			break
+		}
+	}
+	out := make([]byte, 0, v.Meta.Size)
+	for j := 0; j < e.Data && int64(len(out)) < v.Meta.Size; j++ {
+		out = append(out, shards[j][:min(len(shards[j]), int(v.Meta.Size)-len(out))]...)
+	}
+	return out, degraded, nil
+}
+
+// objReader streams a range of an object block by block: for each block it
+// reads data shards in parallel, verifies them, and replaces a missing or
+// corrupt one by a parity shard and reconstruction.
+type objReader struct {
+	ctx     context.Context
+	s       *Store
+	st      *set
+	bucket  string
+	key     string
+	kp      string
+	v       *version
+	has     []bool
+	enc     reedsolomon.Encoder
+	buf     *blockBuf
+	part    int        // index in v.Parts of the open files, -1 none
+	files   []*os.File // by shard index
+	bad     []bool     // by shard index
+	off     int64      // next byte of the object to return
+	end     int64      // end of the range
+	pending []byte
+	queued  bool
+}
+
+func (s *Store) newReader(ctx context.Context, st *set, bucket, key, kp string, v *version, has []bool, off, length int64) (*objReader, error) {
+	enc, err := encoder(v.Erasure.Data, v.Erasure.Parity)
+	if err != nil {
+		return nil, err
+	}
+	r := &objReader{ctx: ctx, s: s, st: st, bucket: bucket, key: key, kp: kp, v: v, has: has, enc: enc,
+		part: -1, off: off, end: off + length}
+	b := bufPool(v.Erasure).Get().(*blockBuf)
+	b.refs.Store(1)
+	r.buf = b
+	// Open the first part now, under the object's lock, so that a
+	// concurrent overwrite cannot remove its files in between.
+	if length > 0 {
+		pi, _ := r.locate(off)
+		if err := r.open(pi); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// locate returns the part holding object offset off and the part's start.
+func (r *objReader) locate(off int64) (int, int64) {
+	var start int64
+	for i, p := range r.v.Parts {
+		if off < start+p.Size {
+			return i, start
+		}
+		start += p.Size
+	}
+	return len(r.v.Parts) - 1, start
+}
+
+func (r *objReader) open(pi int) error {
+	r.closeFiles()
+	e := r.v.Erasure
+	n := e.Data + e.Parity
+	r.files = make([]*os.File, n)
+	r.bad = make([]bool, n)
+	name := "part." + strconv.Itoa(r.v.Parts[pi].Number)
+	good := 0
+	for j := range n {
+		pos := e.Dist[j]
+		if !r.has[pos] {
+			r.bad[j] = true
+			continue
+		}
+		f, err := os.Open(filepath.Join(r.st.drives[pos].objDir(r.bucket, r.kp), "~"+r.v.DataDir, name))
+		if err != nil {
+			r.bad[j] = true
+			continue
+		}
+		r.files[j] = f
+		good++
+	}
+	r.part = pi
+	if good < n {
+		r.degraded()
+	}
+	if good < e.Data {
+		return unavailable("read quorum not met for %q: %d of %d shards reachable, %d needed", r.key, good, n, e.Data)
+	}
+	return nil
+}
+
+func (r *objReader) degraded() {
+	if !r.queued {
+		r.queued = true
+		r.s.queueHeal(r.bucket, r.key)
+	}
+}
+
+func (r *objReader) closeFiles() {
+	for _, f := range r.files {
+		if f != nil {
+			f.Close()
+		}
+	}
+	r.files = nil
+}
+
+func (r *objReader) Close() error {
+	r.closeFiles()
+	if r.buf != nil {
+		r.buf.release()
+		r.buf = nil
+	}
+	return nil
+}
+
+func (r *objReader) Read(p []byte) (int, error) {
+	for len(r.pending) == 0 {
+		if r.off >= r.end {
+			return 0, io.EOF
+		}
+		if r.buf == nil {
+			return 0, errors.New("erasure: read after close")
+		}
+		if err := r.ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	r.off += int64(n)
+	return n, nil
+}
+
+// fill decodes the block holding r.off into r.pending.
+func (r *objReader) fill() error {
+	pi, pstart := r.locate(r.off)
+	if pi != r.part {
+		if err := r.open(pi); err != nil {
+			return err
+		}
+	}
+	e := r.v.Erasure
+	bs := int64(e.BlockSize)
+	psize := r.v.Parts[pi].Size
+	bi := (r.off - pstart) / bs
+	bstart := pstart + bi*bs
+	blen := min(bs, psize-bi*bs)
+	if err := r.readBlock(bi, blen); err != nil {
+		return err
+	}
+	data := r.buf.in[:blen]
+	lo := r.off - bstart
+	hi := min(blen, r.end-bstart)
+	r.pending = data[lo:hi]
+	return nil
+}
+
+// readBlock reads block bi (blen bytes of data) of the open part into
+// r.buf.in.
+func (r *objReader) readBlock(bi, blen int64) error {
+	e := r.v.Erasure
+	n := e.Data + e.Parity
+	b := r.buf
+	b.ss = int(e.shardSize(blen))
+	at := bi * int64(b.stride)
+	shards := make([][]byte, n)
+	for j := range shards {
+		shards[j] = b.shard(j)[:0]
+	}
+	tried := make([]bool, n)
+	good := 0
+	for good < e.Data {
+		var batch []int
+		for j := 0; j < n && len(batch) < e.Data-good; j++ {
+			if !tried[j] && !r.bad[j] {
+				batch = append(batch, j)
+			}
+		}
+		if len(batch) == 0 {
+			return unavailable("read quorum not met for %q: %d of %d shards of block %d intact, %d needed", r.key, good, n, bi, e.Data)
+		}
+		ok := make([]bool, len(batch))
+		parallel(len(batch), func(k int) {
+			j := batch[k]
+			f := b.frame(j)
+			m, err := r.files[j].ReadAt(f, at)
+			ok[k] = m == len(f) && (err == nil || err == io.EOF) && verifyFrame(f)
+		})
+		for k, j := range batch {
+			tried[j] = true
+			if ok[k] {
+				shards[j] = b.shard(j)
+				good++
+			} else {
+				r.bad[j] = true
+				r.degraded()
+			}
+		}
+	}
+	for j := 0; j < e.Data; j++ {
+		if len(shards[j]) == 0 {
+			if err := r.enc.ReconstructData(shards); err != nil {
+				return unavailable("reconstruct block %d of %q: %v", bi, r.key, err)
+			}
+			break
+		}
+	}
+	out := b.in[:0]
+	for j := 0; j < e.Data && int64(len(out)) < blen; j++ {
+		out = append(out, shards[j][:min(int64(len(shards[j])), blen-int64(len(out)))]...)
+	}
+	if int64(len(out)) != blen {
+		return fmt.Errorf("erasure: block %d of %q decoded to %d bytes, want %d", bi, r.key, len(out), blen)
+	}
+	return nil
+}

@@ -1,0 +1,446 @@
+// Package erasure is Strata's native object store: an erasure-coded Backend
+// over local drives. Drives are split into sets; each object lives on one set,
+// Reed-Solomon coded into data and parity shards, every shard block guarded by
+// a HighwayHash-256 so that bitrot is detected before a byte is used. There is
+// no metadata database: each drive of the set holds the object's metadata next
+// to its shard. docs/erasure.md describes operation, docs/formats.md the
+// on-disk formats.
+package erasure
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/minio/highwayhash"
+	"github.com/strata-storage/strata/backends"
+)
+
+const (
+	// SysDir is the reserved folder on every drive; bucket names never
+	// start with a dot, so no bucket can take its name.
+	SysDir = ".strata.sys"
+	// FormatFile is the drive format file at the root of every drive.
+	FormatFile = "format.json"
+	// FormatVersion is the version of format.json that Strata writes.
+	FormatVersion = 1
+	// DefaultBlockSize is the erasure block: each block is coded on its own.
+	DefaultBlockSize = 1 << 20
+	// InlineLimit: objects of at most this many bytes keep their shard in
+	// meta.json instead of a part file.
+	InlineLimit = 128 << 10
+	// MaxSetSize is the largest erasure set.
+	MaxSetSize = 16
+	// DefaultHealQueue bounds the in-memory queue of objects to heal.
+	DefaultHealQueue = 10000
+)
+
+// Options configure a Store.
+type Options struct {
+	// Parity is the number of parity shards of STANDARD objects; 0 picks
+	// the default for the set size (DefaultParity).
+	Parity int
+	// RRSParity is the parity of REDUCED_REDUNDANCY objects; 0 means 1
+	// (or the STANDARD parity if that is lower).
+	RRSParity int
+	// SetSize forces the drives per set; 0 picks the largest valid size.
+	SetSize int
+	// BlockSize is the erasure block size; 0 means DefaultBlockSize.
+	// It is recorded with every object, so it may change between starts.
+	BlockSize int
+	// HealQueue bounds the heal queue; 0 means DefaultHealQueue.
+	HealQueue int
+	// NoSync skips fsync before publishing (tests and benchmarks only).
+	NoSync bool
+}
+
+// Store is an erasure-coded Backend over local drives.
+type Store struct {
+	opts      Options
+	deploy    string
+	sets      []*set
+	placeKey  []byte // HighwayHash key derived from the deployment ID
+	blockSize int
+	stdParity int
+	rrsParity int
+
+	locks   [256]sync.RWMutex // per-object namespace locks, striped
+	bktLock sync.Mutex
+
+	healMu    sync.Mutex
+	healQueue map[ObjectName]struct{}
+	healOrder []ObjectName
+}
+
+var _ backends.Backend = (*Store)(nil)
+
+type set struct {
+	index  int
+	drives []*drive
+}
+
+type drive struct {
+	path  string
+	id    string
+	set   int
+	index int
+}
+
+// ObjectName names an object in the heal queue.
+type ObjectName struct{ Bucket, Key string }
+
+// driveFormat is format.json on each drive.
+type driveFormat struct {
+	Version    int    `json:"version"`
+	Format     string `json:"format"` // "strata-erasure"
+	Deployment string `json:"deployment"`
+	Drive      string `json:"drive"`
+	Set        int    `json:"set"`
+	Index      int    `json:"index"`
+	// Sets lists the drive IDs of every set, in order: the whole layout.
+	Sets [][]string `json:"sets"`
+}
+
+// SetSize returns the drives per set for n drives: the largest size from 2
+// to 16 dividing n (n itself for 1), or 0 when there is none.
+func SetSize(n int) int {
+	if n == 1 {
+		return 1
+	}
+	for s := min(n, MaxSetSize); s >= 2; s-- {
+		if n%s == 0 {
+			return s
+		}
+	}
+	return 0
+}
+
+// DefaultParity returns the default parity for a set of n drives.
+func DefaultParity(n int) int {
+	switch {
+	case n <= 1:
+		return 0
+	case n <= 3:
+		return 1
+	case n <= 5:
+		return 2
+	case n <= 7:
+		return 3
+	default:
+		return 4
+	}
+}
+
+// Open opens the drives at paths as one deployment, formatting fresh
+// (empty) drives. It refuses drives of another deployment, drives out of
+// their place in the layout, and more missing drives per set than parity.
+func Open(paths []string, opts Options) (*Store, error) {
+	n := len(paths)
+	if n == 0 {
+		return nil, errors.New("erasure: no drives")
+	}
+	size := opts.SetSize
+	if size == 0 {
+		size = SetSize(n)
+	}
+	if size <= 0 || size > MaxSetSize || n%size != 0 {
+		return nil, fmt.Errorf("erasure: %d drives cannot be split into equal sets of 2 to %d drives", n, MaxSetSize)
+	}
+	std := opts.Parity
+	if std == 0 {
+		std = DefaultParity(size)
+	}
+	if std < 0 || std > size/2 {
+		return nil, fmt.Errorf("erasure: parity %d is invalid for sets of %d drives (at most %d)", std, size, size/2)
+	}
+	rrs := opts.RRSParity
+	if rrs == 0 {
+		rrs = min(1, std)
+	}
+	if rrs < 0 || rrs > size/2 {
+		return nil, fmt.Errorf("erasure: reduced-redundancy parity %d is invalid for sets of %d drives", rrs, size)
+	}
+	bs := opts.BlockSize
+	if bs == 0 {
+		bs = DefaultBlockSize
+	}
+
+	// Read every drive's format.
+	formats := make([]*driveFormat, n)
+	missing := make([]bool, n)
+	var ref *driveFormat
+	for i, p := range paths {
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			missing[i] = true
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(p, FormatFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			if !emptyDir(p) {
+				return nil, fmt.Errorf("erasure: drive %s is not empty and has no %s: refusing to format it (use an empty drive)", p, FormatFile)
+			}
+			continue
+		}
+		if err != nil {
+			missing[i] = true
+			continue
+		}
+		var f driveFormat
+		if err := json.Unmarshal(data, &f); err != nil || f.Format != "strata-erasure" {
+			return nil, fmt.Errorf("erasure: drive %s: %s is not a Strata erasure drive format", p, FormatFile)
+		}
+		if f.Version > FormatVersion {
+			return nil, fmt.Errorf("erasure: drive %s: format version %d is newer than this Strata reads (%d)", p, f.Version, FormatVersion)
+		}
+		formats[i] = &f
+		if ref == nil {
+			ref = &f
+		}
+	}
+
+	if ref == nil {
+		for i := range missing {
+			if missing[i] {
+				return nil, fmt.Errorf("erasure: drive %s is missing: a new deployment needs every drive", paths[i])
+			}
+		}
+		ref = &driveFormat{Version: FormatVersion, Format: "strata-erasure", Deployment: newUUID()}
+		for s := 0; s < n/size; s++ {
+			ids := make([]string, size)
+			for j := range ids {
+				ids[j] = newUUID()
+			}
+			ref.Sets = append(ref.Sets, ids)
+		}
+	}
+	if len(ref.Sets)*len(ref.Sets[0]) != n || len(ref.Sets[0]) != size {
+		return nil, fmt.Errorf("erasure: the drives were formatted as %d sets of %d drives, but %d drives in sets of %d were given", len(ref.Sets), len(ref.Sets[0]), n, size)
+	}
+	for i, f := range formats {
+		if f == nil {
+			continue
+		}
+		if f.Deployment != ref.Deployment {
+			return nil, fmt.Errorf("erasure: drive %s belongs to another deployment (%s, not %s): refusing to start", paths[i], f.Deployment, ref.Deployment)
+		}
+		ws, wi := i/size, i%size
+		if f.Set != ws || f.Index != wi || ref.Sets[ws][wi] != f.Drive {
+			return nil, fmt.Errorf("erasure: drive %s is drive %d of set %d in the layout but was given at position %d (set %d, drive %d): the drive order was shuffled; give the drives in their original order", paths[i], f.Index, f.Set, i, ws, wi)
+		}
+	}
+
+	s := &Store{
+		opts: opts, deploy: ref.Deployment, blockSize: bs, stdParity: std, rrsParity: rrs,
+		healQueue: map[ObjectName]struct{}{},
+	}
+	sum := sha256.Sum256([]byte("strata placement v1 " + ref.Deployment))
+	s.placeKey = sum[:]
+	for si := 0; si < n/size; si++ {
+		st := &set{index: si}
+		lost := 0
+		for j := 0; j < size; j++ {
+			i := si*size + j
+			d := &drive{path: paths[i], id: ref.Sets[si][j], set: si, index: j}
+			st.drives = append(st.drives, d)
+			if missing[i] {
+				lost++
+				continue
+			}
+			if formats[i] == nil {
+				f := *ref
+				f.Drive, f.Set, f.Index = d.id, si, j
+				if err := d.writeFormat(&f); err != nil {
+					return nil, fmt.Errorf("erasure: formatting drive %s: %w", d.path, err)
+				}
+			}
+			if err := d.prepare(); err != nil {
+				return nil, fmt.Errorf("erasure: drive %s: %w", d.path, err)
+			}
+		}
+		if lost > std {
+			return nil, fmt.Errorf("erasure: set %d has %d drives missing, more than its parity %d: refusing to start", si, lost, std)
+		}
+		s.sets = append(s.sets, st)
+	}
+	return s, nil
+}
+
+// DeploymentID returns the deployment's ID.
+func (s *Store) DeploymentID() string { return s.deploy }
+
+// Sets returns the number of sets and the drives per set.
+func (s *Store) Sets() (sets, drivesPerSet int) { return len(s.sets), len(s.sets[0].drives) }
+
+func emptyDir(p string) bool {
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.Name() != "lost+found" {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *drive) writeFormat(f *driveFormat) error {
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(d.path, FormatFile+".tmp")
+	if err := writeFileSync(tmp, data, true); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(d.path, FormatFile))
+}
+
+// prepare creates the reserved folders and empties the staging area of
+// whatever a crash left behind.
+func (d *drive) prepare() error {
+	tmp := d.sys("tmp")
+	os.RemoveAll(tmp)
+	for _, dir := range []string{tmp, d.sys("buckets"), d.sys("multipart")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *drive) sys(elem ...string) string {
+	return filepath.Join(append([]string{d.path, SysDir}, elem...)...)
+}
+
+func (d *drive) tmp(name string) string { return d.sys("tmp", name) }
+
+// present reports whether the drive is there: a removed or unmounted drive
+// must not be re-created by a MkdirAll.
+func (d *drive) present() bool {
+	_, err := os.Stat(d.sys("tmp"))
+	return err == nil
+}
+
+func writeFileSync(name string, data []byte, sync bool) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// setFor places an object: HighwayHash-64 of "bucket/key" keyed by the
+// deployment, modulo the number of sets.
+func (s *Store) setFor(bucket, key string) *set {
+	if len(s.sets) == 1 {
+		return s.sets[0]
+	}
+	h := highwayhash.Sum64([]byte(bucket+"/"+key), s.placeKey)
+	return s.sets[h%uint64(len(s.sets))]
+}
+
+// layoutFor returns the erasure layout of a new object: parity by storage
+// class, shard order a rotation by crc32 of "bucket/key".
+func (s *Store) layoutFor(st *set, bucket, key, class string) erasureInfo {
+	n := len(st.drives)
+	p := s.stdParity
+	if class == "REDUCED_REDUNDANCY" {
+		p = min(s.rrsParity, p)
+	}
+	rot := int(crc32.ChecksumIEEE([]byte(bucket+"/"+key)) % uint32(n))
+	dist := make([]int, n)
+	for i := range dist {
+		dist[i] = (i + rot) % n
+	}
+	return erasureInfo{Algo: "rs-hh256", Data: n - p, Parity: p, BlockSize: s.blockSize, Dist: dist}
+}
+
+func (s *Store) lock(bucket, key string) *sync.RWMutex {
+	h := crc32.ChecksumIEEE([]byte(bucket + "\x00" + key))
+	return &s.locks[h%uint32(len(s.locks))]
+}
+
+func (s *Store) queueHeal(bucket, key string) {
+	s.healMu.Lock()
+	defer s.healMu.Unlock()
+	max := s.opts.HealQueue
+	if max == 0 {
+		max = DefaultHealQueue
+	}
+	o := ObjectName{bucket, key}
+	if _, ok := s.healQueue[o]; ok || len(s.healQueue) >= max {
+		return // full: dropped, a later read or HealAll finds it again
+	}
+	s.healQueue[o] = struct{}{}
+	s.healOrder = append(s.healOrder, o)
+}
+
+// HealQueue returns the objects queued for healing (reads that needed
+// reconstruction, writes that missed drives), oldest first.
+func (s *Store) HealQueue() []ObjectName {
+	s.healMu.Lock()
+	defer s.healMu.Unlock()
+	return append([]ObjectName(nil), s.healOrder...)
+}
+
+func (s *Store) unqueueHeal(bucket, key string) {
+	s.healMu.Lock()
+	defer s.healMu.Unlock()
+	o := ObjectName{bucket, key}
+	if _, ok := s.healQueue[o]; !ok {
+		return
+	}
+	delete(s.healQueue, o)
+	for i, x := range s.healOrder {
+		if x == o {
+			s.healOrder = append(s.healOrder[:i], s.healOrder[i+1:]...)
+			break
+		}
+	}
+}
+
+// writeQuorum is data shards, one more when data equals parity.
+func writeQuorum(e erasureInfo) int {
+	if e.Data == e.Parity {
+		return e.Data + 1
+	}
+	return e.Data
+}
+
+func unavailable(format string, args ...any) error {
+	return backends.Errorf(backends.Unavailable, format, args...)
+}
