@@ -20,6 +20,7 @@ import (
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/dir"
 	"github.com/strata-storage/strata/config"
+	"github.com/strata-storage/strata/erasure"
 	"github.com/strata-storage/strata/s3api"
 )
 
@@ -29,10 +30,12 @@ const (
 	defaultPassword = "strataadmin"
 )
 
-const serverEnvHelp = `  STRATA_ROOT_USER       access key of the root user (default strataadmin)
-  STRATA_ROOT_PASSWORD   secret key of the root user (default strataadmin)
-  STRATA_DOMAIN          like --domain, when the flag is not given
-  STRATA_SIGV2           like --sigv2 (on or off), when the flag is not given
+const serverEnvHelp = `  STRATA_ROOT_USER               access key of the root user (default strataadmin)
+  STRATA_ROOT_PASSWORD           secret key of the root user (default strataadmin)
+  STRATA_DOMAIN                  like --domain, when the flag is not given
+  STRATA_SIGV2                   like --sigv2 (on or off), when the flag is not given
+  STRATA_STORAGE_CLASS_STANDARD  EC:N, parity of the STANDARD storage class (like --parity)
+  STRATA_STORAGE_CLASS_RRS       EC:N, parity of REDUCED_REDUNDANCY objects
 `
 
 type serverFlags struct {
@@ -44,6 +47,7 @@ type serverFlags struct {
 	logLevel        string
 	logJSON         bool
 	shutdownTimeout time.Duration
+	parity          int
 	sigv2           string
 }
 
@@ -75,6 +79,7 @@ lets requests in flight finish and exits 0.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.address, "address", "127.0.0.1:9000", "HOST:PORT to listen on (\":9000\" for every interface)")
+	fl.IntVar(&f.parity, "parity", 0, "parity drives per erasure set when serving several drives (default by set size: 2 for 4-5 drives, 4 for 8-16; at most half); env STRATA_STORAGE_CLASS_STANDARD=EC:N")
 	fl.StringVar(&f.config, "config", "", "configuration file of backends and buckets (see docs/config.md), instead of PATH")
 	fl.StringSliceVar(&f.domains, "domain", nil, "domain name for virtual-host-style requests (bucket.DOMAIN); repeat or comma-separate for several; env STRATA_DOMAIN")
 	fl.StringVar(&f.certsDir, "certs-dir", "", "directory with public.crt and private.key: serve HTTPS with them")
@@ -105,11 +110,24 @@ func openBackend(ctx context.Context, f serverFlags, args []string) (b backends.
 		}
 		return ns, "configuration " + f.config, nil
 	}
-	switch {
-	case len(args) == 0:
+	if len(args) == 0 {
 		return nil, "", errors.New("PATH is missing (for example: strata server ./data, or strata server --config strata.yaml)")
-	case len(args) > 1 || strings.Contains(args[0], "..."):
-		return nil, "", errors.New("several paths make an erasure-coded store, which this version does not have yet; give one directory")
+	}
+	drives, err := expandDrives(args)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(drives) > 1 {
+		opts, err := erasureOptions(f)
+		if err != nil {
+			return nil, "", err
+		}
+		st, err := erasure.Open(drives, opts)
+		if err != nil {
+			return nil, "", err
+		}
+		sets, per := st.Sets()
+		return st, fmt.Sprintf("erasure-coded store on %d drives (%d sets of %d)", len(drives), sets, per), nil
 	}
 	root := args[0]
 	if err := os.MkdirAll(root, 0o755); err != nil {
