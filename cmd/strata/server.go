@@ -54,12 +54,17 @@ type serverFlags struct {
 func serverCmd() *cobra.Command {
 	var f serverFlags
 	cmd := &cobra.Command{
-		Use:   "server [flags] PATH | --config FILE",
+		Use:   "server [flags] PATH | DRIVE... | --config FILE",
 		Short: "Serve the S3 API over a directory",
 		Long: `Serve the S3 API over the directory PATH: each top-level folder is a bucket and
 each file an object at its path. Files already there are served as they are;
 what clients write lands as plain files. Strata keeps its own state in
 PATH/.strata.sys, which no listing shows.
+
+Several PATHs, or a pattern such as /mnt/disk{1...8}, make Strata a native
+object store over those drives: objects are erasure-coded across them with
+bitrot protection (see docs/erasure.md). The drives must exist; they are
+formatted on first start.
 
 With --config FILE instead of PATH, Strata serves the backends and buckets
 of a configuration file: directories, S3-compatible services, Azure Blob and
