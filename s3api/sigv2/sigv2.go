@@ -15,14 +15,11 @@
 package sigv2
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"hash"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -264,37 +261,13 @@ func result(r *http.Request, accessKey string) (*sigv4.Result, error) {
 		return nil, errStreaming
 	case len(h) == 2*sha256.Size:
 		if want, err := hex.DecodeString(h); err == nil {
-			res.Body = &sha256Reader{r: res.Body, h: sha256.New(), want: want}
+			res.Body = sigv4.VerifySHA256(res.Body, want)
 		}
 	}
 	return res, nil
 }
 
 func noTrailer() http.Header { return http.Header{} }
-
-// sha256Reader passes r through and, at its end, compares the SHA-256 of
-// what passed with want; a mismatch is returned instead of io.EOF.
-type sha256Reader struct {
-	r    io.Reader
-	h    hash.Hash
-	want []byte
-	err  error
-}
-
-func (s *sha256Reader) Read(p []byte) (int, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
-	n, err := s.r.Read(p)
-	s.h.Write(p[:n])
-	if err == io.EOF && !bytes.Equal(s.h.Sum(nil), s.want) {
-		err = s3err.ErrXAmzContentSHA256Mismatch
-	}
-	if err != nil {
-		s.err = err
-	}
-	return n, err
-}
 
 func truncate(s string) string {
 	if len(s) > 64 {

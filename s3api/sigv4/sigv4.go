@@ -407,8 +407,12 @@ func declaredTrailers(r *http.Request) []string {
 	return names
 }
 
-// sha256Reader passes r through and, at its end, compares the SHA-256 of
-// what passed with want; a mismatch is returned instead of io.EOF.
+// VerifySHA256 passes r through and, at its end, compares the SHA-256 of
+// what passed with want: a mismatch is returned instead of io.EOF.
+func VerifySHA256(r io.Reader, want []byte) io.Reader {
+	return &sha256Reader{r: r, h: sha256.New(), want: want}
+}
+
 type sha256Reader struct {
 	r    io.Reader
 	h    hash.Hash
