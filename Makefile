@@ -9,7 +9,7 @@ ADDRESS ?= 127.0.0.1:9000
 # Every Go file of the project, for the gofmt check.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.tmp/*')
 
-.PHONY: all build run test deps fmt-check vet cross unit e2e bench clean
+.PHONY: all build run test deps fmt-check vet cross unit e2e bench bench-mount clean
 
 all: build
 
@@ -44,12 +44,19 @@ cross:
 unit:
 	$(GO) test -race $$($(GO) list ./... | grep -v /tests/)
 
-## e2e: the built binary driven by real clients (see tests/e2e).
+## e2e: the built binary driven by real clients (see tests/e2e), and real
+## FUSE mounts (tests/mount: needs /dev/fuse and fusermount3, and root).
 e2e:
 	$(GO) test -count=1 -timeout 20m ./tests/...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./s3api/ ./backends/dir/
+
+## bench-mount: strata mount against direct S3 on a local Strata (MiB/s,
+## ls -l of 10,000 files, small-file creates); STRATA_MOUNT_BENCH_MIB sets
+## the large file's size (default 1024).
+bench-mount:
+	STRATA_MOUNT_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBench$$' -v ./tests/mount/
 
 clean:
 	rm -rf bin

@@ -16,6 +16,10 @@ command -v ganesha.nfsd >/dev/null 2>&1 || missing+=(nfs-ganesha)
 ls /usr/lib/*/ganesha/libfsalvfs.so >/dev/null 2>&1 || missing+=(nfs-ganesha-vfs)
 { command -v rpcbind >/dev/null 2>&1 || [ -x /usr/sbin/rpcbind ]; } || missing+=(rpcbind)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# fuse3 (fusermount3) for the kernel mounts of tests/mount, and rsync, which
+# they drive through the mount.
+command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
