@@ -42,7 +42,7 @@ cross:
 
 ## unit: unit tests with the race detector.
 unit:
-	$(GO) test -race $$($(GO) list ./... | grep -v /tests/)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests/)
 
 ## e2e: the built binary driven by real clients (see tests/e2e), and real
 ## FUSE mounts (tests/mount: needs /dev/fuse and fusermount3, and root).
