@@ -4,6 +4,7 @@ package mount
 
 import (
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -179,8 +180,18 @@ func (r *fileReader) read(key string, size int64, n int, off int64) (fuse.ReadRe
 }
 
 // at returns the chunk holding pos, reading on in the stream or starting
-// a new range (of at least want bytes) as needed.
+// a new range (of at least want bytes) as needed. A range whose body ends
+// early (a connection cut mid-response) is opened again at pos, once.
 func (r *fileReader) at(key string, pos, want, size int64) (span, error) {
+	s, err := r.atOnce(key, pos, want, size)
+	if err == io.ErrUnexpectedEOF {
+		slog.Debug("read: range ended early, reading it again", "key", key, "off", pos)
+		s, err = r.atOnce(key, pos, want, size)
+	}
+	return s, err
+}
+
+func (r *fileReader) atOnce(key string, pos, want, size int64) (span, error) {
 	if s, ok := r.find(pos); ok {
 		return s, nil
 	}
