@@ -70,8 +70,11 @@ func TestStreamWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if cs.parts.Load() < 3 {
-		t.Errorf("only %d parts started before finish", cs.parts.Load())
+	// Parts go out while the file is written. With two uploads at a time
+	// the third full part waits for a slot, so at least one upload has
+	// begun (how many more depends on scheduling).
+	if cs.parts.Load() < 1 {
+		t.Errorf("no part started before finish")
 	}
 	if o, err := w.finish(Meta{}); err != nil || o.Size != int64(len(data)) {
 		t.Fatalf("finish: %+v %v", o, err)
