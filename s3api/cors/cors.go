@@ -4,9 +4,7 @@
 package cors
 
 import (
-	"bytes"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/strata-storage/strata/s3api/s3xml"
 )
 
 // Namespace is the S3 XML namespace.
@@ -72,7 +71,7 @@ func Parse(body io.Reader) (*Config, error) {
 		return nil, s3err.ErrMalformedXML.WithMessage("The CORS configuration must not be larger than 64 KB.")
 	}
 	var c Config
-	if err := decodeDocument(data, &c); err != nil {
+	if err := s3xml.DecodeDocument(data, &c); err != nil {
 		return nil, s3err.ErrMalformedXML
 	}
 	if c.XMLName.Space != "" && c.XMLName.Space != Namespace {
@@ -137,33 +136,6 @@ func (c *Config) validate() error {
 func trimAll(s []string) {
 	for i := range s {
 		s[i] = strings.TrimSpace(s[i])
-	}
-}
-
-// decodeDocument decodes one XML document into v and refuses anything but
-// white space, comments and processing instructions after its root element.
-func decodeDocument(data []byte, v any) error {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return errors.New("cors: data after the root element")
-			}
-		case xml.Comment, xml.ProcInst:
-		default:
-			return errors.New("cors: data after the root element")
-		}
 	}
 }
 

@@ -4,9 +4,7 @@
 package tagging
 
 import (
-	"bytes"
 	"encoding/xml"
-	"errors"
 	"io"
 	"net/url"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/strata-storage/strata/s3api/s3xml"
 )
 
 // Namespace is the S3 XML namespace.
@@ -79,7 +78,7 @@ func ParseXML(body io.Reader, forBucket bool) (map[string]string, error) {
 		return nil, s3err.ErrMalformedXML.WithMessage("The tagging document must not be larger than 64 KB.")
 	}
 	var w wireTagging
-	if err := decodeDocument(data, &w); err != nil {
+	if err := s3xml.DecodeDocument(data, &w); err != nil {
 		return nil, s3err.ErrMalformedXML
 	}
 	if (w.XMLName.Space != "" && w.XMLName.Space != Namespace) || w.TagSet == nil {
@@ -181,33 +180,6 @@ func validChars(s string) bool {
 		}
 	}
 	return true
-}
-
-// decodeDocument decodes one XML document into v and refuses anything but
-// white space, comments and processing instructions after its root element.
-func decodeDocument(data []byte, v any) error {
-	d := xml.NewDecoder(bytes.NewReader(data))
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return errors.New("tagging: data after the root element")
-			}
-		case xml.Comment, xml.ProcInst:
-		default:
-			return errors.New("tagging: data after the root element")
-		}
-	}
 }
 
 // wireOut is what MarshalXML writes: a TagSet element even when it is
