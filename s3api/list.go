@@ -11,17 +11,27 @@ import (
 	"github.com/strata-storage/strata/s3api/s3err"
 )
 
-// encodingType returns the function that encodes keys in a listing:
-// url-encoding when encoding-type=url, else the identity.
-func encodingType(q *request) (func(string) string, error) {
+// encodingType returns the function that encodes keys in a listing and
+// the EncodingType to echo: url-encoding when encoding-type=url, else the
+// identity and "".
+func encodingType(q *request) (func(string) string, string, error) {
 	switch q.query("encoding-type") {
 	case "":
-		return func(s string) string { return s }, nil
+		return func(s string) string { return s }, "", nil
 	case "url":
-		return urlEncodeKey, nil
+		return urlEncodeKey, "url", nil
 	default:
-		return nil, s3err.ErrInvalidEncodingMethod
+		return nil, "", s3err.ErrInvalidEncodingMethod
 	}
+}
+
+// listParams reads the max-keys and encoding-type of a listing.
+func listParams(q *request) (maxKeys int, enc func(string) string, encName string, err error) {
+	if maxKeys, err = maxKeysParam(q); err != nil {
+		return 0, nil, "", err
+	}
+	enc, encName, err = encodingType(q)
+	return maxKeys, enc, encName, err
 }
 
 // urlEncodeKey encodes a key for encoding-type=url: percent-encoding of
@@ -91,12 +101,7 @@ func maxKeysParam(q *request) (int, error) {
 }
 
 func (s *Server) listObjectsV1(q *request) {
-	maxKeys, err := maxKeysParam(q)
-	if err != nil {
-		q.fail(err)
-		return
-	}
-	enc, err := encodingType(q)
+	maxKeys, enc, encName, err := listParams(q)
 	if err != nil {
 		q.fail(err)
 		return
@@ -123,10 +128,7 @@ func (s *Server) listObjectsV1(q *request) {
 	}
 	o := s.owner(q.info.AccessKey)
 	r := result{NS: s3NS, Name: q.bucket(), Prefix: enc(prefix), Marker: enc(marker), MaxKeys: maxKeys,
-		Delimiter: enc(delim), IsTruncated: res.IsTruncated}
-	if q.query("encoding-type") != "" {
-		r.EncodingType = "url"
-	}
+		Delimiter: enc(delim), EncodingType: encName, IsTruncated: res.IsTruncated}
 	if res.IsTruncated && delim != "" {
 		r.NextMarker = enc(res.NextMarker)
 	}
@@ -146,12 +148,7 @@ func decodeToken(tok string) (string, error) {
 }
 
 func (s *Server) listObjectsV2(q *request) {
-	maxKeys, err := maxKeysParam(q)
-	if err != nil {
-		q.fail(err)
-		return
-	}
-	enc, err := encodingType(q)
+	maxKeys, enc, encName, err := listParams(q)
 	if err != nil {
 		q.fail(err)
 		return
@@ -195,10 +192,7 @@ func (s *Server) listObjectsV2(q *request) {
 		o = &ow
 	}
 	r := result{NS: s3NS, Name: q.bucket(), Prefix: enc(prefix), StartAfter: enc(startAfter),
-		ContinuationToken: token, MaxKeys: maxKeys, Delimiter: enc(delim), IsTruncated: res.IsTruncated}
-	if q.query("encoding-type") != "" {
-		r.EncodingType = "url"
-	}
+		ContinuationToken: token, MaxKeys: maxKeys, Delimiter: enc(delim), EncodingType: encName, IsTruncated: res.IsTruncated}
 	if res.IsTruncated {
 		r.NextContinuationToken = encodeToken(res.NextMarker)
 	}
@@ -210,12 +204,7 @@ func (s *Server) listObjectsV2(q *request) {
 // listObjectVersions lists each object's one version ("null") until the
 // versioning layer lands.
 func (s *Server) listObjectVersions(q *request) {
-	maxKeys, err := maxKeysParam(q)
-	if err != nil {
-		q.fail(err)
-		return
-	}
-	enc, err := encodingType(q)
+	maxKeys, enc, encName, err := listParams(q)
 	if err != nil {
 		q.fail(err)
 		return
@@ -265,10 +254,7 @@ func (s *Server) listObjectVersions(q *request) {
 	}
 	o := s.owner(q.info.AccessKey)
 	r := result{NS: s3NS, Name: q.bucket(), Prefix: enc(prefix), KeyMarker: enc(keyMarker), VersionIDMarker: idMarker,
-		MaxKeys: maxKeys, Delimiter: enc(delim), IsTruncated: res.IsTruncated}
-	if q.query("encoding-type") != "" {
-		r.EncodingType = "url"
-	}
+		MaxKeys: maxKeys, Delimiter: enc(delim), EncodingType: encName, IsTruncated: res.IsTruncated}
 	entries, cps := s.entries(res, enc, nil)
 	for _, e := range entries {
 		r.Versions = append(r.Versions, version{Key: e.Key, VersionID: "null", IsLatest: true, LastModified: e.LastModified,

@@ -448,7 +448,7 @@ func (s *Server) listMultipartUploads(q *request) {
 		q.fail(err)
 		return
 	}
-	enc, err := encodingType(q)
+	enc, encName, err := encodingType(q)
 	if err != nil {
 		q.fail(err)
 		return
@@ -492,10 +492,7 @@ func (s *Server) listMultipartUploads(q *request) {
 	}
 	o := s.owner(q.info.AccessKey)
 	res := result{NS: s3NS, Bucket: q.bucket(), KeyMarker: enc(keyMarker), UploadIDMarker: idMarker,
-		Delimiter: enc(delim), Prefix: enc(prefix), MaxUploads: maxUploads}
-	if q.query("encoding-type") != "" {
-		res.EncodingType = "url"
-	}
+		Delimiter: enc(delim), Prefix: enc(prefix), EncodingType: encName, MaxUploads: maxUploads}
 	seen := map[string]bool{}
 	count := 0
 	for _, u := range uploads {
