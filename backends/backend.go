@@ -96,12 +96,27 @@ type Meta struct {
 	ChecksumAlgorithm string `json:"cka,omitempty"`
 	// Parts lists the parts of an object made by multipart upload.
 	Parts []PartInfo `json:"parts,omitempty"`
+
+	// Sys holds the metadata of Strata's data services (the gateway
+	// layers: encryption, versioning, object lock, bitrot). A backend
+	// stores it with the object and returns it unchanged, like User, and
+	// never interprets it. Names are short lower-case ASCII; values are
+	// printable ASCII (layers base64 what is binary).
+	Sys map[string]string `json:"sys,omitempty"`
 }
 
 // ObjectInfo is an object's key and metadata.
 type ObjectInfo struct {
 	Key string
 	Meta
+
+	// Set by the versioning layer, never by a backend: the version's ID
+	// ("null" for the null version, "" when the bucket was never
+	// versioned), whether it is the key's newest version, and whether
+	// it is a delete marker.
+	VersionID    string
+	IsLatest     bool
+	DeleteMarker bool
 }
 
 // PutOptions go with PutObject.
@@ -120,6 +135,10 @@ type PartInfo struct {
 	ETag      string            `json:"etag"`
 	ModTime   time.Time         `json:"mtime"`
 	Checksums map[string]string `json:"cks,omitempty"`
+	// Sys is the part's data-service metadata (see Meta.Sys), given to
+	// UploadPart in meta.Sys and kept with the part and in the
+	// completed object's Parts.
+	Sys map[string]string `json:"sys,omitempty"`
 }
 
 // Upload describes a multipart upload in progress.
