@@ -96,3 +96,44 @@ func Move(ctx context.Context, b backends.Backend, bucket, src, dst string) erro
 	}
 	return b.DeleteObject(ctx, bucket, src)
 }
+
+// Versioner is implemented by the versioning layer, and forwarded by every
+// layer above it, so that s3api finds it on the top of the stack.
+type Versioner interface {
+	ListObjectVersions(ctx context.Context, bucket string, opts VersionListOptions) (VersionList, error)
+}
+
+// VersionListOptions select the versions of a ListObjectVersions.
+type VersionListOptions struct {
+	Prefix          string
+	Delimiter       string
+	KeyMarker       string
+	VersionIDMarker string
+	MaxKeys         int
+}
+
+// VersionList is one page of ListObjectVersions: versions and delete
+// markers (ObjectInfo.DeleteMarker) in key order, newest first per key.
+type VersionList struct {
+	Versions            []backends.ObjectInfo
+	Prefixes            []string
+	IsTruncated         bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
+}
+
+// Bucket documents of the data services, stored with PutBucketConfig.
+const (
+	DocVersioning = "versioning"  // XML VersioningConfiguration as sent
+	DocObjectLock = "object-lock" // XML ObjectLockConfiguration
+	DocEncryption = "encryption"  // XML ServerSideEncryptionConfiguration
+	DocWORM       = "worm"        // "on": the bucket is write-once
+)
+
+// Each layer names its Meta.Sys entries with its own prefix.
+const (
+	SysSSE        = "sse-"
+	SysLock       = "lock-"
+	SysVersioning = "ver-"
+	SysBitrot     = "rot-"
+)

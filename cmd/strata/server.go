@@ -187,6 +187,10 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
+	backend, err = dataServices(backend, services{})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 
 	user, pass := os.Getenv("STRATA_ROOT_USER"), os.Getenv("STRATA_ROOT_PASSWORD")
 	defaults := user == "" && pass == ""

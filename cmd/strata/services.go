@@ -1,0 +1,22 @@
+package main
+
+import (
+	"github.com/strata-storage/strata/backends"
+)
+
+// services are the settings of the data-service layers.
+type services struct {
+}
+
+// dataServices wraps b in the data-service layers of gateway/, outermost
+// first: encryption (SSE) -> object lock and WORM -> versioning -> bitrot
+// -> b. SSE sits on top so that every layer below moves, versions and
+// verifies ciphertext; lock sits on versioning because retention belongs
+// to versions.
+func dataServices(b backends.Backend, s services) (backends.Backend, error) {
+	// bitrot layer: (next)
+	// versioning layer: (next)
+	// object lock / WORM layer: (next)
+	// SSE layer: (next)
+	return b, nil
+}
