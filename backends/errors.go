@@ -33,6 +33,9 @@ const (
 	NotImplemented
 	KeyTooLong
 	Conflict // the key is used by a directory, or a directory by a file
+	// InvalidRequest is a request that cannot be served as made (S3's
+	// InvalidRequest, 400), such as reading an SSE-C object without its key.
+	InvalidRequest
 )
 
 // Error is an error with a kind.

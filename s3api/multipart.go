@@ -52,6 +52,12 @@ func (s *Server) createMultipartUpload(q *request) {
 		}
 		meta.ChecksumType = t
 	}
+	enc, err := s.sseWrite(q, q.Header)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.options().SSE = enc
 	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
 		q.fail(err)
 		return
@@ -60,6 +66,9 @@ func (s *Server) createMultipartUpload(q *request) {
 	if err != nil {
 		q.fail(err)
 		return
+	}
+	if up, _, err := s.gw.ListParts(q.ctx(), q.bucket(), q.key(), id); err == nil {
+		setSSEHeaders(q.w.Header(), up.Meta, enc)
 	}
 	type result struct {
 		XMLName  xml.Name `xml:"InitiateMultipartUploadResult"`
@@ -102,6 +111,12 @@ func (s *Server) uploadPart(q *request) {
 		q.fail(err)
 		return
 	}
+	enc, err := s.sseCustomer(q, q.Header, hSSECPrefix)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.options().SSE = enc
 	var meta backends.Meta
 	// The upload's checksum is computed even for a part sent without one.
 	p, err := q.newPayload(&meta, MaxPartSize, alg)
@@ -113,6 +128,9 @@ func (s *Server) uploadPart(q *request) {
 	if err != nil {
 		q.fail(err)
 		return
+	}
+	if enc != nil {
+		setSSEHeaders(q.w.Header(), backends.Meta{Sys: map[string]string{"sse-t": "C"}}, enc)
 	}
 	q.w.Header().Set("ETag", quote(part.ETag))
 	setChecksumHeaders(q.w.Header(), part.Checksums, "")
@@ -173,11 +191,22 @@ func (s *Server) uploadPartCopy(q *request) {
 		q.fail(err)
 		return
 	}
+	srcEnc, err := s.sseCustomer(q, q.Header, hCopySSECPfx)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	enc, err := s.sseCustomer(q, q.Header, hSSECPrefix)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.options().SSE = enc
 	if _, _, err := s.uploadOf(q); err != nil {
 		q.fail(err)
 		return
 	}
-	ctx := q.ctx()
+	ctx := withSSE(q.Context(), gateway.Options{}, srcEnc)
 	info, err := s.gw.HeadObject(ctx, srcBucket, srcKey)
 	if err != nil {
 		q.fail(err)
@@ -198,6 +227,7 @@ func (s *Server) uploadPartCopy(q *request) {
 		return
 	}
 	defer src.Close()
+	ctx = q.ctx()
 	if failed, notMod := copyConditions(q.Header).check(info); failed || notMod {
 		q.fail(s3err.ErrPreconditionFailed)
 		return
@@ -308,6 +338,7 @@ func (s *Server) completeMultipartUpload(q *request) {
 		return
 	}
 	s.forgetUpload(q)
+	setSSEHeaders(q.w.Header(), info.Meta, nil)
 	type result struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		NS       string   `xml:"xmlns,attr"`

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway"
 	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/tagging"
@@ -78,6 +79,12 @@ func (s *Server) putObject(q *request) {
 		q.fail(err)
 		return
 	}
+	enc, err := s.sseWrite(q, q.Header)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.options().SSE = enc
 	opts := backends.PutOptions{Meta: &meta}
 	if v := q.Header.Get("If-None-Match"); v != "" {
 		if strings.TrimSpace(v) != "*" {
@@ -105,6 +112,7 @@ func (s *Server) putObject(q *request) {
 	h := q.w.Header()
 	h.Set("ETag", quote(info.ETag))
 	setChecksumHeaders(h, info.Checksums, info.ChecksumType)
+	setSSEHeaders(h, info.Meta, enc)
 	q.w.WriteHeader(http.StatusOK)
 }
 
@@ -130,6 +138,12 @@ func (s *Server) getObject(q *request, head bool) {
 		q.fail(err)
 		return
 	}
+	enc, err := s.sseRead(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.options().SSE = enc
 	ctx, bucket, key := q.ctx(), q.bucket(), q.key()
 	var rng *backends.Range
 	var partNum int
@@ -156,7 +170,6 @@ func (s *Server) getObject(q *request, head bool) {
 	}
 
 	var info backends.ObjectInfo
-	var err error
 	if partNum > 0 {
 		// The part's bytes are found from the object's part list.
 		if info, err = s.gw.HeadObject(ctx, bucket, key); err != nil {
@@ -192,6 +205,10 @@ func (s *Server) getObject(q *request, head bool) {
 	if body != nil {
 		defer body.Close()
 	}
+	if err := needCustomerKey(info.Meta, enc); err != nil {
+		q.fail(err)
+		return
+	}
 
 	h := q.w.Header()
 	if failed, notMod := getConditions(q.Header).check(info); failed {
@@ -213,6 +230,7 @@ func (s *Server) getObject(q *request, head bool) {
 		}
 	}
 	setObjectHeaders(h, info)
+	setSSEHeaders(h, info.Meta, enc)
 	if partNum > 0 && len(info.Parts) == 0 {
 		h.Set("x-amz-mp-parts-count", "1")
 	}
@@ -396,12 +414,23 @@ func (s *Server) copyObject(q *request) {
 		q.fail(err)
 		return
 	}
+	srcEnc, err := s.sseCustomer(q, q.Header, hCopySSECPfx)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	enc, err := s.sseWrite(q, q.Header)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.options().SSE = enc
 	ctx := q.ctx()
 	if _, err := s.gw.HeadBucket(ctx, q.bucket()); err != nil {
 		q.fail(err)
 		return
 	}
-	src, info, err := s.gw.GetObject(ctx, srcBucket, srcKey, nil)
+	src, info, err := s.gw.GetObject(withSSE(q.Context(), gateway.Options{}, srcEnc), srcBucket, srcKey, nil)
 	if err != nil {
 		q.fail(err)
 		return
@@ -440,7 +469,8 @@ func (s *Server) copyObject(q *request) {
 	}
 
 	meta := info.Meta
-	meta.Parts = nil
+	// The layers below set their own entries for the new object.
+	meta.Parts, meta.Sys = nil, nil
 	if replaceMeta {
 		m, err := metaFromHeaders(q.Header)
 		if err != nil {
@@ -472,7 +502,7 @@ func (s *Server) copyObject(q *request) {
 
 	var res copyResult
 	res.NS = s3NS
-	if srcBucket == q.bucket() && srcKey == q.key() {
+	if srcBucket == q.bucket() && srcKey == q.key() && enc == nil && srcEnc == nil {
 		if !replaceMeta && !replaceTags && q.Header.Get("x-amz-storage-class") == "" && q.Header.Get("x-amz-checksum-algorithm") == "" {
 			q.fail(s3err.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."))
 			return
@@ -508,6 +538,7 @@ func (s *Server) copyObject(q *request) {
 		q.fail(err)
 		return
 	}
+	setSSEHeaders(q.w.Header(), out.Meta, enc)
 	res.ETag, res.LastModified = quote(out.ETag), s3Time(out.ModTime)
 	res.set(out.Checksums, out.ChecksumType)
 	writeXML(q.w, http.StatusOK, res)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway"
 	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/sigv2"
@@ -152,13 +153,26 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	if pol.HasLengthRange {
 		lim.min, lim.max = pol.MinLength, pol.MaxLength
 	}
+	sh := http.Header{}
+	for _, f := range []string{hSSE, hSSEKMSKeyID, hSSEContext, hSSEBucketKey, hSSECPrefix + "Algorithm", hSSECPrefix + "Key", hSSECPrefix + "Key-Md5"} {
+		if v, ok := form[strings.ToLower(f)]; ok {
+			sh.Set(f, v)
+		}
+	}
+	enc, err := s.sseWrite(&request{Request: r}, sh)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ctx := withSSE(r.Context(), gateway.Options{}, enc)
 	p := &payload{cr: checksum.NewReader(lim, checksum.Expect{}, -1, nil), meta: &meta}
-	info, err := s.gw.PutObject(r.Context(), bucket, key, p, backends.PutOptions{Meta: &meta})
+	info, err := s.gw.PutObject(ctx, bucket, key, p, backends.PutOptions{Meta: &meta})
 	if err != nil {
 		fail(err)
 		return
 	}
 
+	setSSEHeaders(w.Header(), info.Meta, enc)
 	w.Header().Set("ETag", quote(info.ETag))
 	loc := objectURL(r, bucket, key)
 	w.Header().Set("Location", loc)

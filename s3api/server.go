@@ -36,6 +36,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time (tests); nil is time.Now.
 	Now func() time.Time
+	// AllowSSECOverHTTP accepts SSE-C keys on plain HTTP connections
+	// (behind a proxy that terminates TLS). S3 refuses them.
+	AllowSSECOverHTTP bool
 	// DisableSigV2 refuses requests and POST forms signed with AWS
 	// Signature Version 2 (InvalidRequest: use AWS4-HMAC-SHA256). V2 is
 	// accepted by default: presigned URLs from boto3 and aws CLI v1 use it.
@@ -261,12 +264,20 @@ type request struct {
 	body *sigv4.Result
 	info *reqInfo
 	s    *Server
+	opts *gateway.Options // what the data-service layers need to know
 }
 
-func (q *request) ctx() context.Context { return q.Context() }
-func (q *request) bucket() string       { return q.info.Bucket }
-func (q *request) key() string          { return q.info.Key }
-func (q *request) fail(err error)       { writeError(q.w, q.Request, err) }
+// ctx is the context of the backend calls: the request's, with its
+// data-service options.
+func (q *request) ctx() context.Context {
+	if q.opts != nil {
+		return gateway.WithOptions(q.Context(), q.opts)
+	}
+	return q.Context()
+}
+func (q *request) bucket() string { return q.info.Bucket }
+func (q *request) key() string    { return q.info.Key }
+func (q *request) fail(err error) { writeError(q.w, q.Request, err) }
 func (q *request) has(param string) bool {
 	_, ok := q.URL.Query()[param]
 	return ok
@@ -302,7 +313,7 @@ func (s *Server) routeBucket(q *request) {
 		case q.has("lifecycle"):
 			s.checkBucketThen(q, notConfigured("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"))
 		case q.has("encryption"):
-			s.checkBucketThen(q, notConfigured("ServerSideEncryptionConfigurationNotFoundError", "The server side encryption configuration was not found"))
+			s.getBucketEncryption(q)
 		case q.has("object-lock"):
 			s.checkBucketThen(q, notConfigured("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket"))
 		case q.has("website"):
@@ -324,6 +335,8 @@ func (s *Server) routeBucket(q *request) {
 			s.putBucketCors(q)
 		case q.has("tagging"):
 			s.putBucketTagging(q)
+		case q.has("encryption"):
+			s.putBucketEncryption(q)
 		case hasOtherSubresource(q):
 			q.fail(s3err.ErrNotImplemented)
 		default:
@@ -335,6 +348,8 @@ func (s *Server) routeBucket(q *request) {
 			s.deleteBucketCors(q)
 		case q.has("tagging"):
 			s.deleteBucketTagging(q)
+		case q.has("encryption"):
+			s.deleteBucketEncryption(q)
 		case hasOtherSubresource(q):
 			q.fail(s3err.ErrNotImplemented)
 		default:
