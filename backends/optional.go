@@ -28,3 +28,18 @@ func VerifiesIntegrity(b Backend, bucket string) bool {
 	v, ok := b.(IntegrityVerifier)
 	return ok && v.VerifiesIntegrity(bucket)
 }
+
+// SysLister is implemented by backends whose ListObjects entries carry
+// each object's complete Meta.Sys (as HeadObject returns it) when ListsSys
+// returns true for the bucket, so that a layer can act on a listing without
+// a HeadObject per entry. Where it is false, or not implemented, the Sys of
+// listed objects may be missing or partial.
+type SysLister interface {
+	ListsSys(bucket string) bool
+}
+
+// ListsSys reports whether the listings of bucket in b carry Meta.Sys.
+func ListsSys(b Backend, bucket string) bool {
+	l, ok := b.(SysLister)
+	return ok && l.ListsSys(bucket)
+}

@@ -343,27 +343,10 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err := s.checkBucket(bucket); err != nil {
 		return err
 	}
-	st := s.setFor(bucket, key)
 	l := s.lock(bucket, key)
 	l.Lock()
 	defer l.Unlock()
-	ok := 0
-	errs := make([]error, len(st.drives))
-	parallel(len(st.drives), func(pos int) {
-		errs[pos] = st.drives[pos].deleteObject(bucket, kp)
-	})
-	for _, err := range errs {
-		if err == nil {
-			ok++
-		}
-	}
-	if ok < len(st.drives) {
-		s.queueHeal(bucket, key)
-	}
-	if ok < len(st.drives)/2+1 {
-		return quorumErr(ok, len(st.drives))
-	}
-	return nil
+	return s.deleteLocked(s.setFor(bucket, key), bucket, key, kp)
 }
 
 // deleteObject removes an object's meta.json (which unpublishes it), then

@@ -187,7 +187,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 	if meta == nil {
 		meta = &backends.Meta{}
 	}
-	p := backends.PartInfo{Number: number, Size: w.size, ETag: meta.ETag, ModTime: time.Now().UTC(), Checksums: meta.Checksums}
+	p := backends.PartInfo{Number: number, Size: w.size, ETag: meta.ETag, ModTime: time.Now().UTC(), Checksums: meta.Checksums, Sys: meta.Sys}
 	pdata, err := json.Marshal(partFile{Version: 1, Part: p, WriteID: wid})
 	if err != nil {
 		s.discard(st, w)

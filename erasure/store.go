@@ -390,8 +390,7 @@ func (s *Store) layoutFor(st *set, bucket, key, class string) erasureInfo {
 }
 
 func (s *Store) lock(bucket, key string) *sync.RWMutex {
-	h := crc32.ChecksumIEEE([]byte(bucket + "\x00" + key))
-	return &s.locks[h%uint32(len(s.locks))]
+	return &s.locks[s.stripe(bucket, key)]
 }
 
 func (s *Store) queueHeal(bucket, key string) {

@@ -38,7 +38,12 @@ type Namespace struct {
 // placedDoc marks a bucket that Strata created on a non-default backend.
 const placedDoc = "strata-namespace.json"
 
-var _ backends.Backend = (*Namespace)(nil)
+var (
+	_ backends.Backend           = (*Namespace)(nil)
+	_ backends.Mover             = (*Namespace)(nil)
+	_ backends.IntegrityVerifier = (*Namespace)(nil)
+	_ backends.SysLister         = (*Namespace)(nil)
+)
 
 // NewNamespace returns a namespace over the named backends. def names the
 // default backend ("" when there is none: then only mapped buckets exist).
@@ -381,6 +386,46 @@ func (n *Namespace) ListMultipartUploads(ctx context.Context, bucket, prefix str
 		ups[i].Key = m.up(ups[i].Key)
 	}
 	return ups, err
+}
+
+// MoveObject moves an object within a bucket: natively when the bucket's
+// backend is a backends.Mover (keys mapped through the mount's prefix),
+// otherwise, or when the backend answers NotImplemented for this object,
+// by streaming a copy through Strata and deleting src (gateway.Move).
+func (n *Namespace) MoveObject(ctx context.Context, bucket, src, dst string) error {
+	b, m, err := n.route(bucket)
+	if err != nil {
+		return err
+	}
+	if mv, ok := b.(backends.Mover); ok {
+		err := mv.MoveObject(ctx, m.Remote, m.down(src), m.down(dst))
+		if !backends.Is(err, backends.NotImplemented) {
+			return err
+		}
+	}
+	if src == dst {
+		// Move's fallback would delete the object it just copied.
+		_, err := b.HeadObject(ctx, m.Remote, m.down(src))
+		return err
+	}
+	return Move(ctx, streamOnly{b}, m.Remote, m.down(src), m.down(dst))
+}
+
+// streamOnly hides the optional interfaces of a backend, so that Move
+// streams.
+type streamOnly struct{ backends.Backend }
+
+// VerifiesIntegrity reports whether the backend of bucket checks its data
+// on reads.
+func (n *Namespace) VerifiesIntegrity(bucket string) bool {
+	b, m, err := n.route(bucket)
+	return err == nil && backends.VerifiesIntegrity(b, m.Remote)
+}
+
+// ListsSys reports whether the listings of bucket's backend carry Meta.Sys.
+func (n *Namespace) ListsSys(bucket string) bool {
+	b, m, err := n.route(bucket)
+	return err == nil && backends.ListsSys(b, m.Remote)
 }
 
 // Close closes every backend that can be closed.

@@ -54,6 +54,10 @@ func Run(t *testing.T, newBackend func(t *testing.T) backends.Backend) {
 		{"FailedWrite", testFailedWrite},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"BadKeys", testBadKeys},
+		{"Sys", testSys},
+		{"PartSys", testPartSys},
+		{"ListSys", testListSys},
+		{"Move", testMove},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -147,7 +147,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 	st.w = nil
 	p := backends.PartInfo{Number: number, Size: st.fi.Size(), ModTime: st.fi.ModTime()}
 	if meta != nil {
-		p.ETag, p.Checksums = meta.ETag, meta.Checksums
+		p.ETag, p.Checksums, p.Sys = meta.ETag, meta.Checksums, meta.Sys
 	}
 	dir := uploadDir(bucket, uploadID)
 	dataName := fmt.Sprintf("part-%05d-%s", number, randomID()[:16])

@@ -132,22 +132,37 @@ func (s *Store) commit(ctx context.Context, bucket, key string, st *staged, meta
 	}()
 	meta.Size = st.fi.Size()
 	meta.ModTime = st.fi.ModTime()
-	rec := record{V: metaVersion, stamp: stampOf(st.fi), Meta: meta}
-	inXattr := false
+	rec, inXattr, err := s.seal(st, meta)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	unlock := s.lock(bucket, key)
+	defer unlock()
+	return s.publishLocked(ctx, bucket, key, st, rec, inXattr, cond)
+}
+
+// seal makes the record of staged data with meta, puts it in the staged
+// file's xattr when it can, and closes the file.
+func (s *Store) seal(st *staged, meta backends.Meta) (rec record, inXattr bool, err error) {
+	rec = record{V: metaVersion, stamp: stampOf(st.fi), Meta: meta}
 	if s.xattrs {
 		if x, ok := st.w.(Xattrs); ok {
 			b, _ := json.Marshal(rec)
 			inXattr = x.SetXattr(XattrName, b) == nil
 		}
 	}
-	err := st.w.Close()
+	err = st.w.Close()
 	st.w = nil
 	if err != nil {
-		return backends.ObjectInfo{}, fsErr(err, "cannot write data")
+		return rec, false, fsErr(err, "cannot write data")
 	}
+	return rec, inXattr, nil
+}
 
-	unlock := s.lock(bucket, key)
-	defer unlock()
+// publishLocked is the second half of commit, for a caller that holds the
+// key's lock: st is closed, rec is its record, already in the xattr of the
+// staged file when inXattr.
+func (s *Store) publishLocked(ctx context.Context, bucket, key string, st *staged, rec record, inXattr bool, cond conditions) (backends.ObjectInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return backends.ObjectInfo{}, err
 	}
@@ -187,8 +202,13 @@ func (s *Store) commit(ctx context.Context, bucket, key string, st *staged, meta
 				if err != nil {
 					return backends.ObjectInfo{}, fsErr(err, "cannot write "+key)
 				}
+				if rec.Meta.ModTime.Equal(st.fi.ModTime()) {
+					// The object's time is its file's (not one kept
+					// by a move): it moves too.
+					rec.Meta.ModTime = fi.ModTime()
+				}
 				st.fi = fi
-				rec.stamp, rec.Meta.ModTime = stampOf(fi), fi.ModTime()
+				rec.stamp = stampOf(fi)
 				sc.Records[0] = rec
 			}
 			if old, ok := s.readSidecar(bucket, key).find(stampOf(cur)); ok {
@@ -415,15 +435,7 @@ func (s *Store) putFolder(ctx context.Context, bucket, key string, data io.Reade
 			return backends.ObjectInfo{}, err
 		}
 	}
-	if err := s.makeDirs(bucket, key, key); err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	sc := &sidecar{Dir: true, Records: []record{{V: metaVersion, Meta: meta}}}
-	if err := s.writeSidecar(bucket, key, sc); err != nil {
-		return backends.ObjectInfo{}, fsErr(err, "cannot write the metadata of "+key)
-	}
-	// A concurrent delete below may have pruned the folder meanwhile.
-	if err := s.makeDirs(bucket, key, key); err != nil {
+	if err := s.putFolderLocked(bucket, key, meta); err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	return backends.ObjectInfo{Key: key, Meta: meta}, nil
@@ -475,8 +487,10 @@ func (s *Store) open(bucket, key string) (File, backends.ObjectInfo, error) {
 		}
 		m, ok := s.loadMeta(bucket, key, f, fi)
 		if !ok && try < 3 {
-			// Replaced since it was opened: open the new file.
-			if now, err := s.fs.Stat(p); err == nil && stampOf(now) != stampOf(fi) {
+			// Replaced, moved or deleted since it was opened (and
+			// its record with it): open what is there now.
+			now, err := s.fs.Stat(p)
+			if err == nil && stampOf(now) != stampOf(fi) || errors.Is(err, fs.ErrNotExist) {
 				f.Close()
 				continue
 			}
@@ -599,31 +613,7 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	}
 	unlock := s.lock(bucket, key)
 	defer unlock()
-	p := objPath(bucket, key)
-	if isFolderKey(key) {
-		if err := s.removeSidecar(bucket, key); err != nil {
-			return fsErr(err, "cannot delete "+key)
-		}
-		// The directory goes too if nothing else is in it.
-		if fi, err := s.fs.Lstat(p); err == nil && fi.IsDir() {
-			s.fs.Remove(p)
-		}
-	} else {
-		fi, err := s.fs.Lstat(p)
-		if err != nil || fi.IsDir() {
-			if err == nil || errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return fsErr(err, "cannot delete "+key)
-		}
-		if err := s.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fsErr(err, "cannot delete "+key)
-		}
-		s.removeSidecar(bucket, key)
-	}
-	s.syncDir(parentOf(p))
-	s.prune(bucket, parentKey(key))
-	return nil
+	return s.removeLocked(bucket, key)
 }
 
 // prune removes the empty folders from dir up, stopping at the bucket, at

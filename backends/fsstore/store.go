@@ -129,16 +129,39 @@ func (s *Store) cleanTemp(cutoff time.Time) error {
 }
 
 // lock takes the lock of one key (striped: keys may share a lock; a
-// goroutine never holds two).
+// goroutine holds two only through lock2).
 func (s *Store) lock(bucket, key string) func() {
+	m := &s.locks[s.stripe(bucket, key)]
+	m.Lock()
+	return m.Unlock
+}
+
+func (s *Store) stripe(bucket, key string) int {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
 	h.WriteString(bucket)
 	h.WriteByte(0)
 	h.WriteString(key)
-	m := &s.locks[h.Sum64()%uint64(len(s.locks))]
-	m.Lock()
-	return m.Unlock
+	return int(h.Sum64() % uint64(len(s.locks)))
+}
+
+// lock2 takes the locks of two keys, in stripe order so that two callers
+// locking the same pair cannot deadlock; once when they share a stripe.
+func (s *Store) lock2(bucket, a, b string) func() {
+	i, j := s.stripe(bucket, a), s.stripe(bucket, b)
+	if i == j {
+		s.locks[i].Lock()
+		return s.locks[i].Unlock
+	}
+	if i > j {
+		i, j = j, i
+	}
+	s.locks[i].Lock()
+	s.locks[j].Lock()
+	return func() {
+		s.locks[j].Unlock()
+		s.locks[i].Unlock()
+	}
 }
 
 func randomID() string {

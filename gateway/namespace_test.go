@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/backends/backendtest"
+	"github.com/strata-storage/strata/backends/dir"
+)
+
+func dirBackend(t *testing.T) backends.Backend {
+	t.Helper()
+	s, err := dir.Open(t.TempDir(), dir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// plain is a backend without the optional interfaces.
+type plain struct{ backends.Backend }
+
+func TestNamespaceSuite(t *testing.T) {
+	for name, wrap := range map[string]func(backends.Backend) backends.Backend{
+		"native": func(b backends.Backend) backends.Backend { return b },
+		// Moves stream through Strata; nothing is listed with Sys.
+		"plain": func(b backends.Backend) backends.Backend { return plain{b} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			backendtest.Run(t, func(t *testing.T) backends.Backend {
+				n, err := NewNamespace(map[string]backends.Backend{"d": wrap(dirBackend(t))}, map[string]Mount{}, "d")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			})
+		})
+	}
+}
+
+// A mapped bucket with a prefix: moves map both keys, the optional
+// interfaces are the routed backend's.
+func TestNamespaceMoveMapped(t *testing.T) {
+	root := t.TempDir()
+	d, err := dir.Open(root, dir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := t.Context()
+	if err := d.CreateBucket(ctx, "remote"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNamespace(map[string]backends.Backend{"d": d, "p": plain{d}},
+		map[string]Mount{"docs": {Backend: "d", Remote: "remote", Prefix: "pre"}, "raw": {Backend: "p", Remote: "remote"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backendtest.Put(t, n, "docs", "a/src", []byte("data"), backends.Meta{Sys: map[string]string{"ver-id": "1"}})
+	if err := n.MoveObject(ctx, "docs", "a/src", "b/dst"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "remote", "pre", "b", "dst")); err != nil || string(got) != "data" {
+		t.Fatalf("moved file: %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "remote", "pre", "a")); !os.IsNotExist(err) {
+		t.Fatalf("source folder: %v", err)
+	}
+	h, err := n.HeadObject(ctx, "docs", "b/dst")
+	if err != nil || h.Key != "b/dst" || h.Sys["ver-id"] != "1" {
+		t.Fatalf("HeadObject: %+v, %v", h, err)
+	}
+	if !n.ListsSys("docs") || n.ListsSys("raw") || n.ListsSys("missing") {
+		t.Fatal("ListsSys is not the routed backend's")
+	}
+	if n.VerifiesIntegrity("docs") || n.VerifiesIntegrity("missing") {
+		t.Fatal("a directory does not verify its data")
+	}
+	// Through the plain mount of the same folder: streamed.
+	if err := n.MoveObject(ctx, "raw", "pre/b/dst", "moved"); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := n.HeadObject(ctx, "raw", "moved"); err != nil || h.Sys["ver-id"] != "1" {
+		t.Fatalf("streamed move: %+v, %v", h, err)
+	}
+	if err := n.MoveObject(ctx, "missing", "a", "b"); !backends.Is(err, backends.NoSuchBucket) {
+		t.Fatalf("MoveObject in a bucket no backend has: %v", err)
+	}
+}
