@@ -253,15 +253,50 @@ func (s *Server) getObject(q *request, head bool) {
 		h.Set("Content-Range", "bytes "+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+length-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
 		status = http.StatusPartialContent
 	}
-	q.w.WriteHeader(status)
 	if head {
+		q.w.WriteHeader(status)
 		return
 	}
+	// The first block is read before the status is sent, so that data
+	// that fails its check (encryption, bitrot) there is an error answer;
+	// later, the connection is cut short of Content-Length.
 	buf := getCopyBuf()
 	defer putCopyBuf(buf)
-	if _, err := io.CopyBuffer(q.w, io.LimitReader(body, length), *buf); err != nil {
-		s.log.Debug("get: copy to client", "id", q.info.RequestID, "err", err)
+	body2 := io.LimitReader(body, length)
+	n, err := io.ReadFull(body2, (*buf)[:min(int64(len(*buf)), length)])
+	if err != nil && err != io.EOF {
+		q.fail(err)
+		return
 	}
+	q.w.WriteHeader(status)
+	if _, err := q.w.Write((*buf)[:n]); err != nil {
+		return
+	}
+	src := &readErr{r: body2}
+	if _, err := io.CopyBuffer(q.w, src, *buf); err != nil {
+		if src.err == nil {
+			s.log.Debug("get: copy to client", "id", q.info.RequestID, "err", err)
+			return
+		}
+		// The client must not take a short body for the object.
+		s.log.Warn("get: the object's data could not be read whole; response cut", "id", q.info.RequestID, "bucket", bucket, "key", key, "err", src.err)
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// readErr remembers the error of its reader, to tell it from the
+// client's.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // partRange returns the byte range of part n of an object. An object made

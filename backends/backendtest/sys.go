@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/strata-storage/strata/backends"
@@ -17,16 +18,32 @@ import (
 // sealed key, a list of hashes).
 func bigSys() map[string]string {
 	return map[string]string{
-		"sse-key":   base64.StdEncoding.EncodeToString(randBytes(1100)),
-		"sse-iv":    base64.RawURLEncoding.EncodeToString(randBytes(12)),
-		"ver-id":    "0192b7c4-3d1e-7a00-8000-" + randHex(6),
-		"lock-mode": "GOVERNANCE",
-		"rot-alg":   "",
+		"t-key":  base64.StdEncoding.EncodeToString(randBytes(1100)),
+		"t-iv":   base64.RawURLEncoding.EncodeToString(randBytes(12)),
+		"t-id":   "0192b7c4-3d1e-7a00-8000-" + randHex(6),
+		"t-mode": "GOVERNANCE",
+		"t-alg":  "",
 	}
 }
 
+// layerPrefixes name the Sys entries of the gateway's data-service
+// layers. The suite also runs over those layers, which add entries of
+// their own: those are not the test's to compare.
+var layerPrefixes = []string{"sse-", "lock-", "ver-", "rot-"}
+
 func sameSys(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
+	got = maps.Clone(got)
+	for k := range got {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		for _, p := range layerPrefixes {
+			if strings.HasPrefix(k, p) {
+				delete(got, k)
+			}
+		}
+	}
 	if len(got) == 0 && len(want) == 0 {
 		return
 	}
@@ -108,7 +125,7 @@ func testSys(t *testing.T, b backends.Backend) {
 	// metadata; Sys stays Sys.
 	um := backends.Meta{
 		User: map[string]string{"sse-key": "user", "strata": "user", "sys": "u", "x-strata-meta": "u", "strata_meta": "u"},
-		Sys:  map[string]string{"sse-key": "sys"},
+		Sys:  map[string]string{"t-key": "sys"},
 	}
 	Put(t, b, bucket, "names", []byte("n"), um)
 	h, err := b.HeadObject(ctx, bucket, "names")
@@ -130,7 +147,7 @@ func testSys(t *testing.T, b backends.Backend) {
 	checkSys(t, b, bucket, "names", um.Sys)
 	h, _ = b.HeadObject(ctx, bucket, "s")
 	m = h.Meta
-	m.Sys = map[string]string{"ver-id": "v2", "lock-until": "2037-01-01T00:00:00Z"}
+	m.Sys = map[string]string{"t-id": "v2", "t-until": "2037-01-01T00:00:00Z"}
 	out, err := b.UpdateMeta(ctx, bucket, "s", m)
 	if err != nil {
 		t.Fatal(err)
@@ -170,17 +187,17 @@ func testSys(t *testing.T, b backends.Backend) {
 	// A folder object keeps its Sys too.
 	Put(t, b, bucket, "dir/", nil, backends.Meta{Sys: sys})
 	checkSys(t, b, bucket, "dir/", sys)
-	if _, err := b.UpdateMeta(ctx, bucket, "dir/", backends.Meta{Sys: map[string]string{"ver-id": "d"}}); err != nil {
+	if _, err := b.UpdateMeta(ctx, bucket, "dir/", backends.Meta{Sys: map[string]string{"t-id": "d"}}); err != nil {
 		t.Fatal(err)
 	}
-	checkSys(t, b, bucket, "dir/", map[string]string{"ver-id": "d"})
+	checkSys(t, b, bucket, "dir/", map[string]string{"t-id": "d"})
 }
 
 func testPartSys(t *testing.T, b backends.Backend) {
 	ctx := t.Context()
 	bucket := NewBucket(t, b)
 	key := "mp/sys"
-	upSys := map[string]string{"sse-upload": "u1", "ver-id": "pending"}
+	upSys := map[string]string{"t-upload": "u1", "t-id": "pending"}
 	id, err := b.CreateMultipartUpload(ctx, bucket, key, backends.Meta{ContentType: "application/x-mp", Sys: upSys})
 	if err != nil {
 		t.Fatal(err)
@@ -192,8 +209,8 @@ func testPartSys(t *testing.T, b backends.Backend) {
 	sameSys(t, "ListParts: the upload's Meta", up.Meta.Sys, upSys)
 
 	p1, p2, p2b := randBytes(partSize), randBytes(1000), randBytes(2000)
-	sys1 := map[string]string{"rot-sum": base64.StdEncoding.EncodeToString(randBytes(32)), "sse-nonce": "n1"}
-	sys2 := map[string]string{"rot-sum": "second"}
+	sys1 := map[string]string{"t-sum": base64.StdEncoding.EncodeToString(randBytes(32)), "t-nonce": "n1"}
+	sys2 := map[string]string{"t-sum": "second"}
 	sys2b := bigSys()
 	sendPart := func(n int, data []byte, sys map[string]string) backends.PartInfo {
 		t.Helper()
@@ -222,7 +239,7 @@ func testPartSys(t *testing.T, b backends.Backend) {
 		t.Fatalf("ListParts: part 2 is %+v, not the second upload", parts[1])
 	}
 
-	final := backends.Meta{ContentType: "application/x-mp", Sys: map[string]string{"ver-id": "done", "sse-key": "k"}}
+	final := backends.Meta{ContentType: "application/x-mp", Sys: map[string]string{"t-id": "done", "t-key": "k"}}
 	final.ETag = multipartETag(md5hex(p1), md5hex(p2b))
 	final.Parts = parts
 	info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1, 2}, final)
@@ -255,7 +272,7 @@ func testPartSys(t *testing.T, b backends.Backend) {
 	h, _ := b.HeadObject(ctx, bucket, key)
 	m := h.Meta
 	m.Tags = map[string]string{"t": "v"}
-	m.Sys = map[string]string{"ver-id": "again"}
+	m.Sys = map[string]string{"t-id": "again"}
 	if _, err := b.UpdateMeta(ctx, bucket, key, m); err != nil {
 		t.Fatal(err)
 	}
@@ -274,22 +291,22 @@ func testListSys(t *testing.T, b backends.Backend) {
 	}
 	big := bigSys()
 	want := map[string]map[string]string{
-		"a":       {"ver-id": "a"},
+		"a":       {"t-id": "a"},
 		"b/c":     big,
 		"b/plain": nil,
-		"d/":      {"lock-mode": "COMPLIANCE"},
-		"e":       {"sse-key": "e", "rot-sum": "x"},
+		"d/":      {"t-mode": "COMPLIANCE"},
+		"e":       {"t-key": "e", "t-sum": "x"},
 	}
 	for k, sys := range want {
 		Put(t, b, bucket, k, nil, backends.Meta{Sys: sys, User: map[string]string{"u": k}})
 	}
-	putSysAtEOF(t, b, bucket, "eof", []byte("data"), backends.Meta{}, map[string]string{"rot-sum": "eof"})
-	want["eof"] = map[string]string{"rot-sum": "eof"}
+	putSysAtEOF(t, b, bucket, "eof", []byte("data"), backends.Meta{}, map[string]string{"t-sum": "eof"})
+	want["eof"] = map[string]string{"t-sum": "eof"}
 	// Changed by UpdateMeta after the put.
-	if _, err := b.UpdateMeta(t.Context(), bucket, "e", backends.Meta{Sys: map[string]string{"sse-key": "e2"}}); err != nil {
+	if _, err := b.UpdateMeta(t.Context(), bucket, "e", backends.Meta{Sys: map[string]string{"t-key": "e2"}}); err != nil {
 		t.Fatal(err)
 	}
-	want["e"] = map[string]string{"sse-key": "e2"}
+	want["e"] = map[string]string{"t-key": "e2"}
 	seen := 0
 	for _, opts := range []backends.ListOptions{{}, {MaxKeys: 2}, {Prefix: "b/"}} {
 		for {
@@ -361,7 +378,7 @@ func testMove(t *testing.T, b backends.Backend) {
 	gone("src")
 
 	// Onto an existing key: replaced.
-	Put(t, b, bucket, "other", []byte("the old content of other"), backends.Meta{ContentType: "text/old", Sys: map[string]string{"ver-id": "old"}})
+	Put(t, b, bucket, "other", []byte("the old content of other"), backends.Meta{ContentType: "text/old", Sys: map[string]string{"t-id": "old"}})
 	if err := mv.MoveObject(ctx, bucket, "deep/er/dst", "other"); err != nil {
 		t.Fatalf("MoveObject onto an object: %v", err)
 	}
@@ -392,7 +409,7 @@ func testMove(t *testing.T, b backends.Backend) {
 	parts := []backends.PartInfo{uploadPart(t, b, bucket, "mp", id, 1, p1), uploadPart(t, b, bucket, "mp", id, 2, p2)}
 	_, parts, _ = b.ListParts(ctx, bucket, "mp", id)
 	fm := backends.Meta{ContentType: "application/x-mp", ETag: multipartETag(md5hex(p1), md5hex(p2)), Parts: parts,
-		Sys: map[string]string{"sse-key": "mp"}}
+		Sys: map[string]string{"t-key": "mp"}}
 	if _, err := b.CompleteMultipartUpload(ctx, bucket, "mp", id, []int{1, 2}, fm); err != nil {
 		t.Fatal(err)
 	}
@@ -407,13 +424,13 @@ func testMove(t *testing.T, b backends.Backend) {
 	}
 
 	// An empty object, and a folder object with what is below it left.
-	Put(t, b, bucket, "empty", nil, backends.Meta{Sys: map[string]string{"ver-id": "e"}})
+	Put(t, b, bucket, "empty", nil, backends.Meta{Sys: map[string]string{"t-id": "e"}})
 	eSrc, _ := b.HeadObject(ctx, bucket, "empty")
 	if err := mv.MoveObject(ctx, bucket, "empty", "sub/empty"); err != nil {
 		t.Fatal(err)
 	}
 	check("sub/empty", nil, eSrc)
-	Put(t, b, bucket, "f/", nil, backends.Meta{ContentType: "application/x-directory", Sys: map[string]string{"ver-id": "f"}})
+	Put(t, b, bucket, "f/", nil, backends.Meta{ContentType: "application/x-directory", Sys: map[string]string{"t-id": "f"}})
 	Put(t, b, bucket, "f/x", []byte("x"), backends.Meta{})
 	fSrc, _ := b.HeadObject(ctx, bucket, "f/")
 	if err := mv.MoveObject(ctx, bucket, "f/", "g/"); err != nil {

@@ -49,6 +49,8 @@ type serverFlags struct {
 	shutdownTimeout time.Duration
 	parity          int
 	sigv2           string
+	autoEncrypt     string
+	ssecHTTP        string
 }
 
 func serverCmd() *cobra.Command {
@@ -94,6 +96,10 @@ lets requests in flight finish and exits 0.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long to wait for requests in flight after SIGTERM/SIGINT")
 	fl.StringVar(&f.sigv2, "sigv2", "", "accept AWS Signature Version 2 (default presigned URLs of boto3 and aws CLI v1): on (default) or off; env STRATA_SIGV2")
 	fl.Lookup("sigv2").NoOptDefVal = "on"
+	fl.StringVar(&f.autoEncrypt, "auto-encryption", "", "encrypt every new object with SSE-S3 unless the request or bucket asks otherwise: on or off (default); needs a KMS (docs/kms.md); env STRATA_AUTO_ENCRYPTION")
+	fl.Lookup("auto-encryption").NoOptDefVal = "on"
+	fl.StringVar(&f.ssecHTTP, "sse-c-over-http", "", "accept SSE-C keys over plain HTTP (behind a TLS proxy): on or off (default); env STRATA_SSE_C_OVER_HTTP")
+	fl.Lookup("sse-c-over-http").NoOptDefVal = "on"
 	return cmd
 }
 
@@ -187,7 +193,11 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
-	backend, err = dataServices(backend, services{})
+	svc, err := servicesFromEnv(f)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	backend, err = dataServices(backend, svc)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -213,13 +223,23 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	ssecHTTP := f.ssecHTTP
+	if ssecHTTP == "" {
+		ssecHTTP = os.Getenv("STRATA_SSE_C_OVER_HTTP")
+	}
+	allowSSECHTTP, err := onOff("--sse-c-over-http / STRATA_SSE_C_OVER_HTTP", ssecHTTP)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
 	handler := s3api.New(s3api.Config{
-		Backend:      backend,
-		Credentials:  map[string]string{user: pass},
-		Domains:      domains,
-		Region:       f.region,
-		Logger:       log,
-		DisableSigV2: noSigV2,
+		AllowSSECOverHTTP: allowSSECHTTP,
+		Backend:           backend,
+		Credentials:       map[string]string{user: pass},
+		Domains:           domains,
+		Region:            f.region,
+		Logger:            log,
+		DisableSigV2:      noSigV2,
 	})
 	srv := &http.Server{
 		Handler:           handler,

@@ -1,11 +1,58 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"strings"
+
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway/kms"
+	"github.com/strata-storage/strata/gateway/sio"
+	"github.com/strata-storage/strata/gateway/sse"
 )
 
 // services are the settings of the data-service layers.
 type services struct {
+	kms         kms.KMS
+	autoEncrypt bool
+	cipher      sio.Cipher
+}
+
+// servicesFromEnv reads the settings of the data services from the
+// environment (and the flags already in f).
+func servicesFromEnv(f serverFlags) (services, error) {
+	var s services
+	k, err := kms.FromEnv(os.Getenv)
+	if err != nil {
+		return s, err
+	}
+	s.kms = k
+	auto := f.autoEncrypt
+	if auto == "" {
+		auto = os.Getenv("STRATA_AUTO_ENCRYPTION")
+	}
+	if s.autoEncrypt, err = onOff("--auto-encryption / STRATA_AUTO_ENCRYPTION", auto); err != nil {
+		return s, err
+	}
+	if s.autoEncrypt && s.kms == nil {
+		return s, fmt.Errorf("auto-encryption needs a KMS: set STRATA_KMS_SECRET_KEY or a Vault (see docs/kms.md)")
+	}
+	if c := os.Getenv("STRATA_SSE_CIPHER"); c != "" {
+		if s.cipher, err = sio.ParseCipher(c); err != nil {
+			return s, fmt.Errorf("STRATA_SSE_CIPHER: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func onOff(what, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "off", "false", "0", "no":
+		return false, nil
+	case "on", "true", "1", "yes":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %q is neither on nor off", what, v)
 }
 
 // dataServices wraps b in the data-service layers of gateway/, outermost
@@ -17,6 +64,6 @@ func dataServices(b backends.Backend, s services) (backends.Backend, error) {
 	// bitrot layer: (next)
 	// versioning layer: (next)
 	// object lock / WORM layer: (next)
-	// SSE layer: (next)
+	b = sse.New(b, sse.Options{KMS: s.kms, Cipher: s.cipher, AutoEncrypt: s.autoEncrypt})
 	return b, nil
 }

@@ -416,6 +416,7 @@ type sealReader struct {
 	meta      *backends.Meta
 	keys      objectKeys
 	streamKey []byte
+	sys       map[string]string // the layer's entries, set again at the end
 	n         int64
 	done      bool
 }
@@ -425,9 +426,8 @@ func (r *sealReader) Read(p []byte) (int, error) {
 	r.n += int64(n)
 	if err == io.EOF && !r.done {
 		r.done = true
-		if r.meta.Sys == nil {
-			r.meta.Sys = map[string]string{}
-		}
+		// Whoever read before may have replaced the map at its own end.
+		setSys(r.meta, r.sys)
 		r.meta.Sys[sysSize] = strconv.FormatInt(r.n, 10)
 		r.meta.ETag = r.keys.etag(r.streamKey, r.meta.ETag)
 	}
@@ -471,7 +471,7 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	clearSys(opts.Meta)
 	setSys(opts.Meta, sys)
 	sk := k.streamKey()
-	enc, err := sio.EncryptReader(&sealReader{src: data, meta: opts.Meta, keys: k, streamKey: sk}, sio.Config{Key: sk, Cipher: k.cipher})
+	enc, err := sio.EncryptReader(&sealReader{src: data, meta: opts.Meta, keys: k, streamKey: sk, sys: sys}, sio.Config{Key: sk, Cipher: k.cipher})
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
@@ -1026,7 +1026,7 @@ func (l *Layer) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 		meta = &backends.Meta{}
 	}
 	pk := k.partKey(number)
-	r, err := sio.EncryptReader(&sealReader{src: data, meta: meta, keys: k, streamKey: pk}, sio.Config{Key: pk, Cipher: k.cipher})
+	r, err := sio.EncryptReader(&sealReader{src: data, meta: meta, keys: k, streamKey: pk, sys: map[string]string{}}, sio.Config{Key: pk, Cipher: k.cipher})
 	if err != nil {
 		return backends.PartInfo{}, err
 	}

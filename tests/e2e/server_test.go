@@ -105,6 +105,7 @@ type serverConfig struct {
 	tls  bool     // generate a certificate and pass --certs-dir
 	conf string   // serve a configuration file (--config) instead of dir
 	addr string   // listen address; a free port when empty
+	env  []string // extra environment, NAME=value
 }
 
 type serverOption func(*serverConfig)
@@ -122,6 +123,11 @@ func withAddr(addr string) serverOption { return func(c *serverConfig) { c.addr 
 
 // withConfig serves the backends of a configuration file.
 func withConfig(path string) serverOption { return func(c *serverConfig) { c.conf = path } }
+
+// withEnv adds NAME=value entries to the server's environment.
+func withEnv(kv ...string) serverOption {
+	return func(c *serverConfig) { c.env = append(c.env, kv...) }
+}
 
 // withTLS makes the server answer HTTPS with a fresh self-signed certificate.
 func withTLS() serverOption { return func(c *serverConfig) { c.tls = true } }
@@ -164,6 +170,7 @@ func startServer(t testing.TB, opts ...serverOption) *server {
 
 	s.cmd = exec.Command(strataBin, args...)
 	s.cmd.Env = append(os.Environ(), "STRATA_ROOT_USER="+accessKey, "STRATA_ROOT_PASSWORD="+secretKey)
+	s.cmd.Env = append(s.cmd.Env, cfg.env...)
 	s.cmd.Stdout = s.logs
 	s.cmd.Stderr = s.logs
 	if err := s.cmd.Start(); err != nil {
