@@ -779,6 +779,9 @@ func (l *Layer) open(ctx context.Context, bucket, key string, info backends.Obje
 			body = io.NopCloser(strings.NewReader(""))
 		}
 	}
+	if encLen > prefetchChunk {
+		body = newPrefetch(body)
+	}
 	return &decryptReader{body: body, cipher: k.cipher, segs: segs}, plain, nil
 }
 
