@@ -33,6 +33,7 @@ const (
 	NotImplemented
 	KeyTooLong
 	Conflict // the key is used by a directory, or a directory by a file
+	Corrupt  // stored data failed its integrity check (bitrot)
 )
 
 // Error is an error with a kind.

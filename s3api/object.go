@@ -241,8 +241,18 @@ func (s *Server) getObject(q *request, head bool) {
 	}
 	buf := getCopyBuf()
 	defer putCopyBuf(buf)
-	if _, err := io.CopyBuffer(q.w, io.LimitReader(body, length), *buf); err != nil {
+	src := &errReader{r: io.LimitReader(body, length)}
+	n, err := io.CopyBuffer(q.w, src, *buf)
+	if err != nil {
 		s.log.Debug("get: copy to client", "id", q.info.RequestID, "err", err)
+	}
+	if src.err != nil || (err == nil && n < length) {
+		// The data failed after the headers went out (an integrity check,
+		// a backend gone): abort the connection, so that the client sees
+		// an error rather than a body that looks whole but is short.
+		s.log.Warn("get: the object's data failed during the response; aborting it",
+			"id", q.info.RequestID, "bucket", bucket, "key", key, "sent", n, "length", length, "err", src.err)
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -681,4 +691,19 @@ func (s *Server) getObjectAttributes(q *request) {
 	}
 	q.w.Header().Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	writeXML(q.w, http.StatusOK, res)
+}
+
+// errReader remembers the error of the reader it wraps, to tell a failed
+// source from a client that went away.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
