@@ -22,6 +22,7 @@ import (
 	"github.com/strata-storage/strata/config"
 	"github.com/strata-storage/strata/erasure"
 	"github.com/strata-storage/strata/s3api"
+	"github.com/strata-storage/strata/s3api/admin"
 )
 
 // Default credentials, for a first start only: the server warns about them.
@@ -187,7 +188,8 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
-	backend, err = dataServices(backend, services{})
+	var layers serviceLayers
+	backend, err = dataServices(backend, services{log: log, layers: &layers})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -213,7 +215,19 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	adminAPI := admin.Config{
+		Lookup:  func(ak string) (string, bool) { return pass, ak == user },
+		IsAdmin: func(ak string) bool { return ak == user },
+		Version: versionString(),
+		Backend: func(context.Context) any { return map[string]string{"Data": where} },
+		// TODO: EnableWORM from the WORM layer once it is in the stack.
+		Logger: log,
+	}
+	if layers.bitrot != nil {
+		adminAPI.Bitrot = layers.bitrot
+	}
 	handler := s3api.New(s3api.Config{
+		Admin:        admin.New(adminAPI),
 		Backend:      backend,
 		Credentials:  map[string]string{user: pass},
 		Domains:      domains,
