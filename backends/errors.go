@@ -36,6 +36,7 @@ const (
 	// InvalidRequest is a request that cannot be served as made (S3's
 	// InvalidRequest, 400), such as reading an SSE-C object without its key.
 	InvalidRequest
+	Corrupt // stored data failed its integrity check (bitrot)
 )
 
 // Error is an error with a kind.

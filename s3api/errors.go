@@ -35,6 +35,7 @@ var kindErrors = map[backends.Kind]*s3err.APIError{
 	backends.KeyTooLong:         s3err.ErrKeyTooLong,
 	backends.Conflict:           s3err.ErrInvalidObjectName,
 	backends.InvalidRequest:     s3err.ErrInvalidRequest,
+	backends.Corrupt:            s3err.ErrInternal, // with the kind's message
 }
 
 // toAPIError turns any error into the S3 error to answer.

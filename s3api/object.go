@@ -272,31 +272,20 @@ func (s *Server) getObject(q *request, head bool) {
 	if _, err := q.w.Write((*buf)[:n]); err != nil {
 		return
 	}
-	src := &readErr{r: body2}
-	if _, err := io.CopyBuffer(q.w, src, *buf); err != nil {
-		if src.err == nil {
-			s.log.Debug("get: copy to client", "id", q.info.RequestID, "err", err)
-			return
-		}
-		// The client must not take a short body for the object.
-		s.log.Warn("get: the object's data could not be read whole; response cut", "id", q.info.RequestID, "bucket", bucket, "key", key, "err", src.err)
+	src := &errReader{r: body2}
+	rest, err := io.CopyBuffer(q.w, src, *buf)
+	if err != nil && src.err == nil {
+		s.log.Debug("get: copy to client", "id", q.info.RequestID, "err", err)
+		return
+	}
+	if src.err != nil || int64(n)+rest < length {
+		// The data failed after the headers went out (an integrity check,
+		// a backend gone): abort the connection, so that the client sees
+		// an error rather than a body that looks whole but is short.
+		s.log.Warn("get: the object's data failed during the response; aborting it",
+			"id", q.info.RequestID, "bucket", bucket, "key", key, "sent", int64(n)+rest, "length", length, "err", src.err)
 		panic(http.ErrAbortHandler)
 	}
-}
-
-// readErr remembers the error of its reader, to tell it from the
-// client's.
-type readErr struct {
-	r   io.Reader
-	err error
-}
-
-func (e *readErr) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
-		e.err = err
-	}
-	return n, err
 }
 
 // partRange returns the byte range of part n of an object. An object made
@@ -747,4 +736,19 @@ func (s *Server) getObjectAttributes(q *request) {
 	}
 	q.w.Header().Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
 	writeXML(q.w, http.StatusOK, res)
+}
+
+// errReader remembers the error of the reader it wraps, to tell a failed
+// source from a client that went away.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }

@@ -43,6 +43,9 @@ type Config struct {
 	// Signature Version 2 (InvalidRequest: use AWS4-HMAC-SHA256). V2 is
 	// accepted by default: presigned URLs from boto3 and aws CLI v1 use it.
 	DisableSigV2 bool
+	// Admin, when set, serves the paths under /.strata/ (the admin API,
+	// s3api/admin); no bucket name starts with a dot.
+	Admin http.Handler
 }
 
 // Server is an http.Handler that serves the S3 API.
@@ -170,6 +173,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		return
 	}
 	ri.Bucket, ri.Key = bucket, key
+	if bucket == ".strata" && s.cfg.Admin != nil {
+		s.cfg.Admin.ServeHTTP(w, r)
+		return
+	}
 
 	if r.Method == http.MethodOptions {
 		s.preflight(w, r, bucket)

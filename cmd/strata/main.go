@@ -54,7 +54,7 @@ one endpoint, and buckets mounted as directories on Linux.`,
 		SilenceErrors: true,
 	}
 	server := serverCmd()
-	root.AddCommand(server, versionCmd(), mountCmd(), benchCmd())
+	root.AddCommand(server, versionCmd(), mountCmd(), benchCmd(), adminCmd())
 	// The root help lists every flag, so that one --help tells everything.
 	root.Long += "\n\nFlags of strata server:\n" + server.Flags().FlagUsages() +
 		"\nEnvironment of strata server:\n" + serverEnvHelp

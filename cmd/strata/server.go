@@ -22,6 +22,7 @@ import (
 	"github.com/strata-storage/strata/config"
 	"github.com/strata-storage/strata/erasure"
 	"github.com/strata-storage/strata/s3api"
+	"github.com/strata-storage/strata/s3api/admin"
 )
 
 // Default credentials, for a first start only: the server warns about them.
@@ -197,6 +198,8 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	var layers serviceLayers
+	svc.log, svc.layers = log, &layers
 	backend, err = dataServices(backend, svc)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -232,7 +235,19 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	adminAPI := admin.Config{
+		Lookup:  func(ak string) (string, bool) { return pass, ak == user },
+		IsAdmin: func(ak string) bool { return ak == user },
+		Version: versionString(),
+		Backend: func(context.Context) any { return map[string]string{"Data": where} },
+		// TODO: EnableWORM from the WORM layer once it is in the stack.
+		Logger: log,
+	}
+	if layers.bitrot != nil {
+		adminAPI.Bitrot = layers.bitrot
+	}
 	handler := s3api.New(s3api.Config{
+		Admin:             admin.New(adminAPI),
 		AllowSSECOverHTTP: allowSSECHTTP,
 		Backend:           backend,
 		Credentials:       map[string]string{user: pass},

@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway/bitrot"
 	"github.com/strata-storage/strata/gateway/kms"
 	"github.com/strata-storage/strata/gateway/sio"
 	"github.com/strata-storage/strata/gateway/sse"
@@ -16,6 +18,14 @@ type services struct {
 	kms         kms.KMS
 	autoEncrypt bool
 	cipher      sio.Cipher
+	log         *slog.Logger
+	// layers, when not nil, receives the layers the admin API drives.
+	layers *serviceLayers
+}
+
+// serviceLayers are the layers of a stack that the admin API talks to.
+type serviceLayers struct {
+	bitrot *bitrot.Layer
 }
 
 // servicesFromEnv reads the settings of the data services from the
@@ -61,7 +71,11 @@ func onOff(what, v string) (bool, error) {
 // verifies ciphertext; lock sits on versioning because retention belongs
 // to versions.
 func dataServices(b backends.Backend, s services) (backends.Backend, error) {
-	// bitrot layer: (next)
+	rot := bitrot.New(b, bitrot.Options{Logger: s.log})
+	if s.layers != nil {
+		s.layers.bitrot = rot
+	}
+	b = rot
 	// versioning layer: (next)
 	// object lock / WORM layer: (next)
 	b = sse.New(b, sse.Options{KMS: s.kms, Cipher: s.cipher, AutoEncrypt: s.autoEncrypt})
