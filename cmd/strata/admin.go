@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-storage/strata/gateway/bitrot"
+	"github.com/strata-storage/strata/gateway/kms"
 	"github.com/strata-storage/strata/s3api/admin"
 )
 
@@ -50,7 +51,7 @@ Requests are signed with the server's root credentials, as S3 requests are.
 	}
 	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", "", "URL of the server (env STRATA_ENDPOINT, default "+defaultEndpoint+")")
 	client := func() (*adminClient, error) { return newAdminClient(endpoint) }
-	cmd.AddCommand(adminInfoCmd(client), adminScanCmd(client), adminBucketCmd(client))
+	cmd.AddCommand(adminInfoCmd(client), adminScanCmd(client), adminBucketCmd(client), adminKMSCmd(client))
 	return cmd
 }
 
@@ -399,6 +400,90 @@ cannot be undone through the API.`,
 			}
 			resp.Body.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "Bucket %s is now write-once.\n", args[0])
+			return nil
+		},
+	})
+	return cmd
+}
+
+func adminKMSCmd(client func() (*adminClient, error)) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "kms",
+		Short: "The server's KMS: its keys and whether it works",
+	}
+	// get calls route and decodes its JSON answer into v.
+	get := func(cmd *cobra.Command, method, route string, q url.Values, v any) error {
+		c, err := client()
+		if err != nil {
+			return err
+		}
+		resp, err := c.call(cmd.Context(), method, route, q)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+	key := &cobra.Command{Use: "key", Short: "Create and list KMS master keys"}
+	key.AddCommand(&cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a master key (Vault; the built-in KMS takes its keys from STRATA_KMS_SECRET_KEY)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]string
+			if err := get(cmd, http.MethodPost, "kms/key/create", url.Values{"key": {args[0]}}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Created KMS key %s.\n", out["key"])
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "list",
+		Short: "List the master keys",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out struct {
+				Keys    []string `json:"keys"`
+				Default string   `json:"default"`
+			}
+			if err := get(cmd, http.MethodGet, "kms/key/list", nil, &out); err != nil {
+				return err
+			}
+			for _, k := range out.Keys {
+				mark := ""
+				if k == out.Default {
+					mark = " (default)"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s%s\n", k, mark)
+			}
+			return nil
+		},
+	})
+	cmd.AddCommand(key, &cobra.Command{
+		Use:   "status",
+		Short: "Show the KMS and whether its default key works",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var st kms.Status
+			if err := get(cmd, http.MethodGet, "kms/status", nil, &st); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "KMS\t%s\n", st.Name)
+			if st.Endpoint != "" {
+				fmt.Fprintf(tw, "Endpoint\t%s\n", st.Endpoint)
+			}
+			fmt.Fprintf(tw, "Default key\t%s\n", st.DefaultKey)
+			fmt.Fprintf(tw, "Online\t%v\n", st.Online)
+			if st.Detail != "" {
+				fmt.Fprintf(tw, "Detail\t%s\n", st.Detail)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if !st.Online {
+				return errors.New("the KMS does not work")
+			}
 			return nil
 		},
 	})

@@ -246,8 +246,10 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if layers.bitrot != nil {
 		adminAPI.Bitrot = layers.bitrot
 	}
+	adminHandler := admin.New(adminAPI)
+	adminHandler.HandleKMS(svc.kms)
 	handler := s3api.New(s3api.Config{
-		Admin:             admin.New(adminAPI),
+		Admin:             adminHandler,
 		AllowSSECOverHTTP: allowSSECHTTP,
 		Backend:           backend,
 		Credentials:       map[string]string{user: pass},

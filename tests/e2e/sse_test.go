@@ -117,6 +117,22 @@ func TestSSE(t *testing.T) {
 		}
 	}
 
+	t.Run("admin kms", func(t *testing.T) {
+		env := []string{"SSL_CERT_FILE=" + s.CAFile}
+		out, code := s.strataAdmin(t, env, "kms", "key", "list")
+		if code != 0 || !strings.Contains(out, kmsKeyName+" (default)") {
+			t.Errorf("strata admin kms key list: exit %d\n%s", code, out)
+		}
+		out, code = s.strataAdmin(t, env, "kms", "status")
+		if code != 0 || !strings.Contains(out, "builtin") || !strings.Contains(out, "true") {
+			t.Errorf("strata admin kms status: exit %d\n%s", code, out)
+		}
+		out, code = s.strataAdmin(t, env, "kms", "key", "create", "another")
+		if code == 0 || !strings.Contains(out, "STRATA_KMS_SECRET_KEY") {
+			t.Errorf("strata admin kms key create on the built-in KMS: exit %d\n%s", code, out)
+		}
+	})
+
 	t.Run("boto3", func(t *testing.T) {
 		py := needBoto3(t)
 		script, err := filepath.Abs(filepath.Join("testdata", "boto3_sse.py"))
