@@ -219,7 +219,7 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		Lookup:  func(ak string) (string, bool) { return pass, ak == user },
 		IsAdmin: func(ak string) bool { return ak == user },
 		Version: versionString(),
-		Backend: func(context.Context) any { return map[string]string{"Data": where} },
+		Backend: func(context.Context) any { return map[string]string{"data": where} },
 		// TODO: EnableWORM from the WORM layer once it is in the stack.
 		Logger: log,
 	}
