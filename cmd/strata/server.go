@@ -215,8 +215,15 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
-	adminAPI := admin.Config{
-		Lookup:  func(ak string) (string, bool) { return pass, ak == user },
+	// The admin API (docs/admin.md); other parts of the server add their
+	// routes with adminAPI.Handle.
+	adminCfg := admin.Config{
+		Lookup: func(ak string) (string, bool) {
+			if ak != user {
+				return "", false
+			}
+			return pass, true
+		},
 		IsAdmin: func(ak string) bool { return ak == user },
 		Version: versionString(),
 		Backend: func(context.Context) any { return map[string]string{"data": where} },
@@ -224,10 +231,11 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		Logger: log,
 	}
 	if layers.bitrot != nil {
-		adminAPI.Bitrot = layers.bitrot
+		adminCfg.Bitrot = layers.bitrot
 	}
+	adminAPI := admin.New(adminCfg)
 	handler := s3api.New(s3api.Config{
-		Admin:        admin.New(adminAPI),
+		Admin:        adminAPI,
 		Backend:      backend,
 		Credentials:  map[string]string{user: pass},
 		Domains:      domains,
