@@ -84,3 +84,15 @@ func TestGetAbortsOnFailingData(t *testing.T) {
 		}
 	}
 }
+
+func TestReservedKeys(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/bkt", nil), 200, "")
+	for _, m := range []string{"PUT", "GET", "HEAD", "DELETE"} {
+		r := e.do(m, "/bkt/.strata.bitrot/0123456789abcdef0123456789abcdef", []byte("x"))
+		if r.StatusCode != 400 || (m != "HEAD" && r.code() != "InvalidObjectName") {
+			t.Fatalf("%s: %d %s", m, r.StatusCode, r.body)
+		}
+	}
+	e.want(e.do("PUT", "/bkt/.strata.bitrotx", []byte("x")), 200, "")
+}
