@@ -17,6 +17,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/gateway"
+	"github.com/strata-storage/strata/gateway/bitrot"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/sigv2"
 	"github.com/strata-storage/strata/s3api/sigv4"
@@ -229,6 +230,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 	} else {
 		if err := backends.CheckKey(key); err != nil {
 			writeError(w, r, err)
+			return
+		}
+		if bitrot.Reserved(key) {
+			writeError(w, r, s3err.ErrInvalidObjectName.WithMessage("Object keys under "+bitrot.Prefix+" are reserved by Strata."))
 			return
 		}
 		s.routeObject(req)

@@ -235,21 +235,28 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
-	adminAPI := admin.Config{
-		Lookup:  func(ak string) (string, bool) { return pass, ak == user },
+	// The admin API (docs/admin.md); other parts of the server add their
+	// routes with adminAPI.Handle.
+	adminCfg := admin.Config{
+		Lookup: func(ak string) (string, bool) {
+			if ak != user {
+				return "", false
+			}
+			return pass, true
+		},
 		IsAdmin: func(ak string) bool { return ak == user },
 		Version: versionString(),
-		Backend: func(context.Context) any { return map[string]string{"Data": where} },
+		Backend: func(context.Context) any { return map[string]string{"data": where} },
 		// TODO: EnableWORM from the WORM layer once it is in the stack.
 		Logger: log,
 	}
 	if layers.bitrot != nil {
-		adminAPI.Bitrot = layers.bitrot
+		adminCfg.Bitrot = layers.bitrot
 	}
-	adminHandler := admin.New(adminAPI)
-	adminHandler.HandleKMS(svc.kms)
+	adminAPI := admin.New(adminCfg)
+	adminAPI.HandleKMS(svc.kms)
 	handler := s3api.New(s3api.Config{
-		Admin:             adminHandler,
+		Admin:             adminAPI,
 		AllowSSECOverHTTP: allowSSECHTTP,
 		Backend:           backend,
 		Credentials:       map[string]string{user: pass},

@@ -293,9 +293,25 @@ func (l *Layer) MoveObject(ctx context.Context, bucket, src, dst string) error {
 	if err := checkKey(dst); err != nil {
 		return err
 	}
+	if l.passThrough(bucket) {
+		return gateway.Move(ctx, l.Backend, bucket, src, dst)
+	}
+	// The object replaced at dst leaves its hash object behind.
+	prev := l.currentRef(ctx, bucket, dst)
 	// gateway.Move over the inner backend: native when it can, else a
 	// raw copy that keeps Sys (and so the reference to the hashes).
-	return gateway.Move(ctx, l.Backend, bucket, src, dst)
+	if err := gateway.Move(ctx, l.Backend, bucket, src, dst); err != nil {
+		return err
+	}
+	if prev != "" {
+		if info, err := l.Backend.HeadObject(ctx, bucket, dst); err == nil {
+			if r, err := parseRecord(info.Sys); err == nil && r.ref == prev {
+				return nil // moved onto itself
+			}
+		}
+		l.removeHashObject(bucket, prev)
+	}
+	return nil
 }
 
 // currentRef returns the hash object id of the object at key, "" when it
@@ -379,7 +395,7 @@ func (l *Layer) UpdateMeta(ctx context.Context, bucket, key string, meta backend
 		// The object was replaced between the two calls, and the record
 		// just written belongs to the old data: hash the new data.
 		l.log.Warn("bitrot: object replaced during a metadata update; hashing it again", "bucket", bucket, "key", key)
-		if _, herr := l.Hash(ctx, bucket, key); herr != nil {
+		if _, herr := l.hash(ctx, bucket, key, true); herr != nil {
 			l.log.Error("bitrot: cannot hash the replaced object", "bucket", bucket, "key", key, "err", herr)
 		}
 		return l.Backend.HeadObject(ctx, bucket, key)

@@ -431,6 +431,18 @@ func TestHashObjectLifecycle(t *testing.T) {
 	got, err = get(t, l, "bkt", "moved/k", nil)
 	wantCorrupt(t, "moved", got, big2, err)
 
+	// A move onto a large object takes its hash object away.
+	put(t, l, "bkt", "k3", big)
+	if err := l.MoveObject(ctx, "bkt", "moved/k", "k3"); err != nil {
+		t.Fatal(err)
+	}
+	if ids := hashObjects(t, inner, "bkt"); len(ids) != 1 || ids[0] != info2.Sys[sysRef] {
+		t.Fatalf("after a move onto an object: %v", ids)
+	}
+	if err := l.MoveObject(ctx, "bkt", "k3", "moved/k"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Overwrite with a small object, then delete: nothing is left.
 	put(t, l, "bkt", "moved/k", []byte("small"))
 	put(t, l, "bkt", "k2", big)
