@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
@@ -655,5 +656,86 @@ func TestEmulatorStopped(t *testing.T) {
 	put(t, b, "faults", "obj", data, backends.Meta{})
 	if got, _ := get(t, b, "faults", "obj", nil); !bytes.Equal(got, data) {
 		t.Fatal("upload after the restart differs")
+	}
+}
+
+// sideBlobs lists the parts lists kept out of objects' entries.
+func sideBlobs(t *testing.T, bucket string) []string {
+	t.Helper()
+	var out []string
+	pager := directClient(t).NewContainerClient(bucket).NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: ptr(partsPrefix)})
+	for pager.More() {
+		page, err := pager.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range page.Segment.BlobItems {
+			out = append(out, *it.Name)
+		}
+	}
+	return out
+}
+
+// A parts list too large for the 8 KiB of metadata is a blob of its own:
+// HEAD, GET, UpdateMeta and moves keep it whole, with each part's Sys;
+// deleting the object deletes it.
+func TestPartsOutOfEntry(t *testing.T) {
+	ctx := t.Context()
+	b := newTestBackend(t, Config{})
+	bucket := newBucket(t, b)
+	id, err := b.CreateMultipartUpload(ctx, bucket, "many", backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	var parts []backends.PartInfo
+	var nums []int
+	var all []byte
+	for i := 1; i <= n; i++ {
+		data := []byte(fmt.Sprintf("part %03d;", i))
+		all = append(all, data...)
+		m := &backends.Meta{ETag: md5hex(data), Sys: map[string]string{"sse-size": fmt.Sprint(len(data) * i)}}
+		p, err := b.UploadPart(ctx, bucket, "many", id, i, bytes.NewReader(data), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, p)
+		nums = append(nums, i)
+	}
+	final := backends.Meta{ETag: "0123456789abcdef0123456789abcdef-300", Parts: parts, Sys: map[string]string{"sse-key": "k"}}
+	if _, err := b.CompleteMultipartUpload(ctx, bucket, "many", id, nums, final); err != nil {
+		t.Fatal(err)
+	}
+	check := func(key string) {
+		t.Helper()
+		h, err := b.HeadObject(ctx, bucket, key)
+		if err != nil || len(h.Parts) != n || h.Parts[n-1].Sys["sse-size"] != fmt.Sprint(9*n) || h.Sys["sse-key"] != "k" || h.ETag != final.ETag {
+			t.Fatalf("HeadObject(%s): %d parts, %v", key, len(h.Parts), err)
+		}
+		got, g := get(t, b, bucket, key, nil)
+		if !bytes.Equal(got, all) || len(g.Parts) != n {
+			t.Fatalf("GetObject(%s): %d bytes, %d parts", key, len(got), len(g.Parts))
+		}
+		if s := sideBlobs(t, bucket); len(s) != 1 {
+			t.Fatalf("parts lists: %q, want one", s)
+		}
+	}
+	check("many")
+	h, _ := b.HeadObject(ctx, bucket, "many")
+	m := h.Meta
+	m.Parts, m.Tags = nil, map[string]string{"t": "1"}
+	if _, err := b.UpdateMeta(ctx, bucket, "many", m); err != nil {
+		t.Fatal(err)
+	}
+	check("many")
+	if err := b.MoveObject(ctx, bucket, "many", "moved"); err != nil {
+		t.Fatal(err)
+	}
+	check("moved")
+	if err := b.DeleteObject(ctx, bucket, "moved"); err != nil {
+		t.Fatal(err)
+	}
+	if s := sideBlobs(t, bucket); len(s) != 0 {
+		t.Fatalf("parts lists after the delete: %q", s)
 	}
 }

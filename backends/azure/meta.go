@@ -2,6 +2,7 @@ package azure
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -21,8 +22,10 @@ import (
 //     the value goes into the reserved entry and the header is left unset.
 //   - User metadata is blob metadata, one entry per name (see userName).
 //   - Everything else (the S3 ETag, checksums, tags, Expires, storage
-//     class, the parts list, a kept ModTime) is one reserved metadata entry,
-//     "strata_meta", holding compact JSON in ASCII (sysMeta).
+//     class, the parts list, a kept ModTime, the data services' Sys) is one
+//     reserved metadata entry, "strata_meta", holding compact JSON in ASCII
+//     (sysMeta). A parts list that does not fit there is a blob of its own,
+//     .strata.sys/parts/<id>, named in the entry (pref).
 //
 // Azure metadata names are C# identifiers (letters, digits, underscore, no
 // leading digit) compared without regard to case, and Azurite returns them
@@ -62,7 +65,12 @@ type sysMeta struct {
 	Cks   map[string]string `json:"cks,omitempty"`
 	Ckt   string            `json:"ckt,omitempty"`
 	Cka   string            `json:"cka,omitempty"`
-	Parts []sysPart         `json:"parts,omitempty"` // dropped when the entry would not fit
+	Parts []sysPart         `json:"parts,omitempty"`
+	// PRef names the blob .strata.sys/parts/<PRef> that holds the parts
+	// list (JSON, []sysPart) when it does not fit in the entry.
+	PRef string `json:"pref,omitempty"`
+	// Sys is Meta.Sys.
+	Sys map[string]string `json:"sys,omitempty"`
 }
 
 // sysPart is one part of a multipart object, without its ModTime.
@@ -71,7 +79,11 @@ type sysPart struct {
 	Size int64             `json:"s"`
 	ETag string            `json:"e"`
 	Cks  map[string]string `json:"c,omitempty"`
+	Sys  map[string]string `json:"y,omitempty"`
 }
+
+// partsPrefix holds the parts lists that do not fit in an object's entry.
+const partsPrefix = sysPrefix + "parts/"
 
 // plainValue reports whether v can be an Azure metadata or header value
 // as it is.
@@ -196,6 +208,10 @@ type encoded struct {
 	metadata map[string]*string
 	// Content headers that Azure can carry; unset ones are "".
 	ct, ce, cd, cl, cc string
+	// side is the parts list to write as the blob sideName before the
+	// object, when it does not fit in the entry.
+	side     []byte
+	sideName string
 }
 
 // encodeMeta returns the blob metadata and headers for m, whose ETag is
@@ -214,7 +230,7 @@ func encodeMeta(m *backends.Meta, etag string, keepMTime bool) (encoded, error) 
 		size += len(an) + len(av)
 	}
 	sys := sysMeta{V: metaVersion, ETag: etag, Exp: m.Expires, SC: m.StorageClass,
-		Tags: m.Tags, Cks: m.Checksums, Ckt: m.ChecksumType, Cka: m.ChecksumAlgorithm}
+		Tags: m.Tags, Cks: m.Checksums, Ckt: m.ChecksumType, Cka: m.ChecksumAlgorithm, Sys: m.Sys}
 	if keepMTime && !m.ModTime.IsZero() {
 		sys.MTime = m.ModTime.UTC().Format(sysTimeLayout)
 	}
@@ -233,11 +249,14 @@ func encodeMeta(m *backends.Meta, etag string, keepMTime bool) (encoded, error) 
 		}
 	}
 	for _, p := range m.Parts {
-		sys.Parts = append(sys.Parts, sysPart{N: p.Number, Size: p.Size, ETag: p.ETag, Cks: p.Checksums})
+		sys.Parts = append(sys.Parts, sysPart{N: p.Number, Size: p.Size, ETag: p.ETag, Cks: p.Checksums, Sys: p.Sys})
 	}
 	val := string(asciiJSON(sys))
 	if size+len(sysEntry)+len(val) > metaLimit && sys.Parts != nil {
-		// The parts list is what can go: it only serves reads by part number.
+		// The parts list is what moves out: a blob of its own.
+		e.side = asciiJSON(sys.Parts)
+		sys.PRef = newSideID()
+		e.sideName = partsPrefix + sys.PRef
 		sys.Parts = nil
 		val = string(asciiJSON(sys))
 	}
@@ -324,13 +343,36 @@ func objectInfo(key string, p blobProps) backends.ObjectInfo {
 	}
 	m.Expires, m.StorageClass = sys.Exp, sys.SC
 	m.Tags, m.Checksums, m.ChecksumType, m.ChecksumAlgorithm = sys.Tags, sys.Cks, sys.Ckt, sys.Cka
+	m.Sys = sys.Sys
 	for _, h := range contentHeaders {
 		if v, ok := sys.Hdr[h.code]; ok {
 			*h.get(m) = v
 		}
 	}
-	for _, p := range sys.Parts {
-		m.Parts = append(m.Parts, backends.PartInfo{Number: p.N, Size: p.Size, ETag: p.ETag, Checksums: p.Cks})
-	}
+	m.Parts = partInfos(sys.Parts)
 	return info
+}
+
+func partInfos(ps []sysPart) []backends.PartInfo {
+	var out []backends.PartInfo
+	for _, p := range ps {
+		out = append(out, backends.PartInfo{Number: p.N, Size: p.Size, ETag: p.ETag, Checksums: p.Cks, Sys: p.Sys})
+	}
+	return out
+}
+
+// partsRef returns the name of the blob that holds the parts list of the
+// blob with metadata md, "" when the list is in the entry or there is none.
+func partsRef(md map[string]*string) string {
+	s := decodeSys(md)
+	if s == nil || s.PRef == "" || strings.ContainsAny(s.PRef, "/.") {
+		return ""
+	}
+	return partsPrefix + s.PRef
+}
+
+func newSideID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

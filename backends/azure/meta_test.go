@@ -195,6 +195,11 @@ func TestMetaLimit(t *testing.T) {
 	if info := objectInfo("k", blobProps{metadata: enc.metadata}); info.Parts != nil || info.ETag != "e-2" || info.User["big"] == "" {
 		t.Fatalf("parts kept or metadata lost: %d parts, %+v", len(info.Parts), info.ETag)
 	}
+	// The parts list is a blob of its own, named in the entry.
+	var ps []sysPart
+	if ref := partsRef(enc.metadata); ref == "" || ref != enc.sideName || json.Unmarshal(enc.side, &ps) != nil || len(ps) != 200 {
+		t.Fatalf("parts list out of the entry: %q (%s), %d parts", ref, enc.sideName, len(ps))
+	}
 	m.User["big"] = strings.Repeat("v", 9000)
 	if _, err := encodeMeta(&m, m.ETag, false); !backends.Is(err, backends.InvalidArgument) {
 		t.Fatalf("too large: %v", err)

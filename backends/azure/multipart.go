@@ -72,6 +72,7 @@ type partRecord struct {
 	ETag      string            `json:"etag"`
 	ModTime   time.Time         `json:"mtime"`
 	Checksums map[string]string `json:"cks,omitempty"`
+	Sys       map[string]string `json:"sys,omitempty"` // PartInfo.Sys
 	// The blocks are Nonce's prefix with sequence numbers 0..Blocks-1.
 	Nonce  string `json:"nonce"` // hex of the block prefix
 	Blocks int    `json:"blocks"`
@@ -165,7 +166,7 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, 
 		m = *meta // complete now that data has returned io.EOF
 	}
 	rec := partRecord{V: metaVersion, N: number, Size: s.size, ETag: m.ETag, ModTime: time.Now().UTC(),
-		Checksums: m.Checksums, Nonce: hex.EncodeToString(prefix[:]), Blocks: s.blocks}
+		Checksums: m.Checksums, Sys: m.Sys, Nonce: hex.EncodeToString(prefix[:]), Blocks: s.blocks}
 	js := asciiJSON(rec)
 	val := string(js)
 	if _, err := b.writeSmall(ctx, bucket, partName(uploadID, number), js, map[string]*string{partEntry: &val}, nil); err != nil {
@@ -175,7 +176,7 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, 
 }
 
 func (p partRecord) info() backends.PartInfo {
-	return backends.PartInfo{Number: p.N, Size: p.Size, ETag: p.ETag, ModTime: p.ModTime, Checksums: p.Checksums}
+	return backends.PartInfo{Number: p.N, Size: p.Size, ETag: p.ETag, ModTime: p.ModTime, Checksums: p.Checksums, Sys: p.Sys}
 }
 
 // parts returns the part records of an upload by number.
@@ -273,11 +274,17 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	if err := b.writeSide(ctx, bucket, enc); err != nil {
+		return backends.ObjectInfo{}, err
+	}
 	cctx, cancel := b.call(ctx)
 	resp, err := b.blob(bucket, key).CommitBlockList(cctx, ids, &blockblob.CommitBlockListOptions{
 		Metadata: enc.metadata, HTTPHeaders: enc.httpHeaders(nil),
 	})
 	cancel()
+	if err != nil {
+		b.dropSide(ctx, bucket, enc.sideName)
+	}
 	if code, _ := errCode(err); code == "InvalidBlockList" {
 		return backends.ObjectInfo{}, backends.Wrap(backends.InvalidPart, err,
 			"azure: the data of a part is gone: a write to "+key+" during the upload discarded its staged blocks")

@@ -3,6 +3,8 @@ package azure
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -92,11 +94,61 @@ func (b *Backend) HeadObject(ctx context.Context, bucket, key string) (backends.
 		}
 		return backends.ObjectInfo{}, err
 	}
-	p, err := b.head(ctx, bucket, key)
-	if err != nil {
-		return backends.ObjectInfo{}, err
+	for try := 0; ; try++ {
+		p, err := b.head(ctx, bucket, key)
+		if err != nil {
+			return backends.ObjectInfo{}, err
+		}
+		info := objectInfo(key, p)
+		err = b.withParts(ctx, bucket, &info, p.metadata)
+		if errors.Is(err, errPartsGone) && try < 3 {
+			continue // replaced since the HEAD: read the new one
+		}
+		return info, err
 	}
-	return objectInfo(key, p), nil
+}
+
+// errPartsGone: the parts list that a blob's entry names is not there, so
+// the blob was replaced, or its metadata updated, after it was read.
+var errPartsGone = errors.New("the blob's parts list is gone")
+
+// withParts reads the parts list that the entry in md names, if any.
+func (b *Backend) withParts(ctx context.Context, bucket string, info *backends.ObjectInfo, md map[string]*string) error {
+	ref := partsRef(md)
+	if ref == "" {
+		return nil
+	}
+	data, _, err := b.readSmall(ctx, bucket, ref, 64<<20)
+	if backends.Is(err, backends.NoSuchKey) {
+		return backends.Wrap(backends.Unavailable, errPartsGone, "azure: "+bucket+"/"+info.Key+" changed while it was read; try again")
+	}
+	if err != nil {
+		return err
+	}
+	var ps []sysPart
+	if err := json.Unmarshal(data, &ps); err != nil {
+		return backends.Wrap(backends.Internal, err, "azure: the parts list "+ref+" is damaged")
+	}
+	info.Parts = partInfos(ps)
+	return nil
+}
+
+// writeSide writes the parts list of enc, if it has one out of its entry.
+func (b *Backend) writeSide(ctx context.Context, bucket string, enc encoded) error {
+	if enc.side == nil {
+		return nil
+	}
+	_, err := b.writeSmall(ctx, bucket, enc.sideName, enc.side, nil,
+		&blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: ptr(azcore.ETagAny)}})
+	return err
+}
+
+// dropSide deletes a parts list no blob names any more (best effort: one
+// left behind is never read).
+func (b *Backend) dropSide(ctx context.Context, bucket, name string) {
+	if name != "" {
+		b.deleteBlob(context.WithoutCancel(ctx), bucket, name)
+	}
 }
 
 // ---- put ----
@@ -176,6 +228,15 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, data io.Rea
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	if err := b.writeSide(ctx, bucket, enc); err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	published := false
+	defer func() {
+		if !published {
+			b.dropSide(ctx, bucket, enc.sideName)
+		}
+	}()
 	var azETag string
 	var md5 []byte
 	if s.small != nil {
@@ -199,6 +260,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, data io.Rea
 		}
 		meta.ModTime, azETag = timeOf(resp.LastModified), etagStr(resp.ETag)
 	}
+	published = true
 	if meta.ETag == "" {
 		meta.ETag = derivedETag(azETag, md5)
 	}
@@ -228,8 +290,9 @@ func (b *Backend) GetObject(ctx context.Context, bucket, key string, rng *backen
 	for try := 0; ; try++ {
 		rc, info, err := b.get(ctx, bucket, key, rng)
 		// A suffix range is resolved against a HEAD; if the object changed
-		// in between, the GET fails its If-Match: once more.
-		if backends.Is(err, backends.PreconditionFailed) && try < 2 {
+		// in between, the GET fails its If-Match: once more. So when the
+		// parts list of the blob read went with a newer write.
+		if (backends.Is(err, backends.PreconditionFailed) || errors.Is(err, errPartsGone)) && try < 2 {
 			continue
 		}
 		return rc, info, err
@@ -288,6 +351,11 @@ func (b *Backend) get(ctx context.Context, bucket, key string, rng *backends.Ran
 		metadata: resp.Metadata, ct: str(resp.ContentType), ce: str(resp.ContentEncoding),
 		cd: str(resp.ContentDisposition), cl: str(resp.ContentLanguage), cc: str(resp.CacheControl),
 	})
+	if err := b.withParts(ctx, bucket, &info, resp.Metadata); err != nil {
+		resp.Body.Close()
+		cancel()
+		return nil, backends.ObjectInfo{}, err
+	}
 	body := io.ReadCloser(resp.NewRetryReader(rctx, &blob.RetryReaderOptions{MaxRetries: 3, EarlyCloseAsError: true}))
 	var off, n int64 = 0, size
 	if rng != nil {
@@ -349,17 +417,41 @@ func (r *idleReader) Close() error {
 
 // ---- delete ----
 
+// DeleteObject reads the blob's properties first: the delete is then
+// conditional on its ETag, and the parts list it names, if any, goes too. A
+// blob replaced in between was written after this delete.
 func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
 	if ok, err := readable(key); err != nil || !ok {
 		return err // no such blob can exist
 	}
-	cctx, cancel := b.call(ctx)
-	defer cancel()
-	_, err := b.blob(bucket, key).Delete(cctx, &blob.DeleteOptions{DeleteSnapshots: ptr(blob.DeleteSnapshotsOptionTypeInclude)})
-	if code, _ := errCode(err); code == "BlobNotFound" {
+	p, err := b.head(ctx, bucket, key)
+	if backends.Is(err, backends.NoSuchKey) {
 		return nil
 	}
-	return mapErr(err, onBlob, "azure: cannot delete "+bucket+"/"+key)
+	if err != nil {
+		return err
+	}
+	return b.deleteRead(ctx, bucket, key, p)
+}
+
+// deleteRead deletes the blob key whose properties p were read, if it is
+// still that one, and its parts list.
+func (b *Backend) deleteRead(ctx context.Context, bucket, key string, p blobProps) error {
+	cctx, cancel := b.call(ctx)
+	defer cancel()
+	_, err := b.blob(bucket, key).Delete(cctx, &blob.DeleteOptions{
+		DeleteSnapshots:  ptr(blob.DeleteSnapshotsOptionTypeInclude),
+		AccessConditions: ifMatch(p.etag),
+	})
+	switch code, status := errCode(err); {
+	case err == nil:
+	case code == "BlobNotFound", code == "ConditionNotMet", status == 412:
+		return nil
+	default:
+		return mapErr(err, onBlob, "azure: cannot delete "+bucket+"/"+key)
+	}
+	b.dropSide(ctx, bucket, partsRef(p.metadata))
+	return nil
 }
 
 // ---- metadata ----
@@ -393,6 +485,12 @@ func (b *Backend) updateMeta(ctx context.Context, bucket, key string, meta backe
 		return backends.ObjectInfo{}, err
 	}
 	old := objectInfo(key, p)
+	if err := b.withParts(ctx, bucket, &old, p.metadata); err != nil {
+		if errors.Is(err, errPartsGone) {
+			err = backends.Errorf(backends.PreconditionFailed, "azure: %s/%s changed", bucket, key) // try again
+		}
+		return backends.ObjectInfo{}, err
+	}
 	meta.Size, meta.ETag = old.Size, old.ETag
 	if meta.Parts == nil {
 		meta.Parts = old.Parts
@@ -401,13 +499,18 @@ func (b *Backend) updateMeta(ctx context.Context, bucket, key string, meta backe
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	if err := b.writeSide(ctx, bucket, enc); err != nil {
+		return backends.ObjectInfo{}, err
+	}
 	bb := b.blob(bucket, key)
 	cctx, cancel := b.call(ctx)
 	defer cancel()
 	mr, err := bb.SetMetadata(cctx, enc.metadata, &blob.SetMetadataOptions{AccessConditions: ifMatch(p.etag)})
 	if err != nil {
+		b.dropSide(ctx, bucket, enc.sideName)
 		return backends.ObjectInfo{}, mapErr(err, onBlob, "azure: cannot set the metadata of "+bucket+"/"+key)
 	}
+	b.dropSide(ctx, bucket, partsRef(p.metadata))
 	hr, err := bb.SetHTTPHeaders(cctx, *enc.httpHeaders(p.md5), &blob.SetHTTPHeadersOptions{AccessConditions: ifMatch(etagStr(mr.ETag))})
 	if err != nil {
 		return backends.ObjectInfo{}, mapErr(err, onBlob, "azure: cannot set the headers of "+bucket+"/"+key)

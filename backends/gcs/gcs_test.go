@@ -617,3 +617,45 @@ func TestReaderErrorKind(t *testing.T) {
 		}
 	}
 }
+
+// Sys beside user metadata that leaves it no room goes to the sidecar;
+// listings read it from there. Moves give the destination a sidecar of its
+// own and remove the source's and the replaced object's.
+func TestSysSidecar(t *testing.T) {
+	b, srv := newTestBackend(t, testChunk)
+	ctx := t.Context()
+	bucket := newBucket(t, b)
+	sys := map[string]string{"sse-key": strings.Repeat("K", 3000)}
+	meta := backends.Meta{User: map[string]string{"big": strings.Repeat("u", 6000)}, Sys: sys}
+	if _, err := put(t, b, bucket, "s", []byte("data"), meta, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if names := sysNames(t, srv, bucket); len(names) != 1 {
+		t.Fatalf("sidecars: %q", names)
+	}
+	res, err := b.ListObjects(ctx, bucket, backends.ListOptions{})
+	if err != nil || len(res.Objects) != 1 || res.Objects[0].Sys["sse-key"] != sys["sse-key"] {
+		t.Fatalf("ListObjects: %d objects, %v", len(res.Objects), err)
+	}
+	// Onto an object with a sidecar of its own.
+	if _, err := put(t, b, bucket, "d", []byte("old"), meta, backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := b.HeadObject(ctx, bucket, "s")
+	if err := b.MoveObject(ctx, bucket, "s", "d"); err != nil {
+		t.Fatal(err)
+	}
+	h, err := b.HeadObject(ctx, bucket, "d")
+	if err != nil || h.Sys["sse-key"] != sys["sse-key"] || h.User["big"] != meta.User["big"] || h.ETag != before.ETag || !h.ModTime.Equal(before.ModTime) {
+		t.Fatalf("moved: %v (ETag %s, was %s)", err, h.ETag, before.ETag)
+	}
+	if names := sysNames(t, srv, bucket); len(names) != 1 {
+		t.Fatalf("sidecars after the move: %q", names)
+	}
+	if err := b.DeleteObject(ctx, bucket, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if names := sysNames(t, srv, bucket); len(names) != 0 {
+		t.Fatalf("sidecars after the delete: %q", names)
+	}
+}

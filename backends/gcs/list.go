@@ -2,6 +2,7 @@ package gcs
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -81,7 +82,22 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts backends.
 			continue
 		}
 		m, _ := decodeMeta(it.attrs)
-		res.Objects = append(res.Objects, backends.ObjectInfo{Key: it.name, Meta: m})
+		o := backends.ObjectInfo{Key: it.name, Meta: m}
+		if sysOut(it.attrs) {
+			// Sys did not fit beside the user metadata: from the
+			// sidecar, so that listings carry it whole.
+			var err error
+			if o, err = b.info(ctx, bucket, it.attrs); errors.Is(err, errSideGone) {
+				o, err = b.HeadObject(ctx, bucket, it.name) // replaced meanwhile
+				if backends.Is(err, backends.NoSuchKey) {
+					continue
+				}
+			}
+			if err != nil {
+				return backends.ListResult{}, err
+			}
+		}
+		res.Objects = append(res.Objects, o)
 	}
 	return res, nil
 }

@@ -24,15 +24,17 @@ import (
 //   - user metadata is GCS custom metadata under its own (lower-case) name; a
 //     name that starts with "x-strata-" is stored as "x-strata-u-" + name;
 //   - everything else Strata keeps (S3 ETag, Expires, tags, checksums,
-//     parts, storage class, a modification time set by UpdateMeta) is one
-//     compact JSON document, sysMeta, in the custom metadata key
-//     "x-strata-meta".
+//     parts, storage class, a modification time set by UpdateMeta, the data
+//     services' Sys) is one compact JSON document, sysMeta, in the custom
+//     metadata key "x-strata-meta".
 //
 // GCS allows 8 KiB of custom metadata per object. When sysMeta does not fit,
 // its heavy fields (tags, checksums, parts) move to a sidecar object
 // .strata.sys/meta/<id>, written before the object is published and named
-// in the inline document, which keeps the ETag, the time and the class, so
-// listings need no sidecar.
+// in the inline document, which keeps the ETag, the time, the class and,
+// when it fits, Sys, so listings need no sidecar. A Sys that does not fit
+// beside the user metadata goes to the sidecar too (SysOut), which a
+// listing then reads for that object.
 //
 // Objects that Strata did not write have no sysMeta: their ETag is the hex
 // MD5 that GCS keeps, or, for composite objects (which have no MD5), a value
@@ -64,9 +66,12 @@ type sysMeta struct {
 	// Empty lists user metadata names whose value is empty, in case
 	// GCS drops such entries.
 	Empty []string `json:"ue,omitempty"`
+	// Sys is Meta.Sys.
+	Sys map[string]string `json:"y,omitempty"`
 	// Ref names the sidecar (under .strata.sys/meta/) that holds the
-	// fields above that did not fit.
-	Ref string `json:"ref,omitempty"`
+	// fields above that did not fit; SysOut tells that Sys is among them.
+	Ref    string `json:"ref,omitempty"`
+	SysOut bool   `json:"yo,omitempty"`
 }
 
 // encodedMeta is an object's metadata made ready for GCS.
@@ -92,7 +97,7 @@ func encodeMeta(m *backends.Meta, mtime *time.Time) (encodedMeta, error) {
 		Metadata:           make(map[string]string, len(m.User)+1),
 	}
 	sm := sysMeta{V: metaVersion, ETag: m.ETag, MTime: mtime, Class: m.StorageClass, Expires: m.Expires,
-		Tags: m.Tags, Cks: m.Checksums, CkType: m.ChecksumType, CkAlg: m.ChecksumAlgorithm, Parts: m.Parts}
+		Tags: m.Tags, Cks: m.Checksums, CkType: m.ChecksumType, CkAlg: m.ChecksumAlgorithm, Parts: m.Parts, Sys: m.Sys}
 	size := 0
 	for k, v := range m.User {
 		name := k
@@ -113,9 +118,15 @@ func encodeMeta(m *backends.Meta, mtime *time.Time) (encodedMeta, error) {
 		e.side = doc
 		e.sideName = sidePrefix + newID()
 		inline := sysMeta{V: metaVersion, ETag: m.ETag, MTime: mtime, Class: m.StorageClass, Empty: sm.Empty,
-			Ref: strings.TrimPrefix(e.sideName, sidePrefix)}
+			Ref: strings.TrimPrefix(e.sideName, sidePrefix), Sys: m.Sys}
 		if doc, err = json.Marshal(inline); err != nil {
 			return e, err
+		}
+		if size+len(metaKey)+len(doc) > maxCustomMeta && len(m.Sys) > 0 {
+			inline.Sys, inline.SysOut = nil, true
+			if doc, err = json.Marshal(inline); err != nil {
+				return e, err
+			}
 		}
 		if size+len(metaKey)+len(doc) > maxCustomMeta {
 			return e, backends.Errorf(backends.InvalidArgument,
@@ -202,6 +213,16 @@ func applySys(m *backends.Meta, sm *sysMeta) {
 	if sm.Parts != nil {
 		m.Parts = sm.Parts
 	}
+	if sm.Sys != nil {
+		m.Sys = sm.Sys
+	}
+}
+
+// sysOut reports whether the Sys of the object with attributes a is in its
+// sidecar only.
+func sysOut(a *storage.ObjectAttrs) bool {
+	var sm sysMeta
+	return json.Unmarshal([]byte(a.Metadata[metaKey]), &sm) == nil && sm.SysOut
 }
 
 // foreignETag is the ETag of an object that Strata did not write.

@@ -125,9 +125,9 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, id string, number
 		meta = &backends.Meta{}
 	}
 	final := func() (storage.ObjectAttrs, error) {
-		e, err := encodeMeta(&backends.Meta{ETag: meta.ETag, Checksums: meta.Checksums}, nil)
+		e, err := encodeMeta(&backends.Meta{ETag: meta.ETag, Checksums: meta.Checksums, Sys: meta.Sys}, nil)
 		if err == nil && e.side != nil {
-			err = backends.Errorf(backends.InvalidArgument, "gcs: the checksums of part %d are too large", number)
+			err = backends.Errorf(backends.InvalidArgument, "gcs: the checksums and Sys of part %d are too large", number)
 		}
 		return e.attrs, err
 	}
@@ -135,7 +135,7 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, id string, number
 	if err != nil {
 		return backends.PartInfo{}, b.missing(ctx, bucket, err)
 	}
-	return backends.PartInfo{Number: number, Size: a.Size, ETag: meta.ETag, ModTime: a.Created, Checksums: meta.Checksums}, nil
+	return backends.PartInfo{Number: number, Size: a.Size, ETag: meta.ETag, ModTime: a.Created, Checksums: meta.Checksums, Sys: meta.Sys}, nil
 }
 
 // stagedParts returns the part objects of the upload by part number.
@@ -163,7 +163,7 @@ func (b *Backend) stagedParts(ctx context.Context, bucket, id string) (map[int]*
 
 func partInfo(n int, a *storage.ObjectAttrs) backends.PartInfo {
 	m, _ := decodeMeta(a)
-	return backends.PartInfo{Number: n, Size: a.Size, ETag: m.ETag, ModTime: a.Created, Checksums: m.Checksums}
+	return backends.PartInfo{Number: n, Size: a.Size, ETag: m.ETag, ModTime: a.Created, Checksums: m.Checksums, Sys: m.Sys}
 }
 
 func (b *Backend) ListParts(ctx context.Context, bucket, key, id string) (backends.Upload, []backends.PartInfo, error) {

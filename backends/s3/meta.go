@@ -69,6 +69,8 @@ type sysMeta struct {
 	// Parts does not list (a large PUT, sent in parts): all of this size
 	// but the last. A copy onto itself along them keeps the ETag.
 	PartSize int64 `json:"ps,omitempty"`
+	// Sys is Meta.Sys, the data services' metadata.
+	Sys map[string]string `json:"s,omitempty"`
 }
 
 type sysPart struct {
@@ -76,10 +78,12 @@ type sysPart struct {
 	S int64             `json:"s"`
 	E string            `json:"e"`
 	C map[string]string `json:"c,omitempty"`
+	Y map[string]string `json:"y,omitempty"` // PartInfo.Sys
 }
 
 func (s *sysMeta) empty() bool {
-	return s.X == "" && len(s.Checksums) == 0 && s.ChecksumType == "" && len(s.Parts) == 0 && len(s.User) == 0 && s.PartSize == 0
+	return s.X == "" && len(s.Checksums) == 0 && s.ChecksumType == "" && len(s.Parts) == 0 && len(s.User) == 0 &&
+		s.PartSize == 0 && len(s.Sys) == 0
 }
 
 func (s *sysMeta) encode() string {
@@ -98,8 +102,11 @@ func (s *sysMeta) apply(m *backends.Meta) {
 	if len(s.Parts) > 0 {
 		m.Parts = make([]backends.PartInfo, len(s.Parts))
 		for i, p := range s.Parts {
-			m.Parts[i] = backends.PartInfo{Number: p.N, Size: p.S, ETag: p.E, ModTime: m.ModTime, Checksums: p.C}
+			m.Parts[i] = backends.PartInfo{Number: p.N, Size: p.S, ETag: p.E, ModTime: m.ModTime, Checksums: p.C, Sys: p.Y}
 		}
+	}
+	if len(s.Sys) > 0 {
+		m.Sys = s.Sys
 	}
 	if len(s.User) > 0 {
 		if m.User == nil {
@@ -115,7 +122,7 @@ func partsOf(m *backends.Meta) []sysPart {
 	}
 	out := make([]sysPart, len(m.Parts))
 	for i, p := range m.Parts {
-		out[i] = sysPart{N: p.Number, S: p.Size, E: p.ETag, C: p.Checksums}
+		out[i] = sysPart{N: p.Number, S: p.Size, E: p.ETag, C: p.Checksums, Y: p.Sys}
 	}
 	return out
 }
@@ -152,7 +159,7 @@ func encodeMeta(key string, m *backends.Meta, sidecar bool, partSize int64) head
 		Tagging:            encodeTags(m.Tags),
 		meta:               *m,
 	}
-	extra := sysMeta{V: sysVersion, Checksums: m.Checksums, ChecksumType: m.ChecksumType, Parts: partsOf(m), PartSize: partSize}
+	extra := sysMeta{V: sysVersion, Checksums: m.Checksums, ChecksumType: m.ChecksumType, Parts: partsOf(m), PartSize: partSize, Sys: m.Sys}
 	size := 0
 	for _, k := range slices.Sorted(maps.Keys(m.User)) {
 		v := m.User[k]
@@ -209,8 +216,10 @@ func nativeEqual(a, b *backends.Meta) bool {
 		a.ContentDisposition == b.ContentDisposition && a.ContentLanguage == b.ContentLanguage &&
 		a.CacheControl == b.CacheControl && a.Expires == b.Expires && a.StorageClass == b.StorageClass &&
 		mapsEqual(a.User, b.User) && mapsEqual(a.Checksums, b.Checksums) && a.ChecksumType == b.ChecksumType &&
+		mapsEqual(a.Sys, b.Sys) &&
 		slices.EqualFunc(a.Parts, b.Parts, func(x, y backends.PartInfo) bool {
-			return x.Number == y.Number && x.Size == y.Size && x.ETag == y.ETag && mapsEqual(x.Checksums, y.Checksums)
+			return x.Number == y.Number && x.Size == y.Size && x.ETag == y.ETag && mapsEqual(x.Checksums, y.Checksums) &&
+				mapsEqual(x.Sys, y.Sys)
 		})
 }
 
@@ -481,15 +490,22 @@ type record struct {
 const recordEntries = 4
 
 func (b *Backend) loadRecord(ctx context.Context, bucket, key string) (*record, error) {
-	data, err := b.getSmall(ctx, bucket, recordKey(key))
+	r, _, err := b.loadRecordTag(ctx, bucket, key)
+	return r, err
+}
+
+// loadRecordTag is loadRecord with the ETag of the record object ("" when
+// there is none).
+func (b *Backend) loadRecordTag(ctx context.Context, bucket, key string) (*record, string, error) {
+	data, etag, err := b.getSmallTag(ctx, bucket, recordKey(key))
 	if err != nil || data == nil {
-		return nil, err
+		return nil, "", err
 	}
 	var r record
 	if json.Unmarshal(data, &r) != nil || r.V != sysVersion || r.Key != key {
-		return nil, nil
+		return nil, etag, nil
 	}
-	return &r, nil
+	return &r, etag, nil
 }
 
 // readRecord returns the entry x of key's record; nil if there is none.
@@ -506,25 +522,45 @@ func (b *Backend) readRecord(ctx context.Context, bucket, key, x string) (*sysMe
 	return nil, nil
 }
 
-// writeRecord adds s (with its X set) to key's record.
+// writeRecord adds s (with its X set) to key's record. Where the service
+// takes conditional writes, the record is replaced only if it is still the
+// one read (else read again and retried), so that two writers of one key
+// never drop each other's entry: an object always finds its own.
 func (b *Backend) writeRecord(ctx context.Context, bucket, key string, s *sysMeta) error {
-	r, err := b.loadRecord(ctx, bucket, key)
-	if err != nil {
-		return err
-	}
-	if r == nil {
-		r = &record{V: sysVersion, Key: key}
-	}
-	e := *s
-	entries := []sysMeta{e}
-	for _, old := range r.Entries {
-		if old.X != e.X && len(entries) < recordEntries {
-			entries = append(entries, old)
+	for try := 0; ; try++ {
+		r, etag, err := b.loadRecordTag(ctx, bucket, key)
+		if err != nil {
+			return err
 		}
+		if r == nil {
+			r = &record{V: sysVersion, Key: key}
+		}
+		e := *s
+		entries := []sysMeta{e}
+		for _, old := range r.Entries {
+			if old.X != e.X && len(entries) < recordEntries {
+				entries = append(entries, old)
+			}
+		}
+		r.Entries = entries
+		data, _ := json.Marshal(r)
+		var cond func(*s3sdk.PutObjectInput)
+		if b.cfg.ConditionalWrites == "native" {
+			cond = func(in *s3sdk.PutObjectInput) {
+				if etag == "" {
+					in.IfNoneMatch = aws.String("*")
+				} else {
+					in.IfMatch = quoteETag(etag)
+				}
+			}
+		}
+		err = b.putSmallIf(ctx, bucket, recordKey(key), data, cond)
+		if !backends.Is(err, backends.PreconditionFailed) || try >= 9 {
+			return err
+		}
+		// Another writer of the key was first: add to its record.
+		time.Sleep(time.Duration(try+1) * 5 * time.Millisecond)
 	}
-	r.Entries = entries
-	data, _ := json.Marshal(r)
-	return b.putSmall(ctx, bucket, recordKey(key), data)
 }
 
 // maxSmall bounds Strata's own documents (bucket configurations, records).
@@ -532,33 +568,48 @@ const maxSmall = 16 << 20
 
 // getSmall reads one of Strata's own objects; nil, nil if it is missing.
 func (b *Backend) getSmall(ctx context.Context, bucket, key string) ([]byte, error) {
+	data, _, err := b.getSmallTag(ctx, bucket, key)
+	return data, err
+}
+
+// getSmallTag is getSmall with the object's ETag.
+func (b *Backend) getSmallTag(ctx context.Context, bucket, key string) ([]byte, string, error) {
 	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
 	out, err := b.client.GetObject(ctx, &s3sdk.GetObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {
 		if k, _ := errKind(err); k == backends.NoSuchKey {
-			return nil, nil
+			return nil, "", nil
 		}
-		return nil, mapErr(err, "read "+key)
+		return nil, "", mapErr(err, "read "+key)
 	}
 	defer out.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(out.Body, maxSmall+1))
 	if err != nil {
-		return nil, mapErr(err, "read "+key)
+		return nil, "", mapErr(err, "read "+key)
 	}
 	if len(data) > maxSmall {
-		return nil, backends.Errorf(backends.Internal, "s3: %s is larger than %d bytes", key, maxSmall)
+		return nil, "", backends.Errorf(backends.Internal, "s3: %s is larger than %d bytes", key, maxSmall)
 	}
-	return data, nil
+	return data, cleanETag(aws.ToString(out.ETag)), nil
 }
 
 func (b *Backend) putSmall(ctx context.Context, bucket, key string, data []byte) error {
+	return b.putSmallIf(ctx, bucket, key, data, nil)
+}
+
+// putSmallIf is putSmall with conditions set by cond (nil: none).
+func (b *Backend) putSmallIf(ctx context.Context, bucket, key string, data []byte, cond func(*s3sdk.PutObjectInput)) error {
 	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	_, err := b.client.PutObject(ctx, &s3sdk.PutObjectInput{
+	in := &s3sdk.PutObjectInput{
 		Bucket: &bucket, Key: &key, Body: bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String("application/json"),
-	})
+	}
+	if cond != nil {
+		cond(in)
+	}
+	_, err := b.client.PutObject(ctx, in)
 	return mapErr(err, "write "+key)
 }
 

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -63,7 +65,7 @@ func (b *Backend) readUploadRecord(ctx context.Context, bucket, id string) (*upl
 }
 
 // deleteUploadRecord deletes the record of an upload that is no more, and
-// the part checksums kept beside it.
+// (with markers) the part checksums and Sys kept beside it.
 func (b *Backend) deleteUploadRecord(bucket, id string, markers bool) {
 	b.uploadsMu.Lock()
 	delete(b.uploads, id)
@@ -71,7 +73,12 @@ func (b *Backend) deleteUploadRecord(bucket, id string, markers bool) {
 	ctx, cancel := b.cleanupCtx()
 	defer cancel()
 	if markers {
-		b.deleteAll(ctx, bucket, partMarkerPrefix(id))
+		// The record, and every name that starts with it: the markers
+		// of part checksums (<record>/parts/) and of part Sys
+		// (<record>.sys/). The records of other uploads have other
+		// names of the same length.
+		b.deleteAll(ctx, bucket, uploadRecordKey(id))
+		return
 	}
 	b.deleteSmall(ctx, bucket, uploadRecordKey(id))
 }
@@ -263,6 +270,74 @@ func partMarkerKey(id string, n int, etag, value string) string {
 	return fmt.Sprintf("%s%05d/%s/%020d/%s", partMarkerPrefix(id), n, url.PathEscape(etag), time.Now().UnixNano(), url.PathEscape(value))
 }
 
+// The Sys of a part (PartInfo.Sys) is kept beside the upload's record too,
+// as .strata.sys/uploads/<hash>.sys/<number>/<ETag>/<time>/<value>, where
+// <value> is the base64url of the Sys as JSON, or "~" when that would make
+// the name too long and the JSON is the object's body. Of markers of one
+// part with one ETag, the latest counts; markers of another ETag (of an
+// earlier upload of the part) are ignored. (Beside the record, not below
+// it: a service over a file system cannot keep names below a file's.)
+
+func partSysPrefix(id string) string { return uploadRecordKey(id) + ".sys/" }
+
+// maxSysName bounds the value in a marker's name (S3 keys are at most 1024
+// bytes; the rest of the name takes about 190).
+const maxSysName = 600
+
+func (b *Backend) putPartSys(ctx context.Context, bucket, id string, n int, etag string, sys map[string]string) error {
+	js, _ := json.Marshal(sys)
+	name := fmt.Sprintf("%s%05d/%s/%020d/", partSysPrefix(id), n, url.PathEscape(etag), time.Now().UnixNano())
+	if v := base64.RawURLEncoding.EncodeToString(js); len(v) <= maxSysName {
+		return b.putSmall(ctx, bucket, name+v, nil)
+	}
+	return b.putSmall(ctx, bucket, name+"~", js)
+}
+
+// fillPartSys gives parts the Sys kept beside upload id, and reports
+// whether there were any markers.
+func (b *Backend) fillPartSys(ctx context.Context, bucket, id string, parts []backends.PartInfo) (bool, error) {
+	type ref struct {
+		n    int
+		etag string
+	}
+	latest := map[ref]string{} // the marker's name
+	prefix := partSysPrefix(id)
+	err := b.listKeys(ctx, bucket, prefix, func(k string) {
+		// In key order: the later of two markers of a part comes last.
+		f := strings.Split(strings.TrimPrefix(k, prefix), "/")
+		if len(f) != 4 {
+			return
+		}
+		n, err1 := strconv.Atoi(f[0])
+		etag, err2 := url.PathUnescape(f[1])
+		if err1 == nil && err2 == nil {
+			latest[ref{n, etag}] = k
+		}
+	})
+	if err != nil || len(latest) == 0 {
+		return false, err
+	}
+	for i, p := range parts {
+		k, ok := latest[ref{p.Number, p.ETag}]
+		if !ok {
+			continue
+		}
+		var js []byte
+		if v := k[strings.LastIndexByte(k, '/')+1:]; v == "~" {
+			if js, err = b.getSmall(ctx, bucket, k); err != nil {
+				return true, err
+			}
+		} else if js, err = base64.RawURLEncoding.DecodeString(v); err != nil {
+			continue
+		}
+		var sys map[string]string
+		if json.Unmarshal(js, &sys) == nil && len(sys) > 0 {
+			parts[i].Sys = sys
+		}
+	}
+	return true, nil
+}
+
 // fillPartChecksums gives parts without a checksum of alg the one kept
 // beside the upload's record, if any.
 func (b *Backend) fillPartChecksums(ctx context.Context, bucket, id, alg string, parts []backends.PartInfo) error {
@@ -360,7 +435,14 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, 
 			return backends.PartInfo{}, err
 		}
 	}
-	return backends.PartInfo{Number: number, Size: size, ETag: etag, ModTime: time.Now().Truncate(time.Second).UTC(), Checksums: sums}, nil
+	var sys map[string]string
+	if meta != nil && len(meta.Sys) > 0 {
+		sys = maps.Clone(meta.Sys)
+		if err := b.putPartSys(ctx, bucket, uploadID, number, etag, sys); err != nil {
+			return backends.PartInfo{}, err
+		}
+	}
+	return backends.PartInfo{Number: number, Size: size, ETag: etag, ModTime: time.Now().Truncate(time.Second).UTC(), Checksums: sums, Sys: sys}, nil
 }
 
 // listParts lists every part of an upload.
@@ -414,6 +496,9 @@ func (b *Backend) ListParts(ctx context.Context, bucket, key, uploadID string) (
 		return backends.Upload{}, nil, err
 	}
 	up := backends.Upload{Key: key, UploadID: uploadID}
+	if _, err := b.fillPartSys(ctx, bucket, uploadID, parts); err != nil {
+		return backends.Upload{}, nil, err
+	}
 	if rec != nil {
 		up.Initiated, up.Meta = rec.Initiated, rec.Meta
 		if alg := rec.Meta.ChecksumAlgorithm; alg != "" {
@@ -492,12 +577,21 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		return backends.ObjectInfo{}, backends.Errorf(backends.InvalidArgument, "You must specify at least one part")
 	}
 	final := metaOf(&meta)
+	markers := alg != ""
+	for _, p := range final.Parts {
+		markers = markers || len(p.Sys) > 0
+	}
 	if len(final.Parts) != len(chosen) {
 		if alg != "" {
 			if err := b.fillPartChecksums(ctx, bucket, uploadID, alg, chosen); err != nil {
 				return backends.ObjectInfo{}, err
 			}
 		}
+		found, err := b.fillPartSys(ctx, bucket, uploadID, chosen)
+		if err != nil {
+			return backends.ObjectInfo{}, err
+		}
+		markers = markers || found
 		final.Parts = chosen
 	}
 	if rec != nil {
@@ -507,7 +601,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		start.Checksums, start.ChecksumType, start.Parts = nil, "", nil
 		h := encodeMeta(key, &start, true, 0)
 		r := sysMeta{V: sysVersion, X: rec.X, User: h.Record.User,
-			Checksums: final.Checksums, ChecksumType: final.ChecksumType, Parts: partsOf(&final)}
+			Checksums: final.Checksums, ChecksumType: final.ChecksumType, Parts: partsOf(&final), Sys: final.Sys}
 		if err := b.writeRecord(ctx, bucket, key, &r); err != nil {
 			return backends.ObjectInfo{}, err
 		}
@@ -521,7 +615,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if err != nil {
 		return backends.ObjectInfo{}, mapErr(err, "complete the upload of "+key)
 	}
-	b.deleteUploadRecord(bucket, uploadID, alg != "")
+	b.deleteUploadRecord(bucket, uploadID, markers)
 	etag, mt := b.stat(ctx, bucket, key, aws.ToString(out.ETag), out.ResultMetadata)
 	final.Size, final.ETag, final.ModTime = size, etag, mt
 	for i := range final.Parts {
@@ -557,7 +651,8 @@ func (b *Backend) AbortMultipartUpload(ctx context.Context, bucket, key, uploadI
 		}
 	}
 	if rec != nil {
-		b.deleteUploadRecord(bucket, uploadID, rec.Meta.ChecksumAlgorithm != "")
+		// Parts may have left checksums or Sys beside the record.
+		b.deleteUploadRecord(bucket, uploadID, true)
 	}
 	return err
 }

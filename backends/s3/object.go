@@ -49,6 +49,7 @@ func metaOf(m *backends.Meta) backends.Meta {
 	c.User = maps.Clone(m.User)
 	c.Tags = maps.Clone(m.Tags)
 	c.Checksums = maps.Clone(m.Checksums)
+	c.Sys = maps.Clone(m.Sys)
 	c.Parts = slices.Clone(m.Parts)
 	return c
 }
@@ -287,7 +288,7 @@ func (b *Backend) putStream(ctx context.Context, bucket, key string, first, seco
 	final := metaOf(opts.Meta)
 	final.Parts = nil
 	rec := *h.Record
-	rec.Checksums, rec.ChecksumType = final.Checksums, final.ChecksumType
+	rec.Checksums, rec.ChecksumType, rec.Sys = final.Checksums, final.ChecksumType, final.Sys
 	if err := b.writeRecord(ctx, bucket, key, &rec); err != nil {
 		return info, err
 	}
@@ -552,10 +553,27 @@ func (b *Backend) UpdateMeta(ctx context.Context, bucket, key string, meta backe
 		cur.Tags = want.Tags
 		return cur, nil
 	}
-	parts, keep := keptParts(&cur.Meta)
-	if keep && len(want.Parts) == 0 {
-		want.Parts = cur.Parts
+	if len(want.Parts) == 0 {
+		if _, keep := keptParts(&cur.Meta); keep {
+			want.Parts = cur.Parts
+		}
 	}
+	etag, mt, err := b.copyObject(ctx, bucket, key, key, &cur.Meta, &want, ps)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	want.ETag, want.ModTime = etag, mt
+	return backends.ObjectInfo{Key: key, Meta: want}, nil
+}
+
+// copyObject copies src (whose metadata is cur, and part size ps) to dst
+// with the metadata want, on the service. The copy keeps the ETag when the
+// object's parts are known (from its part list, from the part size Strata
+// sent it in, or from the service): it is then copied part by part along
+// them; otherwise it is copied whole, in one request up to 5 GiB and in
+// parts of 1 GiB above, and gets the service's new ETag.
+func (b *Backend) copyObject(ctx context.Context, bucket, src, dst string, cur, want *backends.Meta, ps int64) (string, time.Time, error) {
+	parts, keep := keptParts(cur)
 	if sp := splitParts(cur.Size, ps); !keep && ps > 0 && strings.HasSuffix(cur.ETag, "-"+strconv.Itoa(len(sp))) {
 		// Sent in parts by Strata: copied along them, which keeps
 		// the ETag.
@@ -563,28 +581,81 @@ func (b *Backend) UpdateMeta(ctx context.Context, bucket, key string, meta backe
 	} else {
 		ps = 0
 	}
-	h := encodeMeta(key, &want, false, ps)
-	if h.Record != nil {
-		if err := b.writeRecord(ctx, bucket, key, h.Record); err != nil {
-			return backends.ObjectInfo{}, err
+	if !keep && strings.Contains(cur.ETag, "-") {
+		// A multipart object of another client's: the service may say
+		// how it was cut.
+		if sp, ok := b.serviceParts(ctx, bucket, src, cur); ok {
+			parts, keep = sp, true
 		}
 	}
-	var etag string
-	var mt time.Time
+	h := encodeMeta(dst, want, false, ps)
+	if h.Record != nil {
+		if err := b.writeRecord(ctx, bucket, dst, h.Record); err != nil {
+			return "", time.Time{}, err
+		}
+	}
 	switch {
 	case keep || cur.Size > maxPartSize:
 		if !keep {
 			parts = splitParts(cur.Size, 1<<30)
 		}
-		etag, mt, err = b.copyMultipart(ctx, bucket, key, cur.ETag, parts, &h)
+		return b.copyMultipart(ctx, bucket, src, dst, cur.ETag, parts, &h)
 	default:
-		etag, mt, err = b.copySingle(ctx, bucket, key, cur.ETag, &h)
+		return b.copySingle(ctx, bucket, src, dst, cur.ETag, &h)
 	}
-	if err != nil {
-		return backends.ObjectInfo{}, err
+}
+
+// serviceParts returns the part sizes of a multipart object whose parts
+// all have the size of the first but the last, as most clients cut them,
+// from a HEAD of its first part.
+func (b *Backend) serviceParts(ctx context.Context, bucket, key string, cur *backends.Meta) ([]int64, bool) {
+	i := strings.LastIndexByte(cur.ETag, '-')
+	n, err := strconv.Atoi(cur.ETag[i+1:])
+	if err != nil || n < 1 || n > maxParts {
+		return nil, false
 	}
-	want.ETag, want.ModTime = etag, mt
-	return backends.ObjectInfo{Key: key, Meta: want}, nil
+	hctx, cancel := b.opCtx(ctx)
+	defer cancel()
+	out, err := b.client.HeadObject(hctx, &s3sdk.HeadObjectInput{Bucket: &bucket, Key: &key, PartNumber: aws.Int32(1)})
+	// The copy is conditional on the ETag: a HEAD of another object's
+	// part only makes the copy fail.
+	if err != nil || aws.ToInt32(out.PartsCount) != int32(n) {
+		return nil, false
+	}
+	first := aws.ToInt64(out.ContentLength)
+	last := cur.Size - int64(n-1)*first
+	if first <= 0 || last <= 0 || last > first {
+		return nil, false
+	}
+	sizes := make([]int64, n)
+	for j := range sizes {
+		sizes[j] = first
+	}
+	sizes[n-1] = last
+	return sizes, true
+}
+
+// MoveObject moves src to dst (backends.Mover) by a copy on the service
+// (CopyObject, or UploadPartCopy part by part; see copyObject), then a
+// delete of src. The object keeps its data, its metadata (Sys included)
+// and, where its parts are known or it was sent in one piece, its ETag;
+// its Last-Modified is the time of the copy, which S3 sets.
+func (b *Backend) MoveObject(ctx context.Context, bucket, src, dst string) error {
+	if err := checkKey(src); err != nil {
+		return readKeyErr(src, err)
+	}
+	if err := checkKey(dst); err != nil {
+		return err
+	}
+	cur, ps, err := b.head(ctx, bucket, src)
+	if err != nil || src == dst {
+		return err
+	}
+	want := metaOf(&cur.Meta)
+	if _, _, err := b.copyObject(ctx, bucket, src, dst, &cur.Meta, &want, ps); err != nil {
+		return err
+	}
+	return b.DeleteObject(ctx, bucket, src)
 }
 
 func (b *Backend) setTags(ctx context.Context, bucket, key string, tags map[string]string) error {
@@ -647,12 +718,12 @@ func copySource(bucket, key string) *string {
 	return aws.String(url.PathEscape(bucket) + "/" + strings.Join(segs, "/"))
 }
 
-func (b *Backend) copySingle(ctx context.Context, bucket, key, etag string, h *header) (string, time.Time, error) {
+func (b *Backend) copySingle(ctx context.Context, bucket, src, dst, etag string, h *header) (string, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*b.cfg.Timeout)
 	defer cancel()
 	out, err := b.client.CopyObject(ctx, &s3sdk.CopyObjectInput{
-		Bucket: &bucket, Key: &key,
-		CopySource:         copySource(bucket, key),
+		Bucket: &bucket, Key: &dst,
+		CopySource:         copySource(bucket, src),
 		CopySourceIfMatch:  quoteETag(etag),
 		MetadataDirective:  types.MetadataDirectiveReplace,
 		TaggingDirective:   types.TaggingDirectiveReplace,
@@ -666,27 +737,34 @@ func (b *Backend) copySingle(ctx context.Context, bucket, key, etag string, h *h
 		StorageClass:       types.StorageClass(h.StorageClass),
 	}, h.optFns()...)
 	if err != nil {
-		return "", time.Time{}, mapErr(err, "copy "+key+" onto itself")
+		return "", time.Time{}, mapErr(err, copyWhat(src, dst))
 	}
 	res := out.CopyObjectResult
 	if res == nil || res.ETag == nil || res.LastModified == nil {
-		e, mt := b.stat(ctx, bucket, key, "", out.ResultMetadata)
+		e, mt := b.stat(ctx, bucket, dst, "", out.ResultMetadata)
 		return e, mt, nil
 	}
 	return cleanETag(*res.ETag), modTime(res.LastModified), nil
 }
 
-// copyMultipart copies key onto itself part by part, with parts of the
-// given sizes.
-func (b *Backend) copyMultipart(ctx context.Context, bucket, key, etag string, sizes []int64, h *header) (string, time.Time, error) {
-	id, err := b.createUpload(ctx, bucket, key, h, "", "")
+func copyWhat(src, dst string) string {
+	if src == dst {
+		return "copy " + src + " onto itself"
+	}
+	return "copy " + src + " to " + dst
+}
+
+// copyMultipart copies src to dst part by part, with parts of the given
+// sizes.
+func (b *Backend) copyMultipart(ctx context.Context, bucket, src, dst, etag string, sizes []int64, h *header) (string, time.Time, error) {
+	id, err := b.createUpload(ctx, bucket, dst, h, "", "")
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	completed := false
 	defer func() {
 		if !completed {
-			b.abort(bucket, key, id)
+			b.abort(bucket, dst, id)
 		}
 	}()
 	parts := make([]types.CompletedPart, len(sizes))
@@ -694,17 +772,17 @@ func (b *Backend) copyMultipart(ctx context.Context, bucket, key, etag string, s
 	for i, n := range sizes {
 		pctx, cancel := context.WithTimeout(ctx, 10*b.cfg.Timeout)
 		out, err := b.client.UploadPartCopy(pctx, &s3sdk.UploadPartCopyInput{
-			Bucket: &bucket, Key: &key, UploadId: &id, PartNumber: aws.Int32(int32(i + 1)),
-			CopySource:        copySource(bucket, key),
+			Bucket: &bucket, Key: &dst, UploadId: &id, PartNumber: aws.Int32(int32(i + 1)),
+			CopySource:        copySource(bucket, src),
 			CopySourceIfMatch: quoteETag(etag),
 			CopySourceRange:   aws.String("bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(off+n-1, 10)),
 		})
 		cancel()
 		if err != nil {
-			return "", time.Time{}, mapErr(err, "copy "+key+" onto itself")
+			return "", time.Time{}, mapErr(err, copyWhat(src, dst))
 		}
 		if out.CopyPartResult == nil || out.CopyPartResult.ETag == nil {
-			return "", time.Time{}, backends.Errorf(backends.Internal, "s3: copy of %s: no ETag for part %d", key, i+1)
+			return "", time.Time{}, backends.Errorf(backends.Internal, "s3: %s: no ETag for part %d", copyWhat(src, dst), i+1)
 		}
 		parts[i] = types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.CopyPartResult.ETag}
 		off += n
@@ -712,14 +790,14 @@ func (b *Backend) copyMultipart(ctx context.Context, bucket, key, etag string, s
 	cctx, cancel := context.WithTimeout(ctx, 10*b.cfg.Timeout)
 	defer cancel()
 	out, err := b.client.CompleteMultipartUpload(cctx, &s3sdk.CompleteMultipartUploadInput{
-		Bucket: &bucket, Key: &key, UploadId: &id,
+		Bucket: &bucket, Key: &dst, UploadId: &id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
-		return "", time.Time{}, mapErr(err, "copy "+key+" onto itself")
+		return "", time.Time{}, mapErr(err, copyWhat(src, dst))
 	}
 	completed = true
 	b.deleteUploadRecord(bucket, id, false)
-	e, mt := b.stat(ctx, bucket, key, aws.ToString(out.ETag), out.ResultMetadata)
+	e, mt := b.stat(ctx, bucket, dst, aws.ToString(out.ETag), out.ResultMetadata)
 	return e, mt, nil
 }

@@ -615,6 +615,16 @@ func TestEncodeMeta(t *testing.T) {
 	if h.Record == nil || size > maxUserMeta || len(h.Record.User)+len(h.Metadata)-1 != 30 {
 		t.Errorf("big: size %d, record %+v", size, h.Record)
 	}
+	// Sys goes into the entry, compact, and never shows as user metadata.
+	withSys := backends.Meta{User: map[string]string{"a": "b"}, Sys: map[string]string{"sse-key": strings.Repeat("A", 1500)}}
+	h = encodeMeta("k", &withSys, false, 0)
+	if h.Record != nil || len(h.Metadata) != 2 || len(h.Metadata[sysKey]) > 1500+40 {
+		t.Errorf("with Sys: record %+v, metadata %v", h.Record, h.Metadata)
+	}
+	r := remoteMeta{metadata: h.Metadata}
+	if m, _ := r.decode(); !mapsEqual(m.Sys, withSys.Sys) || !mapsEqual(m.User, withSys.User) {
+		t.Errorf("with Sys: decoded %+v", m)
+	}
 	if got := encodeTags(map[string]string{"a b": "c&d", "e": "f=g+h"}); got != "a%20b=c%26d&e=f%3Dg%2Bh" {
 		t.Errorf("encodeTags: %s", got)
 	}
@@ -725,6 +735,76 @@ func TestPartChecksums(t *testing.T) {
 		b.listKeys(ctx, bucket, uploadPrefix, func(k string) { left = append(left, k) })
 		if len(left) != 0 {
 			t.Fatalf("left after completion: %q", left)
+		}
+	})
+}
+
+// A multipart object that another client wrote moves (and is copied onto
+// itself) with its ETag, when its parts are all of one size but the last.
+func TestMoveForeignMultipart(t *testing.T) {
+	srv := motoServer(t)
+	ctx := t.Context()
+	b := newBackend(t, srv.cfg)
+	bucket := backendtest.NewBucket(t, b)
+	c := b.Client()
+	up, err := c.CreateMultipartUpload(ctx, &s3sdk.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("theirs")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done []types.CompletedPart
+	var all []byte
+	for i, size := range []int{5 << 20, 5 << 20, 1000} {
+		data := randBytes(size)
+		all = append(all, data...)
+		out, err := c.UploadPart(ctx, &s3sdk.UploadPartInput{Bucket: &bucket, Key: aws.String("theirs"), UploadId: up.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: out.ETag})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3sdk.CompleteMultipartUploadInput{Bucket: &bucket, Key: aws.String("theirs"),
+		UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := b.HeadObject(ctx, bucket, "theirs")
+	if err != nil || !strings.HasSuffix(h.ETag, "-3") {
+		t.Fatalf("HeadObject: %+v, %v", h, err)
+	}
+	if err := b.MoveObject(ctx, bucket, "theirs", "moved"); err != nil {
+		t.Fatal(err)
+	}
+	got, g := get(t, b, bucket, "moved")
+	if !bytes.Equal(got, all) || g.ETag != h.ETag {
+		t.Fatalf("moved: %d bytes, ETag %s, want %s", len(got), g.ETag, h.ETag)
+	}
+}
+
+// Writers racing on one key, each with Sys that needs a record: the object
+// that wins always has its own (the record is replaced conditionally).
+func TestRecordRace(t *testing.T) {
+	servers(t, func(t *testing.T, srv server) {
+		ctx := t.Context()
+		b := newBackend(t, srv.cfg)
+		bucket := backendtest.NewBucket(t, b)
+		for round := range 3 {
+			var wg sync.WaitGroup
+			for w := range 6 {
+				wg.Go(func() {
+					data := []byte(fmt.Sprintf("writer %d round %d", w, round))
+					m := backends.Meta{Sys: map[string]string{"sse-key": strings.Repeat(strconv.Itoa(w), 2100)}}
+					if _, err := b.PutObject(ctx, bucket, "hot", &hashReader{r: bytes.NewReader(data), meta: &m}, backends.PutOptions{Meta: &m}); err != nil {
+						t.Errorf("PutObject: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			got, info := get(t, b, bucket, "hot")
+			var w, r int
+			fmt.Sscanf(string(got), "writer %d round %d", &w, &r)
+			if r != round || info.Sys["sse-key"] != strings.Repeat(strconv.Itoa(w), 2100) {
+				t.Fatalf("round %d: the object of writer %d has Sys %.10q...", round, w, info.Sys["sse-key"])
+			}
 		}
 	})
 }
