@@ -85,12 +85,15 @@ func (p *prefetch) Read(b []byte) (int, error) {
 func (p *prefetch) Close() error {
 	var err error
 	p.once.Do(func() {
+		// The source is closed only once the goroutine is done with it:
+		// readers such as the erasure store's are not safe to close
+		// during a read.
 		close(p.done)
-		err = p.src.Close() // unblocks a read in progress
 		for c := range p.chunks {
 			chunkPool.Put(c.buf)
 		}
 		p.wg.Wait()
+		err = p.src.Close()
 	})
 	return err
 }
