@@ -82,6 +82,10 @@ func OptionsFrom(ctx context.Context) *Options {
 // metadata: natively when b is a backends.Mover, otherwise by streaming a
 // copy and deleting src.
 func Move(ctx context.Context, b backends.Backend, bucket, src, dst string) error {
+	if src == dst {
+		_, err := b.HeadObject(ctx, bucket, src)
+		return err
+	}
 	if m, ok := b.(backends.Mover); ok {
 		return m.MoveObject(ctx, bucket, src, dst)
 	}
