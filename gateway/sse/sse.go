@@ -39,6 +39,7 @@ const (
 	sysSealed  = "sse-ok"   // object key sealed by the customer key, base64 (C)
 	sysSize    = "sse-size" // plaintext size
 	sysBKey    = "sse-bk"   // "1": x-amz-server-side-encryption-bucket-key-enabled
+	sysETag    = "sse-etag" // the ETag clients see (backends may answer their own)
 
 	formatVersion = "1"
 )
@@ -430,6 +431,7 @@ func (r *sealReader) Read(p []byte) (int, error) {
 		setSys(r.meta, r.sys)
 		r.meta.Sys[sysSize] = strconv.FormatInt(r.n, 10)
 		r.meta.ETag = r.keys.etag(r.streamKey, r.meta.ETag)
+		r.meta.Sys[sysETag] = r.meta.ETag
 	}
 	return n, err
 }
@@ -456,6 +458,9 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		if opts.Meta != nil {
 			clearSys(opts.Meta)
 		}
+		if opts.IfMatch, err = l.storedETag(ctx, bucket, key, opts.IfMatch); err != nil {
+			return backends.ObjectInfo{}, err
+		}
 		return l.Backend.PutObject(ctx, bucket, key, data, opts)
 	}
 	if opts.Meta == nil {
@@ -466,6 +471,9 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		return backends.ObjectInfo{}, err
 	}
 	if err := l.markUsed(ctx, bucket); err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	if opts.IfMatch, err = l.storedETag(ctx, bucket, key, opts.IfMatch); err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	clearSys(opts.Meta)
@@ -480,6 +488,29 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		return info, err
 	}
 	return plainInfo(info)
+}
+
+// storedETag turns the ETag a client knows (If-Match) into the one the
+// backend compares, which differs for encrypted objects on backends that
+// answer ETags of their own.
+func (l *Layer) storedETag(ctx context.Context, bucket, key, etag string) (string, error) {
+	if etag == "" || etag == "*" {
+		return etag, nil
+	}
+	cur, err := l.Backend.HeadObject(ctx, bucket, key)
+	if err != nil {
+		if backends.Is(err, backends.NoSuchKey) {
+			return etag, nil
+		}
+		return "", err
+	}
+	if e := cur.Sys[sysETag]; e != "" {
+		if e == strings.Trim(etag, `"`) {
+			return cur.ETag, nil
+		}
+		return "strata-sse-no-such-etag", nil
+	}
+	return etag, nil
 }
 
 func clearSys(m *backends.Meta) {
@@ -510,6 +541,9 @@ func plainInfo(info backends.ObjectInfo) (backends.ObjectInfo, error) {
 		return info, err
 	}
 	info.Size = size
+	if e := info.Sys[sysETag]; e != "" {
+		info.ETag = e
+	}
 	if len(info.Parts) > 0 {
 		parts := make([]backends.PartInfo, len(info.Parts))
 		copy(parts, info.Parts)
@@ -519,6 +553,9 @@ func plainInfo(info backends.ObjectInfo) (backends.ObjectInfo, error) {
 				return info, backends.Wrap(backends.Internal, err, "a part of the encrypted object has a size no encryption makes")
 			}
 			parts[i].Size = n
+			if e := parts[i].Sys[sysETag]; e != "" {
+				parts[i].ETag = e
+			}
 		}
 		info.Parts = parts
 	}
@@ -864,7 +901,7 @@ func (l *Layer) fixSizes(ctx context.Context, bucket string, objs []backends.Obj
 		}
 		if encrypted(o.Meta) {
 			if p, err := plainInfo(*o); err == nil {
-				o.Size = p.Size
+				o.Size, o.ETag = p.Size, p.ETag
 			}
 			continue
 		}
@@ -891,7 +928,7 @@ func (l *Layer) fixSizes(ctx context.Context, bucket string, objs []backends.Obj
 				return
 			}
 			if p, err := plainInfo(h); err == nil && encrypted(h.Meta) {
-				o.Size = p.Size
+				o.Size, o.ETag = p.Size, p.ETag
 			}
 		}()
 	}
@@ -1037,6 +1074,9 @@ func (l *Layer) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 	if err != nil {
 		return p, err
 	}
+	if e := meta.Sys[sysETag]; e != "" {
+		p.ETag = e
+	}
 	n, err := sio.DecryptedSize(p.Size)
 	if err != nil {
 		return p, backends.Wrap(backends.Internal, err, "the stored part has a size no encryption makes")
@@ -1056,6 +1096,9 @@ func (l *Layer) ListParts(ctx context.Context, bucket, key, uploadID string) (ba
 			return up, nil, backends.Wrap(backends.Internal, err, "a stored part has a size no encryption makes")
 		}
 		parts[i].Size = n
+		if e := parts[i].Sys[sysETag]; e != "" {
+			parts[i].ETag = e
+		}
 	}
 	return up, parts, nil
 }
@@ -1103,6 +1146,9 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		}
 		meta.Parts = list
 		sys[sysSize] = strconv.FormatInt(total, 10)
+		if meta.ETag != "" {
+			sys[sysETag] = meta.ETag
+		}
 		setSys(&meta, sys)
 	}
 	info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, meta)
