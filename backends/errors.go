@@ -33,6 +33,13 @@ const (
 	NotImplemented
 	KeyTooLong
 	Conflict // the key is used by a directory, or a directory by a file
+
+	// Kinds of the versioning and object-lock layers.
+	NoSuchVersion      // a version ID that names no version of the key
+	MethodNotAllowed   // a read or metadata change of a delete marker
+	InvalidBucketState // e.g. suspending versioning on an Object Lock bucket
+	InvalidRequest     // a request that S3 answers InvalidRequest (400)
+	MalformedXML       // an XML document that does not validate
 )
 
 // Error is an error with a kind.
