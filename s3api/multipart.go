@@ -168,7 +168,7 @@ func (s *Server) uploadPartCopy(q *request) {
 		q.fail(err)
 		return
 	}
-	srcBucket, srcKey, err := copySource(q.Header.Get("x-amz-copy-source"))
+	srcBucket, srcKey, srcVersion, err := copySource(q.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		q.fail(err)
 		return
@@ -178,7 +178,8 @@ func (s *Server) uploadPartCopy(q *request) {
 		return
 	}
 	ctx := q.ctx()
-	info, err := s.gw.HeadObject(ctx, srcBucket, srcKey)
+	srcCtx := q.sourceContext(srcVersion)
+	info, err := s.gw.HeadObject(srcCtx, srcBucket, srcKey)
 	if err != nil {
 		q.fail(err)
 		return
@@ -192,12 +193,15 @@ func (s *Server) uploadPartCopy(q *request) {
 		}
 		rng = r
 	}
-	src, info, err := s.gw.GetObject(ctx, srcBucket, srcKey, rng)
+	src, info, err := s.gw.GetObject(srcCtx, srcBucket, srcKey, rng)
 	if err != nil {
 		q.fail(err)
 		return
 	}
 	defer src.Close()
+	if info.VersionID != "" {
+		q.w.Header().Set("x-amz-copy-source-version-id", info.VersionID)
+	}
 	if failed, notMod := copyConditions(q.Header).check(info); failed || notMod {
 		q.fail(s3err.ErrPreconditionFailed)
 		return
@@ -308,6 +312,7 @@ func (s *Server) completeMultipartUpload(q *request) {
 		return
 	}
 	s.forgetUpload(q)
+	setVersionID(q.w.Header(), info.VersionID)
 	type result struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		NS       string   `xml:"xmlns,attr"`

@@ -192,7 +192,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		return
 	}
 	ri.AccessKey = res.AccessKey
-	req := &request{Request: r, w: w, body: res, info: ri, s: s}
+	// The gateway options ride on the request's context; handlers fill
+	// them (q.options()) before they call the gateway.
+	opts := &gateway.Options{Result: &gateway.Result{}}
+	r = r.WithContext(gateway.WithOptions(r.Context(), opts))
+	req := &request{Request: r, w: w, body: res, info: ri, s: s, opts: opts}
 
 	if bucket == "" {
 		if r.Method == http.MethodGet {
@@ -218,6 +222,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		s.routeBucket(req)
 	} else {
 		if err := backends.CheckKey(key); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if err := checkReservedKey(key); err != nil {
 			writeError(w, r, err)
 			return
 		}
@@ -261,12 +269,27 @@ type request struct {
 	body *sigv4.Result
 	info *reqInfo
 	s    *Server
+	opts *gateway.Options // carried by the request's context
 }
 
 func (q *request) ctx() context.Context { return q.Context() }
 func (q *request) bucket() string       { return q.info.Bucket }
 func (q *request) key() string          { return q.info.Key }
-func (q *request) fail(err error)       { writeError(q.w, q.Request, err) }
+
+// options are the request's gateway options (version, encryption,
+// governance bypass), which its context carries to the layers.
+func (q *request) options() *gateway.Options { return q.opts }
+
+// fail answers err; a delete marker that a layer reported (a GET of a
+// deleted key, or of a marker by its version ID) is named in the headers,
+// as S3 does.
+func (q *request) fail(err error) {
+	if q.opts != nil && q.opts.Result != nil && q.opts.Result.DeleteMarker {
+		q.w.Header().Set("x-amz-delete-marker", "true")
+		q.w.Header().Set("x-amz-version-id", q.opts.Result.VersionID)
+	}
+	writeError(q.w, q.Request, err)
+}
 func (q *request) has(param string) bool {
 	_, ok := q.URL.Query()[param]
 	return ok
@@ -322,6 +345,8 @@ func (s *Server) routeBucket(q *request) {
 		switch {
 		case q.has("cors"):
 			s.putBucketCors(q)
+		case q.has("versioning"):
+			s.putBucketVersioning(q)
 		case q.has("tagging"):
 			s.putBucketTagging(q)
 		case hasOtherSubresource(q):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway/versioning"
 )
 
 // services are the settings of the data-service layers.
@@ -15,7 +16,7 @@ type services struct {
 // to versions.
 func dataServices(b backends.Backend, s services) (backends.Backend, error) {
 	// bitrot layer: (next)
-	// versioning layer: (next)
+	b = versioning.New(b)
 	// object lock / WORM layer: (next)
 	// SSE layer: (next)
 	return b, nil
