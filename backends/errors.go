@@ -33,10 +33,16 @@ const (
 	NotImplemented
 	KeyTooLong
 	Conflict // the key is used by a directory, or a directory by a file
+	Corrupt  // stored data failed its integrity check (bitrot)
+
+	// Kinds of the versioning and object-lock layers.
+	NoSuchVersion      // a version ID that names no version of the key
+	MethodNotAllowed   // a read or metadata change of a delete marker
+	InvalidBucketState // e.g. suspending versioning on an Object Lock bucket
 	// InvalidRequest is a request that cannot be served as made (S3's
 	// InvalidRequest, 400), such as reading an SSE-C object without its key.
 	InvalidRequest
-	Corrupt // stored data failed its integrity check (bitrot)
+	MalformedXML // an XML document that does not validate
 )
 
 // Error is an error with a kind.

@@ -198,19 +198,6 @@ func (s *Server) getBucketLocation(q *request) {
 	writeXML(q.w, http.StatusOK, result{NS: s3NS, Location: loc})
 }
 
-func (s *Server) getBucketVersioning(q *request) {
-	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
-		q.fail(err)
-		return
-	}
-	// A bucket that never had versioning has no Status, as AWS answers.
-	type result struct {
-		XMLName xml.Name `xml:"VersioningConfiguration"`
-		NS      string   `xml:"xmlns,attr"`
-	}
-	writeXML(q.w, http.StatusOK, result{NS: s3NS})
-}
-
 // getACL answers the only ACL Strata has: the owner's full control.
 func (s *Server) getACL(q *request, bucket bool) {
 	var err error

@@ -34,8 +34,12 @@ var kindErrors = map[backends.Kind]*s3err.APIError{
 	backends.NotImplemented:     s3err.ErrNotImplemented,
 	backends.KeyTooLong:         s3err.ErrKeyTooLong,
 	backends.Conflict:           s3err.ErrInvalidObjectName,
-	backends.InvalidRequest:     s3err.ErrInvalidRequest,
 	backends.Corrupt:            s3err.ErrInternal, // with the kind's message
+	backends.NoSuchVersion:      errNoSuchVersion,
+	backends.MethodNotAllowed:   s3err.ErrMethodNotAllowed,
+	backends.InvalidBucketState: errInvalidBucketState,
+	backends.InvalidRequest:     s3err.ErrInvalidRequest,
+	backends.MalformedXML:       s3err.ErrMalformedXML,
 }
 
 // toAPIError turns any error into the S3 error to answer.
@@ -50,7 +54,8 @@ func toAPIError(err error) *s3err.APIError {
 	var be *backends.Error
 	if errors.As(err, &be) {
 		if ae, ok := kindErrors[be.Kind]; ok {
-			if be.Kind == backends.Internal || be.Kind == backends.NoSuchBucket || be.Kind == backends.NoSuchKey || be.Kind == backends.NoSuchUpload {
+			if be.Kind == backends.Internal || be.Kind == backends.NoSuchBucket || be.Kind == backends.NoSuchKey || be.Kind == backends.NoSuchUpload ||
+				be.Kind == backends.NoSuchVersion || be.Kind == backends.MethodNotAllowed {
 				return ae
 			}
 			if be.Msg != "" {

@@ -186,7 +186,7 @@ func (s *Server) uploadPartCopy(q *request) {
 		q.fail(err)
 		return
 	}
-	srcBucket, srcKey, err := copySource(q.Header.Get("x-amz-copy-source"))
+	srcBucket, srcKey, srcVersion, err := copySource(q.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		q.fail(err)
 		return
@@ -206,8 +206,9 @@ func (s *Server) uploadPartCopy(q *request) {
 		q.fail(err)
 		return
 	}
-	ctx := withSSE(q.Context(), gateway.Options{}, srcEnc)
-	info, err := s.gw.HeadObject(ctx, srcBucket, srcKey)
+	ctx := q.ctx()
+	srcCtx := q.sourceContext(srcVersion, srcEnc)
+	info, err := s.gw.HeadObject(srcCtx, srcBucket, srcKey)
 	if err != nil {
 		q.fail(err)
 		return
@@ -221,13 +222,15 @@ func (s *Server) uploadPartCopy(q *request) {
 		}
 		rng = r
 	}
-	src, info, err := s.gw.GetObject(ctx, srcBucket, srcKey, rng)
+	src, info, err := s.gw.GetObject(srcCtx, srcBucket, srcKey, rng)
 	if err != nil {
 		q.fail(err)
 		return
 	}
 	defer src.Close()
-	ctx = q.ctx()
+	if info.VersionID != "" {
+		q.w.Header().Set("x-amz-copy-source-version-id", info.VersionID)
+	}
 	if failed, notMod := copyConditions(q.Header).check(info); failed || notMod {
 		q.fail(s3err.ErrPreconditionFailed)
 		return
@@ -339,6 +342,7 @@ func (s *Server) completeMultipartUpload(q *request) {
 	}
 	s.forgetUpload(q)
 	setSSEHeaders(q.w.Header(), info.Meta, nil)
+	setVersionID(q.w.Header(), info.VersionID)
 	type result struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		NS       string   `xml:"xmlns,attr"`

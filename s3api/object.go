@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/gateway"
+	"github.com/strata-storage/strata/gateway/versioning"
 	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/tagging"
@@ -111,17 +112,10 @@ func (s *Server) putObject(q *request) {
 	}
 	h := q.w.Header()
 	h.Set("ETag", quote(info.ETag))
+	setVersionID(h, info.VersionID)
 	setChecksumHeaders(h, info.Checksums, info.ChecksumType)
 	setSSEHeaders(h, info.Meta, enc)
 	q.w.WriteHeader(http.StatusOK)
-}
-
-// checkVersionID accepts only the "null" version until versioning lands.
-func checkVersionID(v string) error {
-	if v == "" || v == "null" {
-		return nil
-	}
-	return s3err.ErrInvalidArgument.WithMessage("Invalid version id specified")
 }
 
 var responseOverrides = map[string]string{
@@ -134,7 +128,7 @@ var responseOverrides = map[string]string{
 }
 
 func (s *Server) getObject(q *request, head bool) {
-	if err := checkVersionID(q.query("versionId")); err != nil {
+	if err := q.versionParam(); err != nil {
 		q.fail(err)
 		return
 	}
@@ -231,6 +225,7 @@ func (s *Server) getObject(q *request, head bool) {
 	}
 	setObjectHeaders(h, info)
 	setSSEHeaders(h, info.Meta, enc)
+	setVersionID(h, info.VersionID)
 	if partNum > 0 && len(info.Parts) == 0 {
 		h.Set("x-amz-mp-parts-count", "1")
 	}
@@ -314,7 +309,7 @@ func (s *Server) rangeNotSatisfiable(q *request) {
 }
 
 func (s *Server) deleteObject(q *request) {
-	if err := checkVersionID(q.query("versionId")); err != nil {
+	if err := q.versionParam(); err != nil {
 		q.fail(err)
 		return
 	}
@@ -325,6 +320,12 @@ func (s *Server) deleteObject(q *request) {
 	if err := s.gw.DeleteObject(q.ctx(), q.bucket(), q.key()); err != nil && !backends.Is(err, backends.NoSuchKey) {
 		q.fail(err)
 		return
+	}
+	if r := q.options().Result; r.VersionID != "" {
+		q.w.Header().Set("x-amz-version-id", r.VersionID)
+		if r.DeleteMarker {
+			q.w.Header().Set("x-amz-delete-marker", "true")
+		}
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 }
@@ -357,8 +358,10 @@ func (s *Server) deleteObjects(q *request) {
 		return
 	}
 	type deleted struct {
-		Key       string `xml:"Key"`
-		VersionID string `xml:"VersionId,omitempty"`
+		Key                   string `xml:"Key"`
+		VersionID             string `xml:"VersionId,omitempty"`
+		DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+		DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 	}
 	type delErr struct {
 		Key       string `xml:"Key"`
@@ -374,12 +377,21 @@ func (s *Server) deleteObjects(q *request) {
 	}
 	res := result{NS: s3NS}
 	for _, o := range req.Objects {
-		err := checkVersionID(o.VersionID)
+		// Each object has its own version and result.
+		opts := *q.options()
+		opts.VersionID, opts.Result = o.VersionID, &gateway.Result{}
+		var err error
+		if o.VersionID != "" {
+			err = checkVersion(o.VersionID)
+		}
 		if err == nil {
 			err = backends.CheckKey(o.Key)
 		}
 		if err == nil {
-			err = s.gw.DeleteObject(q.ctx(), q.bucket(), o.Key)
+			err = checkReservedKey(o.Key)
+		}
+		if err == nil {
+			err = s.gw.DeleteObject(gateway.WithOptions(q.Context(), &opts), q.bucket(), o.Key)
 			if backends.Is(err, backends.NoSuchKey) {
 				err = nil
 			}
@@ -390,7 +402,11 @@ func (s *Server) deleteObjects(q *request) {
 			continue
 		}
 		if !req.Quiet {
-			res.Deleted = append(res.Deleted, deleted{Key: o.Key, VersionID: o.VersionID})
+			d := deleted{Key: o.Key, VersionID: o.VersionID}
+			if r := opts.Result; r.DeleteMarker {
+				d.DeleteMarker, d.DeleteMarkerVersionID = true, r.VersionID
+			}
+			res.Deleted = append(res.Deleted, d)
 		}
 	}
 	writeXML(q.w, http.StatusOK, res)
@@ -398,30 +414,36 @@ func (s *Server) deleteObjects(q *request) {
 
 // copySource parses x-amz-copy-source: "bucket/key" or "/bucket/key",
 // URL-encoded, with an optional ?versionId=.
-func copySource(v string) (bucket, key string, err error) {
+func copySource(v string) (bucket, key, version string, err error) {
 	path, query, _ := strings.Cut(v, "?")
 	if query != "" {
 		vals, _ := url.ParseQuery(query)
-		if err := checkVersionID(vals.Get("versionId")); err != nil {
-			return "", "", err
+		if _, ok := vals["versionId"]; ok {
+			version = vals.Get("versionId")
+			if err := checkVersion(version); err != nil {
+				return "", "", "", err
+			}
 		}
 	}
 	path, err = url.PathUnescape(path)
 	if err != nil {
-		return "", "", s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", "", s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
 	path = strings.TrimPrefix(path, "/")
 	bucket, key, ok := strings.Cut(path, "/")
 	if !ok || bucket == "" || key == "" {
-		return "", "", s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", "", s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
 	}
 	if err := backends.CheckKey(key); err != nil {
-		return "", "", err
+		return "", "", "", err
+	}
+	if err := checkReservedKey(key); err != nil {
+		return "", "", "", err
 	}
 	if !backends.ValidBucketName(bucket) {
-		return "", "", s3err.ErrNoSuchBucket
+		return "", "", "", s3err.ErrNoSuchBucket
 	}
-	return bucket, key, nil
+	return bucket, key, version, nil
 }
 
 type copyResult struct {
@@ -433,7 +455,7 @@ type copyResult struct {
 }
 
 func (s *Server) copyObject(q *request) {
-	srcBucket, srcKey, err := copySource(q.Header.Get("x-amz-copy-source"))
+	srcBucket, srcKey, srcVersion, err := copySource(q.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		q.fail(err)
 		return
@@ -454,12 +476,19 @@ func (s *Server) copyObject(q *request) {
 		q.fail(err)
 		return
 	}
-	src, info, err := s.gw.GetObject(withSSE(q.Context(), gateway.Options{}, srcEnc), srcBucket, srcKey, nil)
+	src, info, err := s.gw.GetObject(q.sourceContext(srcVersion, srcEnc), srcBucket, srcKey, nil)
 	if err != nil {
+		if backends.Is(err, backends.MethodNotAllowed) {
+			// A delete marker cannot be copied.
+			err = s3err.ErrInvalidRequest.WithMessage("The source of a copy request may not specifically refer to a delete marker by version id.")
+		}
 		q.fail(err)
 		return
 	}
 	defer src.Close()
+	if info.VersionID != "" {
+		q.w.Header().Set("x-amz-copy-source-version-id", info.VersionID)
+	}
 	if failed, notMod := copyConditions(q.Header).check(info); failed || notMod {
 		q.fail(s3err.ErrPreconditionFailed)
 		return
@@ -526,11 +555,25 @@ func (s *Server) copyObject(q *request) {
 
 	var res copyResult
 	res.NS = s3NS
-	if srcBucket == q.bucket() && srcKey == q.key() && enc == nil && srcEnc == nil {
+	if srcBucket == q.bucket() && srcKey == q.key() && (srcVersion == "" || info.IsLatest) && enc == nil && srcEnc == nil {
 		if !replaceMeta && !replaceTags && q.Header.Get("x-amz-storage-class") == "" && q.Header.Get("x-amz-checksum-algorithm") == "" {
 			q.fail(s3err.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."))
 			return
 		}
+	}
+	// A copy of an object onto itself changes only its metadata, except in
+	// an Enabled bucket, where it is a new version (the data is copied
+	// below).
+	sameObject := srcBucket == q.bucket() && srcKey == q.key() && (srcVersion == "" || info.IsLatest)
+	if sameObject {
+		st, err := s.versioningStatus(ctx, q.bucket())
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		sameObject = st != versioning.Enabled
+	}
+	if sameObject {
 		src.Close()
 		// Same key: only the metadata changes; the data stays in place.
 		meta.Size, meta.ETag = info.Size, info.ETag
@@ -540,6 +583,7 @@ func (s *Server) copyObject(q *request) {
 			q.fail(err)
 			return
 		}
+		setVersionID(q.w.Header(), out.VersionID)
 		res.ETag, res.LastModified = quote(out.ETag), s3Time(out.ModTime)
 		res.set(out.Checksums, out.ChecksumType)
 		writeXML(q.w, http.StatusOK, res)
@@ -563,13 +607,14 @@ func (s *Server) copyObject(q *request) {
 		return
 	}
 	setSSEHeaders(q.w.Header(), out.Meta, enc)
+	setVersionID(q.w.Header(), out.VersionID)
 	res.ETag, res.LastModified = quote(out.ETag), s3Time(out.ModTime)
 	res.set(out.Checksums, out.ChecksumType)
 	writeXML(q.w, http.StatusOK, res)
 }
 
 func (s *Server) getObjectTagging(q *request) {
-	if err := checkVersionID(q.query("versionId")); err != nil {
+	if err := q.versionParam(); err != nil {
 		q.fail(err)
 		return
 	}
@@ -578,12 +623,13 @@ func (s *Server) getObjectTagging(q *request) {
 		q.fail(err)
 		return
 	}
+	setVersionID(q.w.Header(), info.VersionID)
 	q.w.Header().Set("Content-Type", "application/xml")
 	q.w.Write(tagging.MarshalXML(info.Tags))
 }
 
 func (s *Server) putObjectTagging(q *request) {
-	if err := checkVersionID(q.query("versionId")); err != nil {
+	if err := q.versionParam(); err != nil {
 		q.fail(err)
 		return
 	}
@@ -596,7 +642,7 @@ func (s *Server) putObjectTagging(q *request) {
 }
 
 func (s *Server) deleteObjectTagging(q *request) {
-	if err := checkVersionID(q.query("versionId")); err != nil {
+	if err := q.versionParam(); err != nil {
 		q.fail(err)
 		return
 	}
@@ -611,10 +657,12 @@ func (s *Server) setTags(q *request, tags map[string]string) {
 	}
 	meta := info.Meta
 	meta.Tags = tags
-	if _, err := s.gw.UpdateMeta(q.ctx(), q.bucket(), q.key(), meta); err != nil {
+	out, err := s.gw.UpdateMeta(q.ctx(), q.bucket(), q.key(), meta)
+	if err != nil {
 		q.fail(err)
 		return
 	}
+	setVersionID(q.w.Header(), out.VersionID)
 	if tags == nil {
 		q.w.WriteHeader(http.StatusNoContent)
 		return
@@ -623,7 +671,7 @@ func (s *Server) setTags(q *request, tags map[string]string) {
 }
 
 func (s *Server) getObjectAttributes(q *request) {
-	if err := checkVersionID(q.query("versionId")); err != nil {
+	if err := q.versionParam(); err != nil {
 		q.fail(err)
 		return
 	}
@@ -735,6 +783,7 @@ func (s *Server) getObjectAttributes(q *request) {
 		res.ObjectParts = p
 	}
 	q.w.Header().Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	setVersionID(q.w.Header(), info.VersionID)
 	writeXML(q.w, http.StatusOK, res)
 }
 

@@ -203,7 +203,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		return
 	}
 	ri.AccessKey = res.AccessKey
-	req := &request{Request: r, w: w, body: res, info: ri, s: s}
+	// The gateway options ride on the request's context; handlers fill
+	// them (q.options()) before they call the gateway.
+	opts := &gateway.Options{Result: &gateway.Result{}}
+	r = r.WithContext(gateway.WithOptions(r.Context(), opts))
+	req := &request{Request: r, w: w, body: res, info: ri, s: s, opts: opts}
 
 	if bucket == "" {
 		if r.Method == http.MethodGet {
@@ -234,6 +238,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		}
 		if bitrot.Reserved(key) {
 			writeError(w, r, s3err.ErrInvalidObjectName.WithMessage("Object keys under "+bitrot.Prefix+" are reserved by Strata."))
+			return
+		}
+		if err := checkReservedKey(key); err != nil {
+			writeError(w, r, err)
 			return
 		}
 		s.routeObject(req)
@@ -276,20 +284,27 @@ type request struct {
 	body *sigv4.Result
 	info *reqInfo
 	s    *Server
-	opts *gateway.Options // what the data-service layers need to know
+	opts *gateway.Options // carried by the request's context
 }
 
-// ctx is the context of the backend calls: the request's, with its
-// data-service options.
-func (q *request) ctx() context.Context {
-	if q.opts != nil {
-		return gateway.WithOptions(q.Context(), q.opts)
+func (q *request) ctx() context.Context { return q.Context() }
+func (q *request) bucket() string       { return q.info.Bucket }
+func (q *request) key() string          { return q.info.Key }
+
+// options are the request's gateway options (version, encryption,
+// governance bypass), which its context carries to the layers.
+func (q *request) options() *gateway.Options { return q.opts }
+
+// fail answers err; a delete marker that a layer reported (a GET of a
+// deleted key, or of a marker by its version ID) is named in the headers,
+// as S3 does.
+func (q *request) fail(err error) {
+	if q.opts != nil && q.opts.Result != nil && q.opts.Result.DeleteMarker {
+		q.w.Header().Set("x-amz-delete-marker", "true")
+		q.w.Header().Set("x-amz-version-id", q.opts.Result.VersionID)
 	}
-	return q.Context()
+	writeError(q.w, q.Request, err)
 }
-func (q *request) bucket() string { return q.info.Bucket }
-func (q *request) key() string    { return q.info.Key }
-func (q *request) fail(err error) { writeError(q.w, q.Request, err) }
 func (q *request) has(param string) bool {
 	_, ok := q.URL.Query()[param]
 	return ok
@@ -345,6 +360,8 @@ func (s *Server) routeBucket(q *request) {
 		switch {
 		case q.has("cors"):
 			s.putBucketCors(q)
+		case q.has("versioning"):
+			s.putBucketVersioning(q)
 		case q.has("tagging"):
 			s.putBucketTagging(q)
 		case q.has("encryption"):

@@ -31,15 +31,6 @@ func (s *Server) encrypts() bool {
 	return ok
 }
 
-// options returns the data-service options of the request, which ctx()
-// passes to the layers.
-func (q *request) options() *gateway.Options {
-	if q.opts == nil {
-		q.opts = &gateway.Options{}
-	}
-	return q.opts
-}
-
 // withSSE returns ctx with options that carry req as the encryption.
 func withSSE(ctx context.Context, o gateway.Options, req *gateway.SSE) context.Context {
 	o.SSE = req

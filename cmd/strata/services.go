@@ -11,6 +11,7 @@ import (
 	"github.com/strata-storage/strata/gateway/kms"
 	"github.com/strata-storage/strata/gateway/sio"
 	"github.com/strata-storage/strata/gateway/sse"
+	"github.com/strata-storage/strata/gateway/versioning"
 )
 
 // services are the settings of the data-service layers.
@@ -75,8 +76,7 @@ func dataServices(b backends.Backend, s services) (backends.Backend, error) {
 	if s.layers != nil {
 		s.layers.bitrot = rot
 	}
-	b = rot
-	// versioning layer: (next)
+	b = versioning.New(rot)
 	// object lock / WORM layer: (next)
 	b = sse.New(b, sse.Options{KMS: s.kms, Cipher: s.cipher, AutoEncrypt: s.autoEncrypt})
 	return b, nil

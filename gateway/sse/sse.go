@@ -1181,3 +1181,20 @@ func (l *Layer) Close() error {
 
 // ServerSideEncryption tells s3api that encryption headers are honoured.
 func (l *Layer) ServerSideEncryption() bool { return true }
+
+// IsBackend and CreateBucketAt forward the placement of new buckets (a
+// location constraint naming a backend) to the namespace below.
+func (l *Layer) IsBackend(name string) bool {
+	p, ok := l.Backend.(interface{ IsBackend(string) bool })
+	return ok && p.IsBackend(name)
+}
+
+func (l *Layer) CreateBucketAt(ctx context.Context, bucket, location string) error {
+	p, ok := l.Backend.(interface {
+		CreateBucketAt(context.Context, string, string) error
+	})
+	if !ok {
+		return l.Backend.CreateBucket(ctx, bucket)
+	}
+	return p.CreateBucketAt(ctx, bucket, location)
+}
