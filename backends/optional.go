@@ -10,7 +10,7 @@ import "context"
 // file system, a server-side copy in a cloud). The object keeps its data
 // and its metadata (Meta, including Sys) unchanged; dst is replaced
 // atomically; src is gone afterwards. A missing src is an error of kind
-// NotFound.
+// NoSuchKey (as for GetObject); src == dst changes nothing.
 type Mover interface {
 	MoveObject(ctx context.Context, bucket, src, dst string) error
 }
