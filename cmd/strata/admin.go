@@ -294,7 +294,6 @@ func printScan(body io.Reader, out, errOut io.Writer, bucket string, asJSON bool
 			progressbar.OptionClearOnFinish(),
 		)
 	}
-	problems := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var sum *bitrot.ScanSummary
@@ -311,7 +310,7 @@ func printScan(body io.Reader, out, errOut io.Writer, bucket string, asJSON bool
 		switch l.Type {
 		case admin.LineProgress:
 			if bar != nil && l.ScanSummary != nil {
-				bar.Describe(fmt.Sprintf("scanning %s: %d objects, %d corrupt", bucket, l.Objects, l.Corrupt))
+				bar.Describe(fmt.Sprintf("scanning %s: %d objects, %s, %d corrupt", bucket, l.Objects, humanize.IBytes(uint64(l.Bytes)), l.Corrupt))
 				bar.Set64(l.Bytes)
 			}
 		case admin.LineObject:
@@ -321,8 +320,11 @@ func printScan(body io.Reader, out, errOut io.Writer, bucket string, asJSON bool
 			if bar != nil {
 				bar.Clear()
 			}
-			fmt.Fprintf(problems, "%s\t%s\t%s\n", strings.ToUpper(string(l.Status)), l.Key, l.Detail)
-			problems.Flush()
+			fmt.Fprintf(out, "%-14s %s", strings.ToUpper(string(l.Status)), l.Key)
+			if l.Detail != "" && l.Detail != "no hashes" {
+				fmt.Fprintf(out, ": %s", l.Detail)
+			}
+			fmt.Fprintln(out)
 			shown++
 		case admin.LineSummary:
 			sum = l.ScanSummary

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
 
 	"github.com/minio/highwayhash"
@@ -58,7 +59,7 @@ func (l *Layer) open(ctx context.Context, bucket, key string, rng *backends.Rang
 	if rng != nil {
 		if rng.Start >= 0 {
 			req = &backends.Range{Start: rng.Start - rng.Start%l.bs, End: -1}
-			if rng.End >= 0 {
+			if rng.End >= 0 && rng.End < math.MaxInt64-l.bs {
 				req.End = rng.End - rng.End%l.bs + l.bs - 1
 			}
 		} else if info, err := l.Backend.HeadObject(ctx, bucket, key); err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/minio/highwayhash"
 
@@ -69,16 +70,29 @@ func (h *hasher) finish() error {
 	return nil
 }
 
-// hashingReader hashes what is read through it and, when the source ends,
-// calls atEOF before returning io.EOF: that is where the hashes are stored
-// and the metadata completed, before the backend publishes anything. An
-// error of atEOF is returned instead of io.EOF, so nothing is published.
+// hashingReader hashes what is read through it, block by block, on a
+// goroutine of its own: the stream goes on while the previous block is
+// hashed (a copy of each block costs far less than its hash). When the
+// source ends it calls atEOF with the hashes before returning io.EOF: that
+// is where they are stored and the metadata completed, before the backend
+// publishes anything. An error of atEOF is returned instead of io.EOF, so
+// nothing is published. close must be called when the reader is done with.
 type hashingReader struct {
 	r     io.Reader
-	h     *hasher
-	atEOF func(h *hasher) error
-	done  bool
-	err   error
+	l     *Layer
+	atEOF func(sums []byte, size int64) error
+
+	buf  *[]byte // the block being filled
+	fill int64
+	size int64
+
+	jobs   chan *[]byte // full blocks, hashed in order by the goroutine
+	wg     sync.WaitGroup
+	sums   []byte // the goroutine's until wg.Wait
+	closed bool
+
+	done bool
+	err  error
 }
 
 func (r *hashingReader) Read(p []byte) (int, error) {
@@ -86,12 +100,11 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 		return 0, r.err
 	}
 	n, err := r.r.Read(p)
-	r.h.Write(p[:n])
+	r.add(p[:n])
 	if err == io.EOF {
-		r.done = true
-		r.h.finish()
-		r.err = io.EOF
-		if e := r.atEOF(r.h); e != nil {
+		r.done, r.err = true, io.EOF
+		sums := r.finish()
+		if e := r.atEOF(sums, r.size); e != nil {
 			r.err = e
 		}
 		return n, r.err
@@ -99,19 +112,72 @@ func (r *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func (r *hashingReader) add(p []byte) {
+	r.size += int64(len(p))
+	for len(p) > 0 {
+		if r.buf == nil {
+			r.buf = r.l.getBuf(r.l.bs)
+		}
+		k := copy((*r.buf)[r.fill:r.l.bs], p)
+		r.fill += int64(k)
+		p = p[k:]
+		if r.fill == r.l.bs {
+			if r.jobs == nil {
+				r.start()
+			}
+			r.jobs <- r.buf
+			r.buf, r.fill = nil, 0
+		}
+	}
+}
+
+func (r *hashingReader) start() {
+	r.jobs = make(chan *[]byte, 2)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for b := range r.jobs {
+			sum := highwayhash.Sum(*b, Key)
+			r.sums = append(r.sums, sum[:]...)
+			r.l.putBuf(b)
+		}
+	}()
+}
+
+// finish hashes the last, short block and returns all the hashes.
+func (r *hashingReader) finish() []byte {
+	r.close()
+	if r.fill > 0 {
+		sum := highwayhash.Sum((*r.buf)[:r.fill], Key)
+		r.sums = append(r.sums, sum[:]...)
+	}
+	r.l.putBuf(r.buf)
+	r.buf, r.fill = nil, 0
+	return r.sums
+}
+
+// close stops the hashing goroutine.
+func (r *hashingReader) close() {
+	if r.jobs != nil && !r.closed {
+		r.closed = true
+		close(r.jobs)
+		r.wg.Wait()
+	}
+}
+
 // seal turns the hashes of a finished stream into a record, writing a
 // hash object first when there are more than MaxInline of them.
-func (l *Layer) seal(ctx context.Context, bucket string, h *hasher) (*record, error) {
-	r := &record{bs: h.bs, size: h.size}
-	if len(h.sums) <= MaxInline*HashSize {
-		r.inline = h.sums
+func (l *Layer) seal(ctx context.Context, bucket string, sums []byte, size int64) (*record, error) {
+	r := &record{bs: l.bs, size: size}
+	if len(sums) <= MaxInline*HashSize {
+		r.inline = sums
 		if r.inline == nil {
 			r.inline = []byte{}
 		}
 		return r, nil
 	}
 	r.ref = newID()
-	if err := l.putHashObject(ctx, bucket, r.ref, bytes.NewReader(h.sums)); err != nil {
+	if err := l.putHashObject(ctx, bucket, r.ref, bytes.NewReader(sums)); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -161,8 +227,8 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	caller := opts.Meta
 	var meta backends.Meta
 	var rec *record
-	hr := &hashingReader{r: data, h: newHasher(l.bs), atEOF: func(h *hasher) error {
-		r, err := l.seal(ctx, bucket, h)
+	hr := &hashingReader{r: data, l: l, atEOF: func(sums []byte, size int64) error {
+		r, err := l.seal(ctx, bucket, sums, size)
 		if err != nil {
 			return err
 		}
@@ -173,6 +239,7 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		meta.Sys = withRecord(meta.Sys, r)
 		return nil
 	}}
+	defer hr.finish()
 	opts.Meta = &meta
 	info, err := l.Backend.PutObject(ctx, bucket, key, hr, opts)
 	if err != nil {
@@ -201,8 +268,8 @@ func (l *Layer) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 	}
 	var m backends.Meta
 	var rec *record
-	hr := &hashingReader{r: data, h: newHasher(l.bs), atEOF: func(h *hasher) error {
-		r, err := l.seal(ctx, bucket, h)
+	hr := &hashingReader{r: data, l: l, atEOF: func(sums []byte, size int64) error {
+		r, err := l.seal(ctx, bucket, sums, size)
 		if err != nil {
 			return err
 		}
@@ -213,6 +280,7 @@ func (l *Layer) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 		m.Sys = withRecord(m.Sys, r)
 		return nil
 	}}
+	defer hr.finish()
 	p, err := l.Backend.UploadPart(ctx, bucket, key, uploadID, number, hr, &m)
 	if err != nil {
 		if rec != nil {

@@ -127,8 +127,8 @@ func TestBitrot(t *testing.T) {
 	}
 
 	o, code := s.strataAdmin(t, nil, "scan", b)
-	if code != 1 || !strings.Contains(o, "CORRUPT  dir/obj.bin  block 2 ") || !strings.Contains(o, "CORRUPT  small.txt") ||
-		!strings.Contains(o, "CORRUPT  big.bin  block 9 ") || !strings.Contains(o, "3 corrupt objects found") {
+	if code != 1 || !strings.Contains(o, "CORRUPT        dir/obj.bin: block 2 ") || !strings.Contains(o, "CORRUPT        small.txt") ||
+		!strings.Contains(o, "CORRUPT        big.bin: block 9 ") || !strings.Contains(o, "3 corrupt objects found") {
 		t.Fatalf("scan: exit %d\n%s", code, o)
 	}
 	o, code = s.strataAdmin(t, nil, "scan", b, "--json")
@@ -153,10 +153,10 @@ func TestBitrot(t *testing.T) {
 	placed := filepath.Join(s.Dir, b2, "placed.txt")
 	must(t, os.WriteFile(placed, []byte("put on the share directly"), 0o644), "write")
 	wantObject(t, c, b2, "placed.txt", []byte("put on the share directly"))
-	if o, code := s.strataAdmin(t, nil, "scan", b2); code != 0 || !strings.Contains(o, "NO-HASHES  placed.txt") {
+	if o, code := s.strataAdmin(t, nil, "scan", b2); code != 0 || !strings.Contains(o, "NO-HASHES      placed.txt") {
 		t.Fatalf("scan: exit %d\n%s", code, o)
 	}
-	if o, code := s.strataAdmin(t, nil, "scan", b2, "--hash-missing"); code != 0 || !strings.Contains(o, "HASHED  placed.txt") {
+	if o, code := s.strataAdmin(t, nil, "scan", b2, "--hash-missing"); code != 0 || !strings.Contains(o, "HASHED         placed.txt") {
 		t.Fatalf("scan --hash-missing: exit %d\n%s", code, o)
 	}
 	if o, code := s.strataAdmin(t, nil, "scan", b2); code != 0 || strings.Contains(o, "placed.txt") || !strings.Contains(o, "OK                   1") {
@@ -166,7 +166,7 @@ func TestBitrot(t *testing.T) {
 	if _, err := s.awsCLI(t, "", "s3", "cp", "s3://"+b2+"/placed.txt", filepath.Join(tmp, "placed")); err == nil {
 		t.Fatal("aws s3 cp of a damaged hashed file succeeded")
 	}
-	if o, code := s.strataAdmin(t, nil, "scan", b2); code != 1 || !strings.Contains(o, "CORRUPT  placed.txt") {
+	if o, code := s.strataAdmin(t, nil, "scan", b2); code != 1 || !strings.Contains(o, "CORRUPT        placed.txt") {
 		t.Fatalf("scan after damage: exit %d\n%s", code, o)
 	}
 	// The listing shows the objects, nothing of Strata's own.
