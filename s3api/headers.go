@@ -80,9 +80,6 @@ func checkUnsupportedHeaders(h http.Header) error {
 		"x-amz-server-side-encryption",
 		"x-amz-server-side-encryption-customer-algorithm",
 		"x-amz-server-side-encryption-aws-kms-key-id",
-		"x-amz-object-lock-mode",
-		"x-amz-object-lock-retain-until-date",
-		"x-amz-object-lock-legal-hold",
 		"x-amz-website-redirect-location",
 	} {
 		if h.Get(name) != "" {

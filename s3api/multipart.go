@@ -52,6 +52,10 @@ func (s *Server) createMultipartUpload(q *request) {
 		}
 		meta.ChecksumType = t
 	}
+	if err := q.lockHeaders(&meta); err != nil {
+		q.fail(err)
+		return
+	}
 	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
 		q.fail(err)
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/gateway"
+	"github.com/strata-storage/strata/gateway/objectlock"
 	"github.com/strata-storage/strata/gateway/versioning"
 	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/s3err"
@@ -77,6 +78,10 @@ func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg stri
 func (s *Server) putObject(q *request) {
 	meta, err := metaFromHeaders(q.Header)
 	if err != nil {
+		q.fail(err)
+		return
+	}
+	if err := q.lockHeaders(&meta); err != nil {
 		q.fail(err)
 		return
 	}
@@ -209,6 +214,7 @@ func (s *Server) getObject(q *request, head bool) {
 	}
 	setObjectHeaders(h, info)
 	setVersionID(h, info.VersionID)
+	objectlock.SetHeaders(h, info.Sys)
 	if partNum > 0 && len(info.Parts) == 0 {
 		h.Set("x-amz-mp-parts-count", "1")
 	}
@@ -471,6 +477,9 @@ func (s *Server) copyObject(q *request) {
 
 	meta := info.Meta
 	meta.Parts = nil
+	// The copy has the retention and legal hold its request asks for (or
+	// the bucket's default), never the source's.
+	meta.Sys = objectlock.Strip(meta.Sys)
 	if replaceMeta {
 		m, err := metaFromHeaders(q.Header)
 		if err != nil {
@@ -500,6 +509,10 @@ func (s *Server) copyObject(q *request) {
 		}
 	}
 
+	if err := q.lockHeaders(&meta); err != nil {
+		q.fail(err)
+		return
+	}
 	var res copyResult
 	res.NS = s3NS
 	if srcBucket == q.bucket() && srcKey == q.key() && (srcVersion == "" || info.IsLatest) {

@@ -34,6 +34,8 @@ const serverEnvHelp = `  STRATA_ROOT_USER               access key of the root u
   STRATA_ROOT_PASSWORD           secret key of the root user (default strataadmin)
   STRATA_DOMAIN                  like --domain, when the flag is not given
   STRATA_SIGV2                   like --sigv2 (on or off), when the flag is not given
+  STRATA_WORM                    like --worm (on or off), when the flag is not given
+  STRATA_USERS_FILE              like --users, when the flag is not given
   STRATA_STORAGE_CLASS_STANDARD  EC:N, parity of the STANDARD storage class (like --parity)
   STRATA_STORAGE_CLASS_RRS       EC:N, parity of REDUCED_REDUNDANCY objects
 `
@@ -49,6 +51,8 @@ type serverFlags struct {
 	shutdownTimeout time.Duration
 	parity          int
 	sigv2           string
+	worm            string
+	users           string
 }
 
 func serverCmd() *cobra.Command {
@@ -94,6 +98,9 @@ lets requests in flight finish and exits 0.`,
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 5*time.Minute, "how long to wait for requests in flight after SIGTERM/SIGINT")
 	fl.StringVar(&f.sigv2, "sigv2", "", "accept AWS Signature Version 2 (default presigned URLs of boto3 and aws CLI v1): on (default) or off; env STRATA_SIGV2")
 	fl.Lookup("sigv2").NoOptDefVal = "on"
+	fl.StringVar(&f.worm, "worm", "", "write-once mode for every bucket: objects that exist can never be overwritten, changed or deleted; new keys can be written (on or off); env STRATA_WORM")
+	fl.Lookup("worm").NoOptDefVal = "on"
+	fl.StringVar(&f.users, "users", "", "YAML file of S3 users besides the root user (access_key, secret_key, bypass_governance; see docs/object-lock.md); env STRATA_USERS_FILE")
 	return cmd
 }
 
@@ -162,6 +169,50 @@ func sigV2Off(flag string) (bool, error) {
 	return false, fmt.Errorf("%s: %q is neither on nor off", from, v)
 }
 
+// onOff reads an on/off flag, or its environment variable when the flag
+// is not given; def when neither is.
+func onOff(flag, name, env string, def bool) (bool, error) {
+	v, from := flag, name
+	if v == "" {
+		v, from = os.Getenv(env), env
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "on", "true", "1", "yes":
+		return true, nil
+	case "off", "false", "0", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %q is neither on nor off", from, v)
+}
+
+// loadUsers reads the users file of --users or STRATA_USERS_FILE, if any,
+// into creds; it returns the access keys that may bypass governance
+// retention.
+func loadUsers(flag, root string, creds map[string]string) (map[string]bool, error) {
+	path, from := flag, "--users"
+	if path == "" {
+		path, from = os.Getenv("STRATA_USERS_FILE"), "STRATA_USERS_FILE"
+	}
+	bypass := map[string]bool{root: true}
+	if path == "" {
+		return bypass, nil
+	}
+	users, err := config.LoadUsers(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	for _, u := range users {
+		if _, dup := creds[u.AccessKey]; dup {
+			return nil, fmt.Errorf("%s: %s: user %q is the root user", from, path, u.AccessKey)
+		}
+		creds[u.AccessKey] = u.SecretKey
+		bypass[u.AccessKey] = u.BypassGovernance
+	}
+	return bypass, nil
+}
+
 func newLogger(f serverFlags) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -187,7 +238,11 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
-	backend, err = dataServices(backend, services{})
+	worm, err := onOff(f.worm, "--worm", "STRATA_WORM", false)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	backend, err = dataServices(backend, services{worm: worm})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -213,13 +268,20 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
+	creds := map[string]string{user: pass}
+	bypass, err := loadUsers(f.users, user, creds)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
 	handler := s3api.New(s3api.Config{
-		Backend:      backend,
-		Credentials:  map[string]string{user: pass},
-		Domains:      domains,
-		Region:       f.region,
-		Logger:       log,
-		DisableSigV2: noSigV2,
+		Backend:             backend,
+		Credentials:         creds,
+		Domains:             domains,
+		Region:              f.region,
+		Logger:              log,
+		DisableSigV2:        noSigV2,
+		CanBypassGovernance: func(ak string) bool { return bypass[ak] },
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -249,6 +311,9 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		versionString(), endpoint, where, user, pass)
 	if defaults {
 		fmt.Fprintln(os.Stderr, "WARNING: these are the default credentials; set STRATA_ROOT_USER and STRATA_ROOT_PASSWORD to change them.")
+	}
+	if worm {
+		fmt.Fprintln(os.Stderr, "WORM:        on (objects that exist can never be overwritten, changed or deleted)")
 	}
 	fmt.Fprintf(os.Stderr, "Try: aws --endpoint-url %s s3 ls\n", endpoint)
 

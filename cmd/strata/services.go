@@ -2,11 +2,13 @@ package main
 
 import (
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway/objectlock"
 	"github.com/strata-storage/strata/gateway/versioning"
 )
 
 // services are the settings of the data-service layers.
 type services struct {
+	worm bool // every bucket write-once (--worm)
 }
 
 // dataServices wraps b in the data-service layers of gateway/, outermost
@@ -17,7 +19,7 @@ type services struct {
 func dataServices(b backends.Backend, s services) (backends.Backend, error) {
 	// bitrot layer: (next)
 	b = versioning.New(b)
-	// object lock / WORM layer: (next)
+	b = objectlock.New(b, objectlock.Options{WORM: s.worm})
 	// SSE layer: (next)
 	return b, nil
 }
