@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/strata-storage/strata/backends"
@@ -112,8 +113,17 @@ func (s *Server) createBucket(q *request) {
 		q.fail(err)
 		return
 	}
-	if q.Header.Get("x-amz-bucket-object-lock-enabled") == "true" {
-		q.fail(s3err.ErrNotImplemented.WithMessage("Object Lock is not implemented."))
+	lock := false
+	switch v := strings.ToLower(strings.TrimSpace(q.Header.Get("x-amz-bucket-object-lock-enabled"))); v {
+	case "", "false":
+	case "true":
+		if _, ok := s.versioner(); !ok {
+			q.fail(errLockNotImplemented)
+			return
+		}
+		lock = true
+	default:
+		q.fail(s3err.ErrInvalidArgument.WithMessage("Invalid x-amz-bucket-object-lock-enabled header: " + v))
 		return
 	}
 	// An optional CreateBucketConfiguration names a location: the region,
@@ -152,6 +162,13 @@ func (s *Server) createBucket(q *request) {
 	if err != nil {
 		q.fail(err)
 		return
+	}
+	if lock {
+		// Object Lock turns versioning on, for good.
+		if err := s.enableObjectLock(q.ctx(), q.bucket()); err != nil {
+			q.fail(err)
+			return
+		}
 	}
 	q.w.Header().Set("Location", "/"+q.bucket())
 	q.w.WriteHeader(http.StatusOK)

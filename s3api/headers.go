@@ -77,9 +77,6 @@ func metaFromHeaders(h http.Header) (backends.Meta, error) {
 // have yet, rather than ignoring them.
 func checkUnsupportedHeaders(h http.Header) error {
 	for _, name := range []string{
-		"x-amz-object-lock-mode",
-		"x-amz-object-lock-retain-until-date",
-		"x-amz-object-lock-legal-hold",
 		"x-amz-website-redirect-location",
 	} {
 		if h.Get(name) != "" {

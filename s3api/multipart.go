@@ -58,6 +58,10 @@ func (s *Server) createMultipartUpload(q *request) {
 		return
 	}
 	q.options().SSE = enc
+	if err := q.lockHeaders(&meta); err != nil {
+		q.fail(err)
+		return
+	}
 	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
 		q.fail(err)
 		return

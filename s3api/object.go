@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/gateway"
+	"github.com/strata-storage/strata/gateway/objectlock"
 	"github.com/strata-storage/strata/gateway/versioning"
 	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/s3err"
@@ -86,6 +87,10 @@ func (s *Server) putObject(q *request) {
 		return
 	}
 	q.options().SSE = enc
+	if err := q.lockHeaders(&meta); err != nil {
+		q.fail(err)
+		return
+	}
 	opts := backends.PutOptions{Meta: &meta}
 	if v := q.Header.Get("If-None-Match"); v != "" {
 		if strings.TrimSpace(v) != "*" {
@@ -226,6 +231,7 @@ func (s *Server) getObject(q *request, head bool) {
 	setObjectHeaders(h, info)
 	setSSEHeaders(h, info.Meta, enc)
 	setVersionID(h, info.VersionID)
+	objectlock.SetHeaders(h, info.Sys)
 	if partNum > 0 && len(info.Parts) == 0 {
 		h.Set("x-amz-mp-parts-count", "1")
 	}
@@ -522,7 +528,9 @@ func (s *Server) copyObject(q *request) {
 	}
 
 	meta := info.Meta
-	// The layers below set their own entries for the new object.
+	// The layers below set their own entries for the new object: the
+	// copy has the retention and legal hold its request asks for (or the
+	// bucket's default), never the source's.
 	meta.Parts, meta.Sys = nil, nil
 	if replaceMeta {
 		m, err := metaFromHeaders(q.Header)
@@ -553,6 +561,10 @@ func (s *Server) copyObject(q *request) {
 		}
 	}
 
+	if err := q.lockHeaders(&meta); err != nil {
+		q.fail(err)
+		return
+	}
 	var res copyResult
 	res.NS = s3NS
 	if srcBucket == q.bucket() && srcKey == q.key() && (srcVersion == "" || info.IsLatest) && enc == nil && srcEnc == nil {

@@ -47,6 +47,10 @@ type Config struct {
 	// Admin, when set, serves the paths under /.strata/ (the admin API,
 	// s3api/admin); no bucket name starts with a dot.
 	Admin http.Handler
+	// CanBypassGovernance reports whether a user (by access key) may
+	// bypass GOVERNANCE Object Lock retention with
+	// x-amz-bypass-governance-retention: true. Nil: no one may.
+	CanBypassGovernance func(accessKey string) bool
 }
 
 // Server is an http.Handler that serves the S3 API.
@@ -205,7 +209,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 	ri.AccessKey = res.AccessKey
 	// The gateway options ride on the request's context; handlers fill
 	// them (q.options()) before they call the gateway.
-	opts := &gateway.Options{Result: &gateway.Result{}}
+	opts := &gateway.Options{Result: &gateway.Result{}, BypassGovernance: s.canBypass(r, res.AccessKey)}
 	r = r.WithContext(gateway.WithOptions(r.Context(), opts))
 	req := &request{Request: r, w: w, body: res, info: ri, s: s, opts: opts}
 
@@ -342,7 +346,7 @@ func (s *Server) routeBucket(q *request) {
 		case q.has("encryption"):
 			s.getBucketEncryption(q)
 		case q.has("object-lock"):
-			s.checkBucketThen(q, notConfigured("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket"))
+			s.getObjectLockConfiguration(q)
 		case q.has("website"):
 			s.checkBucketThen(q, notConfigured("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"))
 		case q.has("replication"):
@@ -362,6 +366,8 @@ func (s *Server) routeBucket(q *request) {
 			s.putBucketCors(q)
 		case q.has("versioning"):
 			s.putBucketVersioning(q)
+		case q.has("object-lock"):
+			s.putObjectLockConfiguration(q)
 		case q.has("tagging"):
 			s.putBucketTagging(q)
 		case q.has("encryption"):
@@ -406,6 +412,10 @@ func (s *Server) routeObject(q *request) {
 			s.getObjectTagging(q)
 		case q.has("attributes"):
 			s.getObjectAttributes(q)
+		case q.has("retention"):
+			s.getObjectRetention(q)
+		case q.has("legal-hold"):
+			s.getObjectLegalHold(q)
 		case q.has("acl"):
 			s.getACL(q, false)
 		case hasOtherSubresource(q):
@@ -425,6 +435,10 @@ func (s *Server) routeObject(q *request) {
 			}
 		case q.has("tagging"):
 			s.putObjectTagging(q)
+		case q.has("retention"):
+			s.putObjectRetention(q)
+		case q.has("legal-hold"):
+			s.putObjectLegalHold(q)
 		case hasOtherSubresource(q):
 			q.fail(s3err.ErrNotImplemented)
 		case q.Header.Get("x-amz-copy-source") != "":

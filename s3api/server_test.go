@@ -148,7 +148,7 @@ func TestNotImplemented(t *testing.T) {
 	e.want(e.do("PUT", "/b1b?policy", []byte("{}")), 501, "NotImplemented")
 	e.want(e.do("PUT", "/b1b/k", []byte("x"), "x-amz-server-side-encryption: AES256"), 501, "NotImplemented")
 	e.want(e.do("GET", "/b1b?policy", nil), 404, "NoSuchBucketPolicy")
-	e.want(e.do("PUT", "/b1b/k?retention", []byte("x")), 501, "NotImplemented")
+	e.want(e.do("PUT", "/b1b/k?restore", []byte("x")), 501, "NotImplemented")
 	if _, err := os.Stat(filepath.Join(e.root, "b1b", "k")); !os.IsNotExist(err) {
 		t.Fatalf("refused PUT left a file: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-storage/strata/backends/dir"
 	"github.com/strata-storage/strata/config"
 	"github.com/strata-storage/strata/erasure"
+	"github.com/strata-storage/strata/gateway/objectlock"
 	"github.com/strata-storage/strata/s3api"
 	"github.com/strata-storage/strata/s3api/admin"
 )
@@ -35,6 +36,8 @@ const serverEnvHelp = `  STRATA_ROOT_USER               access key of the root u
   STRATA_ROOT_PASSWORD           secret key of the root user (default strataadmin)
   STRATA_DOMAIN                  like --domain, when the flag is not given
   STRATA_SIGV2                   like --sigv2 (on or off), when the flag is not given
+  STRATA_WORM                    like --worm (on or off), when the flag is not given
+  STRATA_USERS_FILE              like --users, when the flag is not given
   STRATA_STORAGE_CLASS_STANDARD  EC:N, parity of the STANDARD storage class (like --parity)
   STRATA_STORAGE_CLASS_RRS       EC:N, parity of REDUCED_REDUNDANCY objects
 `
@@ -52,6 +55,8 @@ type serverFlags struct {
 	sigv2           string
 	autoEncrypt     string
 	ssecHTTP        string
+	worm            string
+	users           string
 }
 
 func serverCmd() *cobra.Command {
@@ -101,6 +106,9 @@ lets requests in flight finish and exits 0.`,
 	fl.Lookup("auto-encryption").NoOptDefVal = "on"
 	fl.StringVar(&f.ssecHTTP, "sse-c-over-http", "", "accept SSE-C keys over plain HTTP (behind a TLS proxy): on or off (default); env STRATA_SSE_C_OVER_HTTP")
 	fl.Lookup("sse-c-over-http").NoOptDefVal = "on"
+	fl.StringVar(&f.worm, "worm", "", "write-once mode for every bucket: objects that exist can never be overwritten, changed or deleted; new keys can be written (on or off); env STRATA_WORM")
+	fl.Lookup("worm").NoOptDefVal = "on"
+	fl.StringVar(&f.users, "users", "", "YAML file of S3 users besides the root user (access_key, secret_key, bypass_governance; see docs/object-lock.md); env STRATA_USERS_FILE")
 	return cmd
 }
 
@@ -169,6 +177,50 @@ func sigV2Off(flag string) (bool, error) {
 	return false, fmt.Errorf("%s: %q is neither on nor off", from, v)
 }
 
+// onOff reads an on/off flag, or its environment variable when the flag
+// is not given; def when neither is.
+func onOff(flag, name, env string, def bool) (bool, error) {
+	v, from := flag, name
+	if v == "" {
+		v, from = os.Getenv(env), env
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "on", "true", "1", "yes":
+		return true, nil
+	case "off", "false", "0", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %q is neither on nor off", from, v)
+}
+
+// loadUsers reads the users file of --users or STRATA_USERS_FILE, if any,
+// into creds; it returns the access keys that may bypass governance
+// retention.
+func loadUsers(flag, root string, creds map[string]string) (map[string]bool, error) {
+	path, from := flag, "--users"
+	if path == "" {
+		path, from = os.Getenv("STRATA_USERS_FILE"), "STRATA_USERS_FILE"
+	}
+	bypass := map[string]bool{root: true}
+	if path == "" {
+		return bypass, nil
+	}
+	users, err := config.LoadUsers(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	for _, u := range users {
+		if _, dup := creds[u.AccessKey]; dup {
+			return nil, fmt.Errorf("%s: %s: user %q is the root user", from, path, u.AccessKey)
+		}
+		creds[u.AccessKey] = u.SecretKey
+		bypass[u.AccessKey] = u.BypassGovernance
+	}
+	return bypass, nil
+}
+
 func newLogger(f serverFlags) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
@@ -226,11 +278,12 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		return fmt.Errorf("server: %w", err)
 	}
 
-	ssecHTTP := f.ssecHTTP
-	if ssecHTTP == "" {
-		ssecHTTP = os.Getenv("STRATA_SSE_C_OVER_HTTP")
+	allowSSECHTTP, err := onOff(f.ssecHTTP, "--sse-c-over-http", "STRATA_SSE_C_OVER_HTTP", false)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
 	}
-	allowSSECHTTP, err := onOff("--sse-c-over-http / STRATA_SSE_C_OVER_HTTP", ssecHTTP)
+	creds := map[string]string{user: pass}
+	bypass, err := loadUsers(f.users, user, creds)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -247,7 +300,12 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		IsAdmin: func(ak string) bool { return ak == user },
 		Version: versionString(),
 		Backend: func(context.Context) any { return map[string]string{"data": where} },
-		// TODO: EnableWORM from the WORM layer once it is in the stack.
+		EnableWORM: func(ctx context.Context, bucket string) error {
+			if _, err := backend.HeadBucket(ctx, bucket); err != nil {
+				return err
+			}
+			return objectlock.EnableWORM(ctx, backend, bucket)
+		},
 		Logger: log,
 	}
 	if layers.bitrot != nil {
@@ -256,14 +314,15 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	adminAPI := admin.New(adminCfg)
 	adminAPI.HandleKMS(svc.kms)
 	handler := s3api.New(s3api.Config{
-		Admin:             adminAPI,
-		AllowSSECOverHTTP: allowSSECHTTP,
-		Backend:           backend,
-		Credentials:       map[string]string{user: pass},
-		Domains:           domains,
-		Region:            f.region,
-		Logger:            log,
-		DisableSigV2:      noSigV2,
+		Admin:               adminAPI,
+		AllowSSECOverHTTP:   allowSSECHTTP,
+		Backend:             backend,
+		Credentials:         creds,
+		Domains:             domains,
+		Region:              f.region,
+		Logger:              log,
+		DisableSigV2:        noSigV2,
+		CanBypassGovernance: func(ak string) bool { return bypass[ak] },
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -293,6 +352,12 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 		versionString(), endpoint, where, user, pass)
 	if defaults {
 		fmt.Fprintln(os.Stderr, "WARNING: these are the default credentials; set STRATA_ROOT_USER and STRATA_ROOT_PASSWORD to change them.")
+	}
+	if svc.kms != nil {
+		fmt.Fprintf(os.Stderr, "KMS:         default key %s (SSE-S3 and SSE-KMS on)\n", svc.kms.DefaultKey())
+	}
+	if svc.worm {
+		fmt.Fprintln(os.Stderr, "WORM:        on (objects that exist can never be overwritten, changed or deleted)")
 	}
 	fmt.Fprintf(os.Stderr, "Try: aws --endpoint-url %s s3 ls\n", endpoint)
 

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/gateway/bitrot"
 	"github.com/strata-storage/strata/gateway/kms"
+	"github.com/strata-storage/strata/gateway/objectlock"
 	"github.com/strata-storage/strata/gateway/sio"
 	"github.com/strata-storage/strata/gateway/sse"
 	"github.com/strata-storage/strata/gateway/versioning"
@@ -19,6 +19,7 @@ type services struct {
 	kms         kms.KMS
 	autoEncrypt bool
 	cipher      sio.Cipher
+	worm        bool // every bucket write-once (--worm)
 	log         *slog.Logger
 	// layers, when not nil, receives the layers the admin API drives.
 	layers *serviceLayers
@@ -29,8 +30,8 @@ type serviceLayers struct {
 	bitrot *bitrot.Layer
 }
 
-// servicesFromEnv reads the settings of the data services from the
-// environment (and the flags already in f).
+// servicesFromEnv reads the settings of the data services from the flags
+// in f and the environment.
 func servicesFromEnv(f serverFlags) (services, error) {
 	var s services
 	k, err := kms.FromEnv(os.Getenv)
@@ -38,11 +39,7 @@ func servicesFromEnv(f serverFlags) (services, error) {
 		return s, err
 	}
 	s.kms = k
-	auto := f.autoEncrypt
-	if auto == "" {
-		auto = os.Getenv("STRATA_AUTO_ENCRYPTION")
-	}
-	if s.autoEncrypt, err = onOff("--auto-encryption / STRATA_AUTO_ENCRYPTION", auto); err != nil {
+	if s.autoEncrypt, err = onOff(f.autoEncrypt, "--auto-encryption", "STRATA_AUTO_ENCRYPTION", false); err != nil {
 		return s, err
 	}
 	if s.autoEncrypt && s.kms == nil {
@@ -53,17 +50,10 @@ func servicesFromEnv(f serverFlags) (services, error) {
 			return s, fmt.Errorf("STRATA_SSE_CIPHER: %w", err)
 		}
 	}
-	return s, nil
-}
-
-func onOff(what, v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "off", "false", "0", "no":
-		return false, nil
-	case "on", "true", "1", "yes":
-		return true, nil
+	if s.worm, err = onOff(f.worm, "--worm", "STRATA_WORM", false); err != nil {
+		return s, err
 	}
-	return false, fmt.Errorf("%s: %q is neither on nor off", what, v)
+	return s, nil
 }
 
 // dataServices wraps b in the data-service layers of gateway/, outermost
@@ -77,7 +67,7 @@ func dataServices(b backends.Backend, s services) (backends.Backend, error) {
 		s.layers.bitrot = rot
 	}
 	b = versioning.New(rot)
-	// object lock / WORM layer: (next)
+	b = objectlock.New(b, objectlock.Options{WORM: s.worm})
 	b = sse.New(b, sse.Options{KMS: s.kms, Cipher: s.cipher, AutoEncrypt: s.autoEncrypt})
 	return b, nil
 }

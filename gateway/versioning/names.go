@@ -85,7 +85,7 @@ func maxStoreName(key string) int {
 }
 
 // checkKeyLen refuses keys whose store names would be longer than a
-// backend accepts (about 485 bytes: hex doubles a key's length).
+// backend accepts (about 483 bytes: hex doubles a key's length).
 func checkKeyLen(key string) error {
 	if maxStoreName(key) > backends.MaxKeyLen {
 		return backends.Errorf(backends.KeyTooLong, "keys of a versioned bucket can be at most %d bytes long", MaxKeyLen)

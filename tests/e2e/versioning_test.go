@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVersioningCLI drives S3 versioning with the aws CLI: versioning on,
@@ -128,5 +132,64 @@ func mustJSON(t *testing.T, out string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(out), v); err != nil {
 		t.Fatalf("parsing %q: %v", out, err)
+	}
+}
+
+// TestObjectLockBoto3 runs testdata/boto3_lock.py: Object Lock with boto3,
+// with a second user from a --users file who may not bypass governance
+// retention.
+func TestObjectLockBoto3(t *testing.T) {
+	py := needBoto3(t)
+	script, err := filepath.Abs(filepath.Join("testdata", "boto3_lock.py"))
+	must(t, err, "script path")
+	users := filepath.Join(t.TempDir(), "users.yaml")
+	must(t, os.WriteFile(users, []byte("users:\n  - access_key: clerk\n    secret_key: ${CLERK_SECRET}\n    bypass_governance: false\n"), 0o600), "users file")
+	t.Setenv("CLERK_SECRET", "clerk-secret-123")
+	s := startServer(t, withArgs("--users", users))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, script)
+	cmd.Env = append(os.Environ(),
+		"STRATA_ENDPOINT="+s.URL,
+		"STRATA_ACCESS_KEY="+accessKey,
+		"STRATA_SECRET_KEY="+secretKey,
+		"STRATA_USER_KEY=clerk",
+		"STRATA_USER_SECRET=clerk-secret-123",
+		"STRATA_BUCKET=boto3-lock",
+		"AWS_CONFIG_FILE="+os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
+		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost",
+	)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	t.Logf("boto3_lock.py:\n%s", out.String())
+	if err != nil {
+		t.Errorf("boto3_lock.py failed: %v", err)
+	}
+}
+
+// TestWORMServer runs the server with --worm: objects can be written once
+// and read, never overwritten or deleted.
+func TestWORMServer(t *testing.T) {
+	needAWSCLI(t)
+	s := startServer(t, withArgs("--worm"))
+	work := t.TempDir()
+	f := filepath.Join(work, "body")
+	must(t, os.WriteFile(f, []byte("once"), 0o644), "write body")
+	s.mustAWS(t, "s3api", "create-bucket", "--bucket", "worm")
+	s.mustAWS(t, "s3api", "put-object", "--bucket", "worm", "--key", "ledger", "--body", f)
+	for _, args := range [][]string{
+		{"s3api", "put-object", "--bucket", "worm", "--key", "ledger", "--body", f},
+		{"s3api", "delete-object", "--bucket", "worm", "--key", "ledger"},
+		{"s3api", "put-object-tagging", "--bucket", "worm", "--key", "ledger", "--tagging", "TagSet=[{Key=a,Value=b}]"},
+	} {
+		if _, err := s.awsCLI(t, "", args...); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+			t.Errorf("aws %s in WORM mode: %v, want AccessDenied", strings.Join(args, " "), err)
+		}
+	}
+	s.mustAWS(t, "s3api", "put-object", "--bucket", "worm", "--key", "another", "--body", f)
+	if data, err := os.ReadFile(filepath.Join(s.Dir, "worm", "ledger")); err != nil || string(data) != "once" {
+		t.Fatalf("ledger on disk: %q, %v", data, err)
 	}
 }
