@@ -24,6 +24,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
+	"github.com/strata-storage/strata/gateway/stack/stacktest"
 )
 
 // newTestBackend returns a backend over the shared Azurite with the
@@ -56,6 +57,12 @@ func directClient(t *testing.T) *service.Client {
 func TestSuite(t *testing.T) {
 	b := newTestBackend(t, Config{})
 	backendtest.Run(t, func(t *testing.T) backends.Backend { return b })
+}
+
+// The data services (encryption, lock, versioning, bitrot) over Azure.
+func TestSuiteDataServices(t *testing.T) {
+	b := newTestBackend(t, Config{})
+	stacktest.Run(t, func(t *testing.T) backends.Backend { return b })
 }
 
 // With the smallest blocks, the suite's larger objects and parts are

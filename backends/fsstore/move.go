@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"sync"
 
 	"github.com/strata-storage/strata/backends"
 )
@@ -159,6 +160,9 @@ func (s *Store) moveFolder(bucket, src, dst string) error {
 func (s *Store) moveByCopy(ctx context.Context, bucket, src, dst string) error {
 	var info backends.ObjectInfo
 	var body io.Reader
+	// src is closed before it is removed: SMB (and Windows) refuse to
+	// remove a file that is open.
+	closeSrc := func() {}
 	if isFolderKey(src) {
 		var err error
 		if info, err = s.folderInfo(bucket, src); err != nil {
@@ -169,7 +173,9 @@ func (s *Store) moveByCopy(ctx context.Context, bucket, src, dst string) error {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		var once sync.Once
+		closeSrc = func() { once.Do(func() { f.Close() }) }
+		defer closeSrc()
 		info, body = i, f
 	}
 	if isFolderKey(dst) {
@@ -179,6 +185,7 @@ func (s *Store) moveByCopy(ctx context.Context, bucket, src, dst string) error {
 		if err := s.putFolderLocked(bucket, dst, info.Meta); err != nil {
 			return err
 		}
+		closeSrc()
 		return s.removeLocked(bucket, src)
 	}
 	st, err := s.stage(ctx, func(w io.Writer) error {
@@ -202,6 +209,7 @@ func (s *Store) moveByCopy(ctx context.Context, bucket, src, dst string) error {
 	if err != nil {
 		return err
 	}
+	closeSrc()
 	if _, err := s.publishLocked(ctx, bucket, dst, st, rec, inXattr, conditions{}); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
+	"github.com/strata-storage/strata/gateway/stack/stacktest"
 )
 
 // testChunk is small, so that the suite's larger objects and parts go
@@ -41,6 +42,12 @@ func newTestBackend(t testing.TB, chunk int) (*Backend, *fakestorage.Server) {
 func TestSuite(t *testing.T) {
 	b, _ := newTestBackend(t, testChunk)
 	backendtest.Run(t, func(t *testing.T) backends.Backend { return b })
+}
+
+// The data services (encryption, lock, versioning, bitrot) over GCS.
+func TestSuiteDataServices(t *testing.T) {
+	b, _ := newTestBackend(t, testChunk)
+	stacktest.Run(t, func(t *testing.T) backends.Backend { return b })
 }
 
 func TestSuiteDefaultChunk(t *testing.T) {

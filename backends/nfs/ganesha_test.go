@@ -13,6 +13,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
+	"github.com/strata-storage/strata/gateway/stack/stacktest"
 )
 
 const ganeshaScript = "../../tests/services/ganesha.sh"
@@ -36,6 +37,25 @@ func TestGanesha(t *testing.T) {
 		backendtest.Run(t, func(t *testing.T) backends.Backend {
 			n++
 			sub := filepath.Join("suite", time.Now().Format("150405")+"-"+string(rune('a'+n%26))+itoa(n))
+			if err := os.MkdirAll(filepath.Join(export, sub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			c := cfg
+			c.Path = sub
+			s, err := Open(t.Context(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
+	})
+	t.Run("DataServices", func(t *testing.T) {
+		// The data services (encryption, lock, versioning, bitrot) over NFS.
+		n := 0
+		stacktest.Run(t, func(t *testing.T) backends.Backend {
+			n++
+			sub := filepath.Join("stack", time.Now().Format("150405")+"-"+string(rune('a'+n%26))+itoa(n))
 			if err := os.MkdirAll(filepath.Join(export, sub), 0o755); err != nil {
 				t.Fatal(err)
 			}

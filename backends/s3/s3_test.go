@@ -28,6 +28,7 @@ import (
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
 	"github.com/strata-storage/strata/backends/dir"
+	"github.com/strata-storage/strata/gateway/stack/stacktest"
 	"github.com/strata-storage/strata/s3api"
 )
 
@@ -142,6 +143,14 @@ func TestSuiteMoto(t *testing.T) {
 	srv := motoServer(t)
 	b := newBackend(t, srv.cfg)
 	backendtest.Run(t, func(t *testing.T) backends.Backend { return b })
+}
+
+// The data services (encryption, lock, versioning, bitrot) over an S3
+// service.
+func TestSuiteDataServices(t *testing.T) {
+	srv := motoServer(t)
+	b := newBackend(t, srv.cfg)
+	stacktest.Run(t, func(t *testing.T) backends.Backend { return b })
 }
 
 // servers runs fn against every server there is.

@@ -361,7 +361,11 @@ func (f *FS) Remove(name string) error {
 	if err := f.checkCase(name); err != nil {
 		return err
 	}
-	err := f.do(false, func(sh *smb2.Share) error { return sh.Remove(smbPath(f.path(name))) })
+	// A reader that has the file open makes the server refuse, as for
+	// Rename, until it closes.
+	err := f.whileBusy(false, func() error {
+		return f.do(false, func(sh *smb2.Share) error { return sh.Remove(smbPath(f.path(name))) })
+	})
 	if err == nil {
 		f.forget(name)
 	}

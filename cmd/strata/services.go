@@ -8,10 +8,8 @@ import (
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/gateway/bitrot"
 	"github.com/strata-storage/strata/gateway/kms"
-	"github.com/strata-storage/strata/gateway/objectlock"
 	"github.com/strata-storage/strata/gateway/sio"
-	"github.com/strata-storage/strata/gateway/sse"
-	"github.com/strata-storage/strata/gateway/versioning"
+	"github.com/strata-storage/strata/gateway/stack"
 )
 
 // services are the settings of the data-service layers.
@@ -56,18 +54,11 @@ func servicesFromEnv(f serverFlags) (services, error) {
 	return s, nil
 }
 
-// dataServices wraps b in the data-service layers of gateway/, outermost
-// first: encryption (SSE) -> object lock and WORM -> versioning -> bitrot
-// -> b. SSE sits on top so that every layer below moves, versions and
-// verifies ciphertext; lock sits on versioning because retention belongs
-// to versions.
+// dataServices wraps b in the data-service layers (gateway/stack).
 func dataServices(b backends.Backend, s services) (backends.Backend, error) {
-	rot := bitrot.New(b, bitrot.Options{Logger: s.log})
+	st := stack.New(b, stack.Options{KMS: s.kms, AutoEncrypt: s.autoEncrypt, Cipher: s.cipher, WORM: s.worm, Logger: s.log})
 	if s.layers != nil {
-		s.layers.bitrot = rot
+		s.layers.bitrot = st.Bitrot
 	}
-	b = versioning.New(rot)
-	b = objectlock.New(b, objectlock.Options{WORM: s.worm})
-	b = sse.New(b, sse.Options{KMS: s.kms, Cipher: s.cipher, AutoEncrypt: s.autoEncrypt})
-	return b, nil
+	return st.Backend, nil
 }
