@@ -594,6 +594,7 @@ type segment struct {
 	seq    uint32
 	skip   int64
 	take   int64
+	final  bool // the stored bytes end with the stream's final package
 }
 
 // plan maps the plaintext range [off, off+n) of an object to the stored
@@ -641,7 +642,7 @@ func plan(m backends.Meta, k objectKeys, off, n int64) (encStart, encLen int64, 
 			encStart = s.encOff + eOff
 		}
 		encLen = s.encOff + eOff + eLen - encStart
-		segs = append(segs, segment{key: s.key, encLen: eLen, seq: seq, skip: skip, take: hi - lo})
+		segs = append(segs, segment{key: s.key, encLen: eLen, seq: seq, skip: skip, take: hi - lo, final: hi == s.plainOf+s.pSize})
 	}
 	if encStart < 0 {
 		encStart = 0
@@ -656,11 +657,16 @@ type decryptReader struct {
 	segs   []segment
 	lr     *io.LimitedReader // the current segment's stored bytes
 	cur    io.Reader         // its plaintext, skip done, take bytes long
+	par    *parallelDecrypt  // the current segment's decrypter, when parallel
 }
 
 func (r *decryptReader) Read(p []byte) (int, error) {
 	for {
 		if r.cur == nil {
+			if r.par != nil {
+				r.par.Close()
+				r.par = nil
+			}
 			if r.lr != nil && r.lr.N > 0 {
 				// Whatever of the last package the decrypter left.
 				if _, err := io.Copy(io.Discard, r.lr); err != nil {
@@ -673,9 +679,16 @@ func (r *decryptReader) Read(p []byte) (int, error) {
 			s := r.segs[0]
 			r.segs = r.segs[1:]
 			r.lr = &io.LimitedReader{R: r.body, N: s.encLen}
-			dr, err := sio.DecryptReader(r.lr, sio.Config{Key: s.key, Cipher: r.cipher, SeqNum: s.seq})
-			if err != nil {
-				return 0, decryptErr(err)
+			var dr io.Reader
+			if parallelWorth(s.encLen) {
+				r.par = newParallelDecrypt(r.lr, s.key, r.cipher, s.seq, s.encLen, s.final)
+				dr = r.par
+			} else {
+				d, err := sio.DecryptReader(r.lr, sio.Config{Key: s.key, Cipher: r.cipher, SeqNum: s.seq})
+				if err != nil {
+					return 0, decryptErr(err)
+				}
+				dr = d
 			}
 			if s.take == 0 {
 				// An empty stream: its one package is still checked.
@@ -706,7 +719,12 @@ func (r *decryptReader) Read(p []byte) (int, error) {
 	}
 }
 
-func (r *decryptReader) Close() error { return r.body.Close() }
+func (r *decryptReader) Close() error {
+	if r.par != nil {
+		r.par.Close() // first: it may be reading the body
+	}
+	return r.body.Close()
+}
 
 // exactReader reads exactly n bytes from r: ending early is an error.
 type exactReader struct {

@@ -511,3 +511,72 @@ func BenchmarkDir(b *testing.B) {
 		})
 	}
 }
+
+// Long reads decrypt batches of packages in parallel: the bytes, ranges,
+// multipart streams and damage are handled as on the one-by-one path.
+func TestParallelDecrypt(t *testing.T) {
+	d, root := openDir(t)
+	l := New(d, Options{KMS: newTestKMS()})
+	ctx := sseCtx(gateway.Options{SSE: &gateway.SSE{Type: gateway.SSES3}})
+	l.CreateBucket(ctx, "bkt")
+	data := randBytes(7<<20 + 123)
+	put(t, l, ctx, "bkt", "big", data)
+	n := int64(len(data))
+	for _, r := range []*backends.Range{nil, {Start: 0, End: n - 2}, {Start: 1 << 20, End: 5<<20 + 7}, {Start: 3, End: -1}, {Start: -(4 << 20), End: -1}} {
+		got, _, err := get(ctx, l, "bkt", "big", r)
+		off, ln, _ := r.Resolve(n)
+		if err != nil || !bytes.Equal(got, data[off:off+ln]) {
+			t.Fatalf("%+v: %v (%d bytes, want %d)", r, err, len(got), ln)
+		}
+	}
+	// Multipart: two parts long enough for batches.
+	id, err := l.CreateMultipartUpload(ctx, "bkt", "mp", backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := randBytes(4<<20+5), randBytes(3<<20+77)
+	for i, p := range [][]byte{p1, p2} {
+		m := &backends.Meta{}
+		if _, err := l.UploadPart(ctx, "bkt", "mp", id, i+1, &etagReader{r: bytes.NewReader(p), meta: m, etag: "e"}, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.CompleteMultipartUpload(ctx, "bkt", "mp", id, []int{1, 2}, backends.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	whole := append(bytes.Clone(p1), p2...)
+	got, _, err := get(ctx, l, "bkt", "mp", nil)
+	if err != nil || !bytes.Equal(got, whole) {
+		t.Fatalf("multipart: %v", err)
+	}
+	got, _, err = get(ctx, l, "bkt", "mp", &backends.Range{Start: 100, End: int64(len(whole)) - 100})
+	if err != nil || !bytes.Equal(got, whole[100:len(whole)-99]) {
+		t.Fatalf("multipart range: %v", err)
+	}
+
+	// A byte changed deep in the object: the read fails there.
+	path := filepath.Join(root, "bkt", "big")
+	raw, _ := os.ReadFile(path)
+	bad := bytes.Clone(raw)
+	bad[5<<20] ^= 1
+	writeKeepStamp(t, path, raw, bad)
+	r, _, err := l.GetObject(ctx, "bkt", "big", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = io.ReadAll(r)
+	r.Close()
+	if err == nil || len(got) > 5<<20 {
+		t.Fatalf("damaged object: %d bytes, %v", len(got), err)
+	}
+	// Closing a reader in the middle stops its goroutines.
+	writeKeepStamp(t, path, bad, raw)
+	for range 20 {
+		r, _, err := l.GetObject(ctx, "bkt", "big", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.CopyN(io.Discard, r, 1<<20)
+		r.Close()
+	}
+}
