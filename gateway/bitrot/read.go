@@ -305,6 +305,11 @@ func (v *verifier) readAhead(it *blockIter) {
 		defer v.wg.Done()
 		defer close(v.ch)
 		for {
+			select {
+			case <-v.stop:
+				return
+			default:
+			}
 			b, ok := it.next()
 			if !ok {
 				return
@@ -440,13 +445,17 @@ func (v *verifier) Close() error {
 	if v.stop != nil {
 		close(v.stop)
 	}
-	err := v.body.Close()
-	v.wg.Wait()
+	// The body is closed only once the read-ahead is done with it: readers
+	// such as the NFS and erasure ones must not be closed during a read.
+	// The read in flight ends on its own (the backends' calls have
+	// deadlines).
 	if v.ch != nil {
 		for rb := range v.ch {
 			v.l.putBuf(rb.buf)
 		}
 	}
+	v.wg.Wait()
+	err := v.body.Close()
 	v.l.putBuf(v.curBuf)
 	v.cur, v.curBuf = nil, nil
 	v.hs.close()

@@ -58,6 +58,11 @@ func newParallelDecrypt(src io.Reader, key []byte, c sio.Cipher, seq uint32, enc
 		defer p.wg.Done()
 		defer close(p.results)
 		for left := encLen; left > 0; {
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
 			n := min(left, batchEnc)
 			left -= n
 			last := left == 0

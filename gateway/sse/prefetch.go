@@ -41,6 +41,11 @@ func (p *prefetch) run() {
 	defer p.wg.Done()
 	defer close(p.chunks)
 	for {
+		select {
+		case <-p.done:
+			return
+		default:
+		}
 		b := chunkPool.Get().(*[]byte)
 		n, err := io.ReadFull(p.src, *b)
 		if err == io.ErrUnexpectedEOF {
