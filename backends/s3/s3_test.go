@@ -145,12 +145,14 @@ func TestSuiteMoto(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backends.Backend { return b })
 }
 
-// The data services (encryption, lock, versioning, bitrot) over an S3
-// service.
+// The data services (encryption, lock, bitrot) over an S3 service. The
+// versioned run is left to the Azure, GCS and NFS suites: moto answers
+// slowly, and versioning over S3 takes the same paths (server-side copy
+// moves, Sys in metadata) that the plain suite's Move and Sys cases check.
 func TestSuiteDataServices(t *testing.T) {
 	srv := motoServer(t)
 	b := newBackend(t, srv.cfg)
-	stacktest.Run(t, func(t *testing.T) backends.Backend { return b })
+	stacktest.RunUnversioned(t, func(t *testing.T) backends.Backend { return b })
 }
 
 // servers runs fn against every server there is.
