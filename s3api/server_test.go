@@ -18,7 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/dir"
+	"github.com/strata-storage/strata/gateway/bitrot"
+	"github.com/strata-storage/strata/gateway/kms"
+	"github.com/strata-storage/strata/gateway/sse"
 	"github.com/strata-storage/strata/s3api"
 	"github.com/strata-storage/strata/s3api/sigv4"
 )
@@ -36,10 +40,20 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWrapped(t, nil)
+}
+
+// newEnvWrapped serves a directory wrapped by wrap (data-service layers).
+func newEnvWrapped(t testing.TB, wrap func(backends.Backend) backends.Backend) *env {
+	t.Helper()
 	root := t.TempDir()
-	b, err := dir.Open(root, dir.Options{})
+	d, err := dir.Open(root, dir.Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var b backends.Backend = d
+	if wrap != nil {
+		b = wrap(b)
 	}
 	h := s3api.New(s3api.Config{
 		Backend:     b,
@@ -515,8 +529,9 @@ func TestCORS(t *testing.T) {
 	e.want(e.do("PUT", "/web?cors", []byte("<CORSConfiguration><CORSRule>")), 400, "MalformedXML")
 }
 
-func benchPutGet(b *testing.B, size int) {
-	e := newEnv(b)
+func benchPutGet(b *testing.B, size int) { benchPutGetOn(b, newEnv(b), size) }
+
+func benchPutGetOn(b *testing.B, e *env, size int) {
 	r := e.do("PUT", "/bench", nil)
 	if r.StatusCode != 200 {
 		b.Fatal(r.StatusCode)
@@ -558,3 +573,18 @@ func benchPutGet(b *testing.B, size int) {
 
 func BenchmarkObject1MiB(b *testing.B)  { benchPutGet(b, 1<<20) }
 func BenchmarkObject64MiB(b *testing.B) { benchPutGet(b, 64<<20) }
+
+// The same through the data services: every object encrypted (SSE-S3), and
+// the whole stack (encryption, lock, versioning, bitrot).
+func BenchmarkObject64MiBSSE(b *testing.B) {
+	k, _ := kms.NewBuiltin(map[string][]byte{"bench": make([]byte, 32)}, "bench")
+	benchPutGetOn(b, newEnvWrapped(b, func(d backends.Backend) backends.Backend {
+		return sse.New(d, sse.Options{KMS: k, AutoEncrypt: true})
+	}), 64<<20)
+}
+
+func BenchmarkObject64MiBBitrot(b *testing.B) {
+	benchPutGetOn(b, newEnvWrapped(b, func(d backends.Backend) backends.Backend {
+		return bitrot.New(d, bitrot.Options{})
+	}), 64<<20)
+}
