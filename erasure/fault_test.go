@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -383,3 +384,51 @@ func TestWriteCleansUp(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// Heal of a bucket and prefix, on a drive wiped at run time: the empty
+// drive is formatted and refilled; an object with too few intact shards is
+// reported unrecoverable, not healed.
+func TestHealOptions(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true})
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	s.CreateBucket(ctx, "c")
+	for _, k := range []string{"x/1", "x/2", "y/1"} {
+		put(t, s, "b", k, rnd(300<<10))
+		put(t, s, "c", k, rnd(10))
+	}
+	put(t, s, "b", "z/broken", rnd(2<<20))
+	ents, _ := os.ReadDir(paths[3])
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(paths[3], e.Name()))
+	}
+	if st := s.Status(); st.Sets[0].Online != 3 || st.Drives[3].State != DriveOffline {
+		t.Fatalf("status after wipe: %+v", st)
+	}
+	sum, err := s.Heal(ctx, HealOptions{Bucket: "b", Prefix: "x/"})
+	if err != nil || sum.Buckets != 1 || sum.Total != 2 || sum.Objects != 2 || sum.Healed != 2 || sum.Shards != 2 {
+		t.Fatalf("Heal b/x/: %+v %v", sum, err)
+	}
+	if _, err := os.Stat(filepath.Join(paths[3], "b", "x", "1", metaName)); err != nil {
+		t.Fatal("b/x/1 not healed on the wiped drive")
+	}
+	if _, err := os.Stat(filepath.Join(paths[3], "b", "y", "1")); err == nil {
+		t.Fatal("b/y/1 healed outside the prefix")
+	}
+	// Damage three of the four shards of z/broken.
+	files := shardFiles(t, paths[:3], "b", "z/broken")
+	for _, f := range files {
+		flip(t, f, 100)
+	}
+	var problems []HealProblem
+	sum, err = s.Heal(ctx, HealOptions{Problem: func(p HealProblem) { problems = append(problems, p) }})
+	if err != nil || sum.Buckets != 2 || sum.Objects != 7 || sum.Healed != 4 || sum.Unrecoverable != 1 || sum.Failed != 0 {
+		t.Fatalf("Heal: %+v %v", sum, err)
+	}
+	if len(problems) != 1 || problems[0].Key != "z/broken" || !problems[0].Unrecoverable || !errors.Is(problems[0].Err, ErrUnrecoverable) {
+		t.Fatalf("problems: %+v", problems)
+	}
+	if _, err := s.Heal(ctx, HealOptions{Bucket: "nothere"}); !backends.Is(err, backends.NoSuchBucket) {
+		t.Fatalf("Heal of a missing bucket: %v", err)
+	}
+}

@@ -24,9 +24,68 @@ type HealResult struct {
 	Removed bool
 }
 
-// HealSummary says what HealAll did.
+// HealSummary says what Heal did.
 type HealSummary struct {
-	Buckets, Objects, Healed, Failed int
+	// Buckets is the number of buckets walked.
+	Buckets int `json:"buckets"`
+	// Total is the number of objects found to check (counted before the
+	// heal starts; objects written meanwhile may add to Objects).
+	Total int `json:"total"`
+	// Objects is the number of objects checked so far.
+	Objects int `json:"objects"`
+	// Healed is the number of objects that had a shard or metadata rebuilt
+	// (or, dangling, were removed).
+	Healed int `json:"healed"`
+	// Shards is the number of shards and metadata copies rewritten.
+	Shards int `json:"shards"`
+	// Removed is the number of dangling objects removed (held by fewer
+	// drives than a read needs: never readable).
+	Removed int `json:"removed"`
+	// Failed is the number of objects that could not be healed now (a
+	// drive offline or failing): a later heal may succeed.
+	Failed int `json:"failed"`
+	// Unrecoverable is the number of objects with fewer intact shards
+	// than needed to rebuild them, all drives of their set online.
+	Unrecoverable int `json:"unrecoverable"`
+}
+
+// HealOptions choose what Heal heals and how it reports.
+type HealOptions struct {
+	// Bucket limits the heal to one bucket; "" heals every bucket.
+	Bucket string
+	// Prefix limits the heal to the keys starting with it.
+	Prefix string
+	// Progress, when not nil, is called after every object with the
+	// counts so far.
+	Progress func(HealSummary)
+	// Problem, when not nil, is called for every object that could not be
+	// healed.
+	Problem func(HealProblem)
+}
+
+// HealProblem is an object that could not be healed.
+type HealProblem struct {
+	Bucket, Key string
+	// Unrecoverable: fewer intact shards than the object needs, with every
+	// drive of its set online; otherwise the heal may work later.
+	Unrecoverable bool
+	Err           error
+}
+
+// ErrUnrecoverable is in the error of HealObject when the object has fewer
+// intact shards (or metadata copies) than it needs, with every drive of its
+// set online: it cannot be rebuilt.
+var ErrUnrecoverable = errors.New("not enough intact shards to rebuild the object")
+
+// unrecoverable marks err as ErrUnrecoverable when every drive of st is
+// online (an offline drive may still come back with the missing shards).
+func unrecoverable(st *set, err error) error {
+	for _, d := range st.drives {
+		if !d.present() {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrUnrecoverable, err)
 }
 
 // HealObject checks every shard and the metadata of an object on every
@@ -59,7 +118,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		return res, nil
 	}
 	if err != nil {
-		return res, err
+		return res, unrecoverable(st, err)
 	}
 	e := v.Erasure
 	n := e.Data + e.Parity
@@ -86,7 +145,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 	if v.DataDir == "" {
 		frames, err := s.rebuildInline(v, ms, has, need)
 		if err != nil {
-			return res, err
+			return res, unrecoverable(st, err)
 		}
 		for pos := range need {
 			if need[pos] {
@@ -108,6 +167,9 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 				continue
 			}
 			if err := s.rebuildPart(ctx, st, bucket, kp, v, p, pi, badPart, targets); err != nil {
+				if errors.Is(err, errTooFewShards) {
+					err = unrecoverable(st, err)
+				}
 				return res, err
 			}
 			for _, pos := range targets {
@@ -131,6 +193,8 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 	s.unqueueHeal(bucket, key)
 	return res, nil
 }
+
+var errTooFewShards = errors.New("too few intact shards")
 
 func partPath(d *drive, bucket, kp string, v *version, number int) string {
 	return filepath.Join(d.objDir(bucket, kp), "~"+v.DataDir, "part."+strconv.Itoa(number))
@@ -217,7 +281,7 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 		good++
 	}
 	if good < e.Data {
-		return unavailable("heal: part %d has %d of %d shards intact, %d needed", p.Number, good, n, e.Data)
+		return backends.Wrap(backends.Unavailable, errTooFewShards, fmt.Sprintf("heal: part %d has %d of %d shards intact, %d needed", p.Number, good, n, e.Data))
 	}
 	hid := "heal-" + randHex(8)
 	outs := map[int]*os.File{} // by drive position
@@ -259,7 +323,7 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 			}
 		}
 		if have < e.Data {
-			return unavailable("heal: block %d of part %d has fewer than %d intact shards", bi, p.Number, e.Data)
+			return backends.Wrap(backends.Unavailable, errTooFewShards, fmt.Sprintf("heal: block %d of part %d has fewer than %d intact shards", bi, p.Number, e.Data))
 		}
 		if err := enc.Reconstruct(shards); err != nil {
 			return err
@@ -371,38 +435,90 @@ func (s *Store) healBucket(bucket string) {
 // HealAll heals every bucket and every object found on any drive,
 // calling progress (when not nil) after each object.
 func (s *Store) HealAll(ctx context.Context, progress func(done, total int)) (HealSummary, error) {
-	var sum HealSummary
-	bs, err := s.ListBuckets(ctx)
-	if err != nil {
-		return sum, err
+	var o HealOptions
+	if progress != nil {
+		o.Progress = func(sum HealSummary) { progress(sum.Objects, sum.Total) }
 	}
-	var todo []ObjectName
-	for _, b := range bs {
-		s.healBucket(b.Name)
+	return s.Heal(ctx, o)
+}
+
+// Heal heals the buckets and the objects that o selects: it first brings
+// back the drives it can (formatting an empty replacement drive), recreates
+// missing bucket folders and documents on every drive, counts the objects
+// found on any drive, then heals them one by one (HealObject).
+func (s *Store) Heal(ctx context.Context, o HealOptions) (HealSummary, error) {
+	var sum HealSummary
+	s.reviveAll()
+	var buckets []string
+	if o.Bucket != "" {
+		if err := s.checkBucket(o.Bucket); err != nil {
+			return sum, err
+		}
+		buckets = []string{o.Bucket}
+	} else {
+		bs, err := s.ListBuckets(ctx)
+		if err != nil {
+			return sum, err
+		}
+		for _, b := range bs {
+			buckets = append(buckets, b.Name)
+		}
+	}
+	for _, b := range buckets {
+		s.healBucket(b)
 		sum.Buckets++
-		err := s.mergeWalk(ctx, b.Name, "", "", func(key string, _ *set, _ []int) (string, bool) {
-			todo = append(todo, ObjectName{b.Name, key})
+		err := s.mergeWalk(ctx, b, o.Prefix, "", func(string, *set, []int) (string, bool) {
+			sum.Total++
 			return "", true
 		})
 		if err != nil {
 			return sum, err
 		}
 	}
-	for i, o := range todo {
-		if err := ctx.Err(); err != nil {
+	for _, b := range buckets {
+		err := s.mergeWalk(ctx, b, o.Prefix, "", func(key string, _ *set, _ []int) (string, bool) {
+			s.healOne(ctx, b, key, &sum, o.Problem)
+			sum.Total = max(sum.Total, sum.Objects)
+			if o.Progress != nil {
+				o.Progress(sum)
+			}
+			return "", ctx.Err() == nil
+		})
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
 			return sum, err
-		}
-		r, err := s.HealObject(ctx, o.Bucket, o.Key)
-		sum.Objects++
-		switch {
-		case err != nil && !backends.Is(err, backends.NoSuchKey):
-			sum.Failed++
-		case r.Healed > 0 || r.Removed:
-			sum.Healed++
-		}
-		if progress != nil {
-			progress(i+1, len(todo))
 		}
 	}
 	return sum, nil
+}
+
+// healOne heals one object and counts what happened in sum.
+func (s *Store) healOne(ctx context.Context, bucket, key string, sum *HealSummary, problem func(HealProblem)) {
+	r, err := s.HealObject(ctx, bucket, key)
+	sum.Objects++
+	sum.Shards += r.Healed
+	switch {
+	case err != nil && backends.Is(err, backends.NoSuchKey):
+		// Gone meanwhile.
+	case err != nil:
+		if ctx.Err() != nil {
+			return
+		}
+		p := HealProblem{Bucket: bucket, Key: key, Unrecoverable: errors.Is(err, ErrUnrecoverable), Err: err}
+		if p.Unrecoverable {
+			sum.Unrecoverable++
+		} else {
+			sum.Failed++
+		}
+		if problem != nil {
+			problem(p)
+		}
+	case r.Removed:
+		sum.Removed++
+		sum.Healed++
+	case r.Healed > 0:
+		sum.Healed++
+	}
 }

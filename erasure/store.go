@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -60,12 +61,17 @@ type Options struct {
 	HealQueue int
 	// NoSync skips fsync before publishing (tests and benchmarks only).
 	NoSync bool
+	// Logger receives what the store does on its own (formatting a
+	// replaced drive, drives going offline, background heals); nil is
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is an erasure-coded Backend over local drives.
 type Store struct {
 	opts      Options
 	deploy    string
+	layout    [][]string // drive IDs by set, as format.json has them
 	sets      []*set
 	placeKey  []byte // HighwayHash key derived from the deployment ID
 	blockSize int
@@ -92,6 +98,8 @@ type drive struct {
 	id    string
 	set   int
 	index int
+
+	mu sync.Mutex // serializes revive
 }
 
 // ObjectName names an object in the heal queue.
@@ -238,7 +246,7 @@ func Open(paths []string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		opts: opts, deploy: ref.Deployment, blockSize: bs, stdParity: std, rrsParity: rrs,
+		opts: opts, deploy: ref.Deployment, layout: ref.Sets, blockSize: bs, stdParity: std, rrsParity: rrs,
 		healQueue: map[ObjectName]struct{}{},
 	}
 	sum := sha256.Sum256([]byte("strata placement v1 " + ref.Deployment))
@@ -271,6 +279,13 @@ func Open(paths []string, opts Options) (*Store, error) {
 		s.sets = append(s.sets, st)
 	}
 	return s, nil
+}
+
+func (s *Store) log() *slog.Logger {
+	if s.opts.Logger != nil {
+		return s.opts.Logger
+	}
+	return slog.Default()
 }
 
 // DeploymentID returns the deployment's ID.

@@ -246,6 +246,12 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
+	// The erasure store itself, before the data services wrap it: the
+	// admin API heals it and reports its drives.
+	var healer admin.Healer
+	if es, ok := backend.(*erasure.Store); ok {
+		healer = es
+	}
 	svc, err := servicesFromEnv(f)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -313,6 +319,7 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	}
 	adminAPI := admin.New(adminCfg)
 	adminAPI.HandleKMS(svc.kms)
+	adminAPI.HandleHeal(healer)
 	handler := s3api.New(s3api.Config{
 		Admin:               adminAPI,
 		AllowSSECOverHTTP:   allowSSECHTTP,
