@@ -52,6 +52,8 @@ type Status struct {
 	Drives     []DriveStatus `json:"drives"`
 	// HealQueue is the number of objects waiting in the heal queue.
 	HealQueue int `json:"heal_queue"`
+	// Scanner is the background heal scanner.
+	Scanner ScannerStatus `json:"scanner"`
 }
 
 // Drives returns the status of every drive, in layout order.
@@ -89,6 +91,7 @@ func (s *Store) Status() Status {
 	s.healMu.Lock()
 	st.HealQueue = len(s.healOrder)
 	s.healMu.Unlock()
+	st.Scanner = s.ScannerStatus()
 	return st
 }
 
@@ -149,6 +152,7 @@ func (s *Store) revive(d *drive) error {
 			return fmt.Errorf("formatting drive %s: %w", d.path, err)
 		}
 		s.log().Info("erasure: formatted an empty drive in place of a lost one; a heal refills it", "drive", d.path, "set", d.set, "index", d.index)
+		defer s.scanSoon()
 	case err != nil:
 		return err
 	default:

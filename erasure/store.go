@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/minio/highwayhash"
 	"github.com/strata-storage/strata/backends"
@@ -61,6 +62,21 @@ type Options struct {
 	HealQueue int
 	// NoSync skips fsync before publishing (tests and benchmarks only).
 	NoSync bool
+	// ScanInterval turns the background heal scanner on: it drains the
+	// heal queue as objects are queued and starts a full cycle over every
+	// object at most this often (the first one within 5 minutes of the
+	// first start, then by the record of the last cycle kept on the
+	// drives). 0 leaves the scanner off. A fresh drive formatted in place of
+	// a lost one starts a cycle at once.
+	ScanInterval time.Duration
+	// ScanPause is the scanner's pause after each object, on top of the
+	// time the object took; 0 means DefaultScanPause.
+	ScanPause time.Duration
+	// ScanDeepEvery: one object in this many, at random, gets a deep check
+	// in a cycle (every shard block read and verified); the others a quick
+	// one (metadata and part file sizes). 0 means DefaultScanDeepEvery, 1
+	// every object, -1 none.
+	ScanDeepEvery int
 	// Logger receives what the store does on its own (formatting a
 	// replaced drive, drives going offline, background heals); nil is
 	// slog.Default().
@@ -84,6 +100,9 @@ type Store struct {
 	healMu    sync.Mutex
 	healQueue map[ObjectName]struct{}
 	healOrder []ObjectName
+
+	scan      *scanner // nil when off
+	closeOnce sync.Once
 }
 
 var _ backends.Backend = (*Store)(nil)
@@ -278,6 +297,9 @@ func Open(paths []string, opts Options) (*Store, error) {
 		}
 		s.sets = append(s.sets, st)
 	}
+	if opts.ScanInterval > 0 {
+		s.startScanner()
+	}
 	return s, nil
 }
 
@@ -421,6 +443,20 @@ func (s *Store) queueHeal(bucket, key string) {
 	}
 	s.healQueue[o] = struct{}{}
 	s.healOrder = append(s.healOrder, o)
+	s.kickScanner()
+}
+
+// popHeal takes the oldest object out of the heal queue.
+func (s *Store) popHeal() (ObjectName, bool) {
+	s.healMu.Lock()
+	defer s.healMu.Unlock()
+	if len(s.healOrder) == 0 {
+		return ObjectName{}, false
+	}
+	o := s.healOrder[0]
+	s.healOrder = s.healOrder[1:]
+	delete(s.healQueue, o)
+	return o, true
 }
 
 // HealQueue returns the objects queued for healing (reads that needed

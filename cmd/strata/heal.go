@@ -175,6 +175,25 @@ func printErasure(out io.Writer, st *erasure.Status) {
 	fmt.Fprintf(tw, "Parity\tSTANDARD %d, REDUCED_REDUNDANCY %d\n", st.Parity, st.RRSParity)
 	fmt.Fprintf(tw, "Erasure block\t%s\n", humanize.IBytes(uint64(st.BlockSize)))
 	fmt.Fprintf(tw, "Heal queue\t%d objects\n", st.HealQueue)
+	sc := st.Scanner
+	switch {
+	case !sc.Enabled:
+		fmt.Fprintf(tw, "Heal scanner\toff\n")
+	default:
+		fmt.Fprintf(tw, "Heal scanner\tevery %v\n", sc.Interval)
+		if sc.Running {
+			fmt.Fprintf(tw, "  running\t%d objects checked so far, %d healed\n", sc.Current.Objects, sc.Current.Healed)
+		}
+		if !sc.LastEnd.IsZero() {
+			fmt.Fprintf(tw, "  last cycle\t%s, took %v: %d objects checked, %d healed, %d failed, %d unrecoverable\n",
+				sc.LastEnd.Local().Format(time.DateTime), roundDuration(sc.LastEnd.Sub(sc.LastStart)),
+				sc.Last.Objects, sc.Last.Healed, sc.Last.Failed, sc.Last.Unrecoverable)
+		}
+		if !sc.Running && !sc.NextStart.IsZero() {
+			fmt.Fprintf(tw, "  next cycle\t%s\n", sc.NextStart.Local().Format(time.DateTime))
+		}
+		fmt.Fprintf(tw, "  queue healed\t%d objects since start\n", sc.QueueHealed)
+	}
 	for _, s := range st.Sets {
 		state := "ok"
 		switch {
@@ -199,4 +218,13 @@ func printErasure(out io.Writer, st *erasure.Status) {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", d.Path, d.Set, d.State, used, free, d.Detail)
 	}
 	tw.Flush()
+}
+
+// roundDuration rounds d for people: milliseconds below a second, seconds
+// above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

@@ -40,6 +40,7 @@ const serverEnvHelp = `  STRATA_ROOT_USER               access key of the root u
   STRATA_USERS_FILE              like --users, when the flag is not given
   STRATA_STORAGE_CLASS_STANDARD  EC:N, parity of the STANDARD storage class (like --parity)
   STRATA_STORAGE_CLASS_RRS       EC:N, parity of REDUCED_REDUNDANCY objects
+  STRATA_HEAL_INTERVAL           like --heal-interval, when the flag is not given
 `
 
 type serverFlags struct {
@@ -57,6 +58,7 @@ type serverFlags struct {
 	ssecHTTP        string
 	worm            string
 	users           string
+	healInterval    string
 }
 
 func serverCmd() *cobra.Command {
@@ -93,6 +95,7 @@ lets requests in flight finish and exits 0.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.address, "address", "127.0.0.1:9000", "HOST:PORT to listen on (\":9000\" for every interface)")
 	fl.IntVar(&f.parity, "parity", 0, "parity drives per erasure set when serving several drives (default by set size: 2 for 4-5 drives, 4 for 8-16; at most half); env STRATA_STORAGE_CLASS_STANDARD=EC:N")
+	fl.StringVar(&f.healInterval, "heal-interval", "", "erasure-coded store: how often the background heal scanner checks every object (for example 12h; off to turn it off; default 24h); env STRATA_HEAL_INTERVAL")
 	fl.StringVar(&f.config, "config", "", "configuration file of backends and buckets (see docs/config.md), instead of PATH")
 	fl.StringSliceVar(&f.domains, "domain", nil, "domain name for virtual-host-style requests (bucket.DOMAIN); repeat or comma-separate for several; env STRATA_DOMAIN")
 	fl.StringVar(&f.certsDir, "certs-dir", "", "directory with public.crt and private.key: serve HTTPS with them")
