@@ -1,14 +1,5 @@
 package erasure
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-)
-
 // Drive states in DriveStatus.
 const (
 	DriveOnline  = "online"
@@ -65,8 +56,11 @@ func (s *Store) Drives() []DriveStatus {
 		st := DriveStatus{Path: d.path, ID: d.id, Set: d.set, Index: d.index, State: DriveOnline}
 		if why := d.offline(); why != "" {
 			st.State, st.Detail = DriveOffline, why
-		} else if total, free, err := diskUsage(d.path); err == nil {
-			st.Total, st.Free, st.Used = total, free, total-min(free, total)
+		} else if u, err := do(d, "statfs", func() ([2]uint64, error) {
+			total, free, err := diskUsage(d.path)
+			return [2]uint64{total, free}, err
+		}); err == nil {
+			st.Total, st.Free, st.Used = u[0], u[1], u[0]-min(u[1], u[0])
 		}
 		out[i] = st
 	})
@@ -100,75 +94,10 @@ func (d *drive) offline() string {
 	if d.present() {
 		return ""
 	}
-	fi, err := os.Stat(d.path)
-	switch {
-	case err != nil:
-		return "missing"
-	case !fi.IsDir():
-		return "not a folder"
-	}
-	if _, err := os.Stat(filepath.Join(d.path, FormatFile)); errors.Is(err, fs.ErrNotExist) {
-		if emptyDir(d.path) {
-			return "empty (not formatted yet; a heal formats it)"
-		}
-		return "not empty and without " + FormatFile
-	}
-	return "unreadable"
-}
-
-// reviveAll brings back every drive that can be.
-func (s *Store) reviveAll() {
-	ds := s.allDrives()
-	parallel(len(ds), func(i int) { s.revive(ds[i]) })
-}
-
-// revive brings back a drive that is not present when it can: a folder
-// holding this drive's format.json gets its reserved folders again, and an
-// empty folder (a replaced or wiped drive) is formatted as this drive, for
-// heal to refill. A drive of another deployment or in another place of the
-// layout stays out. It returns nil when the drive is present.
-func (s *Store) revive(d *drive) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.present() {
-		return nil
+	if d.reason == "" {
+		return "unreachable"
 	}
-	fi, err := os.Stat(d.path)
-	if err != nil {
-		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a folder", d.path)
-	}
-	data, err := os.ReadFile(filepath.Join(d.path, FormatFile))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if !emptyDir(d.path) {
-			return fmt.Errorf("drive %s is not empty and has no %s: not formatting it", d.path, FormatFile)
-		}
-		f := driveFormat{Version: FormatVersion, Format: "strata-erasure", Deployment: s.deploy,
-			Drive: d.id, Set: d.set, Index: d.index, Sets: s.layout}
-		if err := d.writeFormat(&f); err != nil {
-			return fmt.Errorf("formatting drive %s: %w", d.path, err)
-		}
-		s.log().Info("erasure: formatted an empty drive in place of a lost one; a heal refills it", "drive", d.path, "set", d.set, "index", d.index)
-		defer s.scanSoon()
-	case err != nil:
-		return err
-	default:
-		var f driveFormat
-		if err := json.Unmarshal(data, &f); err != nil || f.Format != "strata-erasure" {
-			return fmt.Errorf("drive %s: %s is not a Strata erasure drive format", d.path, FormatFile)
-		}
-		if f.Deployment != s.deploy || f.Drive != d.id || f.Set != d.set || f.Index != d.index {
-			return fmt.Errorf("drive %s holds drive %d of set %d of deployment %s, not drive %d of set %d of %s: not using it",
-				d.path, f.Index, f.Set, f.Deployment, d.index, d.set, s.deploy)
-		}
-	}
-	for _, dir := range []string{d.sys("tmp"), d.sys("buckets"), d.sys("multipart")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.reason
 }

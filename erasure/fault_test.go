@@ -117,7 +117,7 @@ func TestDrivesLost(t *testing.T) {
 				t.Fatalf("list with drives lost: %d objects, %v", len(res.Objects), err)
 			}
 			// Restart with the drives missing: Open accepts it.
-			s2, err := Open(paths, Options{Parity: tc.parity, NoSync: true})
+			s2, err := open(t, paths, Options{Parity: tc.parity, NoSync: true})
 			if err != nil {
 				t.Fatalf("Open with %d drives missing: %v", tc.parity, err)
 			}
@@ -295,38 +295,38 @@ func TestInlineBitrot(t *testing.T) {
 
 func TestOpenRefuses(t *testing.T) {
 	paths := drivePaths(t, 4)
-	if _, err := Open(paths, Options{}); err != nil {
+	if _, err := open(t, paths, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	// Shuffled.
 	sh := []string{paths[1], paths[0], paths[2], paths[3]}
-	if _, err := Open(sh, Options{}); err == nil || !strings.Contains(err.Error(), "shuffled") {
+	if _, err := open(t, sh, Options{}); err == nil || !strings.Contains(err.Error(), "shuffled") {
 		t.Fatalf("shuffled drives: %v", err)
 	}
 	// Foreign drive.
 	other := drivePaths(t, 4)
-	if _, err := Open(other, Options{}); err != nil {
+	if _, err := open(t, other, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	mixedPaths := []string{paths[0], paths[1], other[2], paths[3]}
-	if _, err := Open(mixedPaths, Options{}); err == nil || !strings.Contains(err.Error(), "another deployment") {
+	if _, err := open(t, mixedPaths, Options{}); err == nil || !strings.Contains(err.Error(), "another deployment") {
 		t.Fatalf("foreign drive: %v", err)
 	}
 	// Too many missing.
 	os.Rename(paths[0], paths[0]+".x")
 	os.Rename(paths[1], paths[1]+".x")
 	os.Rename(paths[2], paths[2]+".x")
-	if _, err := Open(paths, Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, err := open(t, paths, Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("3 of 4 missing: %v", err)
 	}
 	// Non-empty unformatted drive.
 	junk := drivePaths(t, 1)
 	os.WriteFile(filepath.Join(junk[0], "file"), []byte("x"), 0o644)
-	if _, err := Open(junk, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if _, err := open(t, junk, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("non-empty drive: %v", err)
 	}
 	// Bad set count.
-	if _, err := Open(drivePaths(t, 17), Options{}); err == nil {
+	if _, err := open(t, drivePaths(t, 17), Options{}); err == nil {
 		t.Fatal("17 drives accepted")
 	}
 	// Sets of 16 over 32 drives.
@@ -345,7 +345,7 @@ func TestReplacedDrive(t *testing.T) {
 	// Wipe drive 2 and put an empty one in its place.
 	os.RemoveAll(paths[2])
 	os.Mkdir(paths[2], 0o755)
-	s, err := Open(paths, Options{Parity: 2, NoSync: true})
+	s, err := open(t, paths, Options{Parity: 2, NoSync: true})
 	if err != nil {
 		t.Fatalf("Open with a fresh drive: %v", err)
 	}

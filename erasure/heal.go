@@ -99,8 +99,9 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 	if err := s.checkBucket(bucket); err != nil {
 		return HealResult{}, err
 	}
-	s.healBucket(bucket)
 	st := s.setFor(bucket, key)
+	s.reviveSet(st)
+	s.healBucket(bucket)
 	res := HealResult{Drives: len(st.drives)}
 	l := s.lock(bucket, key)
 	l.Lock()
@@ -139,7 +140,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		}
 		badPart[pos] = make([]bool, len(v.Parts))
 		for pi, p := range v.Parts {
-			badPart[pos][pi] = !has[pos] || !verifyShardFile(partPath(st.drives[pos], bucket, kp, v, p.Number), e, p.Size)
+			badPart[pos][pi] = !has[pos] || !st.drives[pos].verifyShardFile(partPath(st.drives[pos], bucket, kp, v, p.Number), e, p.Size)
 		}
 	}
 	if v.DataDir == "" {
@@ -179,7 +180,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		for pos := range st.drives {
 			if need[pos] {
 				if old := ms[pos].v; old != nil && old.DataDir != "" && old.DataDir != v.DataDir {
-					os.RemoveAll(filepath.Join(st.drives[pos].objDir(bucket, kp), "~"+old.DataDir))
+					st.drives[pos].removeAll(filepath.Join(st.drives[pos].objDir(bucket, kp), "~"+old.DataDir))
 				}
 				if err := s.writeMeta(st.drives[pos], bucket, kp, v, shardOf(e, pos), nil); err == nil {
 					healed[pos] = true
@@ -200,25 +201,32 @@ func partPath(d *drive, bucket, kp string, v *version, number int) string {
 	return filepath.Join(d.objDir(bucket, kp), "~"+v.DataDir, "part."+strconv.Itoa(number))
 }
 
-// verifyShardFile reads a whole shard file and checks its size and every
-// block's hash.
-func verifyShardFile(path string, e erasureInfo, size int64) bool {
-	f, err := os.Open(path)
+// verifyShardFile reads a whole shard file on d and checks its size and
+// every block's hash.
+func (d *drive) verifyShardFile(path string, e erasureInfo, size int64) bool {
+	fi, err := d.stat(path)
+	if err != nil || fi.Size() != e.shardFileSize(size) {
+		return false
+	}
+	f, err := d.open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() != e.shardFileSize(size) {
-		return false
-	}
+	return verifyShards(f, e, size)
+}
+
+// verifyShards checks every block of a shard file of size bytes of data.
+func verifyShards(r io.ReaderAt, e erasureInfo, size int64) bool {
 	bs := int64(e.BlockSize)
 	buf := make([]byte, hashSize+e.shardSize(bs))
+	var at int64
 	for off := int64(0); off < size; off += bs {
 		fr := buf[:hashSize+e.shardSize(min(bs, size-off))]
-		if _, err := io.ReadFull(f, fr); err != nil || !verifyFrame(fr) {
+		if m, err := r.ReadAt(fr, at); m != len(fr) || (err != nil && err != io.EOF) || !verifyFrame(fr) {
 			return false
 		}
+		at += int64(len(fr))
 	}
 	return true
 }
@@ -265,14 +273,14 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 	if err != nil {
 		return err
 	}
-	srcs := make([]*os.File, n) // by shard index
+	srcs := make([]*dfile, n) // by shard index
 	good := 0
 	for j := 0; j < n; j++ {
 		pos := e.Dist[j]
 		if badPart[pos] == nil || badPart[pos][pi] {
 			continue
 		}
-		f, err := os.Open(partPath(st.drives[pos], bucket, kp, v, p.Number))
+		f, err := st.drives[pos].open(partPath(st.drives[pos], bucket, kp, v, p.Number))
 		if err != nil {
 			continue
 		}
@@ -284,15 +292,15 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 		return backends.Wrap(backends.Unavailable, errTooFewShards, fmt.Sprintf("heal: part %d has %d of %d shards intact, %d needed", p.Number, good, n, e.Data))
 	}
 	hid := "heal-" + randHex(8)
-	outs := map[int]*os.File{} // by drive position
+	outs := map[int]*dfile{} // by drive position
 	defer func() {
 		for pos, f := range outs {
 			f.Close()
-			os.Remove(st.drives[pos].tmp(hid))
+			st.drives[pos].remove(st.drives[pos].tmp(hid))
 		}
 	}()
 	for _, pos := range targets {
-		f, err := os.Create(st.drives[pos].tmp(hid))
+		f, err := st.drives[pos].create(st.drives[pos].tmp(hid), os.O_TRUNC)
 		if err != nil {
 			return fmt.Errorf("heal: drive %s: %w", st.drives[pos].path, err)
 		}
@@ -317,7 +325,11 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 				continue
 			}
 			fr := frames[j][:hashSize+ss]
-			if m, err := srcs[j].ReadAt(fr, bi*stride); m == len(fr) && (err == nil || err == io.EOF) && verifyFrame(fr) {
+			m, err := srcs[j].ReadAt(fr, bi*stride)
+			if isTimeout(err) {
+				return err // fr may still be written to: give up the buffers
+			}
+			if m == len(fr) && (err == nil || err == io.EOF) && verifyFrame(fr) {
 				shards[j] = fr[hashSize:]
 				have++
 			}
@@ -346,13 +358,13 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 			}
 		}
 		dst := partPath(d, bucket, kp, v, p.Number)
-		if _, err := os.Stat(d.bucketDir(bucket)); err != nil {
+		if _, err := d.stat(d.bucketDir(bucket)); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := d.mkdirAll(filepath.Dir(dst)); err != nil {
 			return err
 		}
-		if err := os.Rename(d.tmp(hid), dst); err != nil {
+		if err := d.rename(d.tmp(hid), dst); err != nil {
 			return err
 		}
 	}
@@ -371,19 +383,19 @@ func (s *Store) writeMeta(d *drive, bucket, kp string, v *version, j int, frames
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(d.bucketDir(bucket)); err != nil {
+	if _, err := d.stat(d.bucketDir(bucket)); err != nil {
 		return err
 	}
 	objDir := d.objDir(bucket, kp)
-	if err := os.MkdirAll(objDir, 0o755); err != nil {
+	if err := d.mkdirAll(objDir); err != nil {
 		return err
 	}
 	tmp := d.tmp("heal-" + randHex(8) + ".meta")
-	if err := writeFileSync(tmp, data, !s.opts.NoSync); err != nil {
+	if err := d.writeFile(tmp, data, !s.opts.NoSync); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(objDir, metaName)); err != nil {
-		os.Remove(tmp)
+	if err := d.rename(tmp, filepath.Join(objDir, metaName)); err != nil {
+		d.remove(tmp)
 		return err
 	}
 	return nil
@@ -400,7 +412,7 @@ func (s *Store) healBucket(bucket string) {
 	ds := s.allDrives()
 	var src *drive
 	for _, d := range ds {
-		if _, err := os.Stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
+		if _, err := d.stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
 			src = d
 			break
 		}
@@ -409,25 +421,25 @@ func (s *Store) healBucket(bucket string) {
 		if !d.present() {
 			continue
 		}
-		if _, err := os.Stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
+		if _, err := d.stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
 			continue
 		}
-		os.Mkdir(d.bucketDir(bucket), 0o755)
-		os.MkdirAll(d.sys("buckets", bucket), 0o755)
+		d.mkdir(d.bucketDir(bucket))
+		d.mkdirAll(d.sys("buckets", bucket))
 		if src != nil {
-			ents, _ := os.ReadDir(src.sys("buckets", bucket))
+			ents, _ := src.readDir(src.sys("buckets", bucket))
 			for _, e := range ents {
 				if e.Name() == "bucket.json" {
 					continue
 				}
-				if data, err := os.ReadFile(src.sys("buckets", bucket, e.Name())); err == nil {
-					writeFileSync(d.sys("buckets", bucket, e.Name()), data, !s.opts.NoSync)
+				if data, err := src.readFile(src.sys("buckets", bucket, e.Name())); err == nil {
+					d.writeFile(d.sys("buckets", bucket, e.Name()), data, !s.opts.NoSync)
 				}
 			}
 		}
 		tmp := d.tmp("bucket-" + randHex(8))
-		if writeFileSync(tmp, bf, !s.opts.NoSync) == nil {
-			os.Rename(tmp, d.sys("buckets", bucket, "bucket.json"))
+		if d.writeFile(tmp, bf, !s.opts.NoSync) == nil {
+			d.rename(tmp, d.sys("buckets", bucket, "bucket.json"))
 		}
 	}
 }

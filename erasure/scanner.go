@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"time"
 )
@@ -48,10 +47,9 @@ type ScannerStatus struct {
 }
 
 type scanner struct {
-	kick   chan struct{} // something for the scanner to do: a queued object, a cycle asked for
-	cancel context.CancelFunc
-	done   chan struct{}
-	now    chan struct{} // a cycle is asked for (a fresh drive was formatted)
+	kick chan struct{} // something for the scanner to do: a queued object, a cycle asked for
+	done chan struct{}
+	now  chan struct{} // a cycle is asked for (a fresh drive was formatted)
 
 	mu   sync.Mutex
 	stat ScannerStatus
@@ -66,13 +64,12 @@ type scanRecord struct {
 }
 
 func (s *Store) startScanner() {
-	ctx, cancel := context.WithCancel(context.Background())
-	sc := &scanner{kick: make(chan struct{}, 1), now: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	sc := &scanner{kick: make(chan struct{}, 1), now: make(chan struct{}, 1), done: make(chan struct{})}
 	sc.stat.Enabled, sc.stat.Interval = true, s.opts.ScanInterval
 	// The last cycle's record, from any drive: a restart does not start
 	// a cycle early.
 	for _, d := range s.allDrives() {
-		data, err := os.ReadFile(d.sys(scanFile))
+		data, err := d.readFile(d.sys(scanFile))
 		var r scanRecord
 		if err == nil && json.Unmarshal(data, &r) == nil && r.End.After(sc.stat.LastEnd) {
 			sc.stat.LastStart, sc.stat.LastEnd, sc.stat.Last = r.Start, r.End, r.Summary
@@ -84,17 +81,19 @@ func (s *Store) startScanner() {
 		sc.stat.NextStart = sc.stat.LastStart.Add(s.opts.ScanInterval)
 	}
 	s.scan = sc
-	go s.scanLoop(ctx)
+	go s.scanLoop(s.bg)
 }
 
-// Close stops the background work of the store (the heal scanner) and
-// waits for it. The store must not be used afterwards.
+// Close stops the background work of the store (the heal scanner, the
+// probes of offline drives) and waits for it. The store must not be used
+// afterwards.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.bgCancel()
 		if s.scan != nil {
-			s.scan.cancel()
 			<-s.scan.done
 		}
+		s.bgWG.Wait()
 	})
 	return nil
 }
@@ -276,9 +275,9 @@ func (s *Store) scanCycle(ctx context.Context) {
 			continue
 		}
 		tmp := d.tmp("scanner-" + randHex(8))
-		if writeFileSync(tmp, data, false) == nil {
-			if os.Rename(tmp, d.sys(scanFile)) != nil {
-				os.Remove(tmp)
+		if d.writeFile(tmp, data, false) == nil {
+			if d.rename(tmp, d.sys(scanFile)) != nil {
+				d.remove(tmp)
 			}
 		}
 	}
@@ -316,7 +315,7 @@ func (s *Store) needsHeal(bucket, key string) bool {
 			continue
 		}
 		for _, p := range v.Parts {
-			fi, err := os.Stat(partPath(d, bucket, kp, v, p.Number))
+			fi, err := d.stat(partPath(d, bucket, kp, v, p.Number))
 			if err != nil || fi.Size() != e.shardFileSize(p.Size) {
 				return true
 			}

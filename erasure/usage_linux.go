@@ -11,3 +11,12 @@ func diskUsage(path string) (total, free uint64, err error) {
 	}
 	return st.Blocks * uint64(st.Frsize), st.Bavail * uint64(st.Frsize), nil
 }
+
+// fileDev returns the device of the file system holding path.
+func fileDev(path string) (uint64, bool) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, false
+	}
+	return st.Dev, true
+}

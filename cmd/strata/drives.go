@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -80,6 +81,12 @@ func erasureOptions(f serverFlags) (erasure.Options, error) {
 	}
 	if opts.ScanInterval, err = durationSetting(f.healInterval, "--heal-interval", "STRATA_HEAL_INTERVAL", defaultHealInterval); err != nil {
 		return opts, err
+	}
+	if opts.DriveTimeout, err = durationSetting(f.driveTimeout, "--drive-timeout", "STRATA_DRIVE_TIMEOUT", erasure.DefaultDriveTimeout); err != nil {
+		return opts, err
+	}
+	if opts.DriveTimeout == 0 {
+		return opts, errors.New("--drive-timeout: a drive call needs a deadline (for example 30s)")
 	}
 	return opts, nil
 }

@@ -54,6 +54,12 @@ func TestErasureOptions(t *testing.T) {
 	if _, err := erasureOptions(serverFlags{healInterval: "soon"}); err == nil {
 		t.Fatal("--heal-interval soon accepted")
 	}
+	if opts, _ := erasureOptions(serverFlags{driveTimeout: "5s"}); opts.DriveTimeout != 5*time.Second {
+		t.Fatalf("--drive-timeout: %+v", opts)
+	}
+	if _, err := erasureOptions(serverFlags{driveTimeout: "off"}); err == nil {
+		t.Fatal("--drive-timeout off accepted")
+	}
 	t.Setenv("STRATA_STORAGE_CLASS_RRS", "3")
 	if _, err := erasureOptions(serverFlags{}); err == nil {
 		t.Fatal("a value without EC: was accepted")

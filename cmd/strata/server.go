@@ -41,6 +41,7 @@ const serverEnvHelp = `  STRATA_ROOT_USER               access key of the root u
   STRATA_STORAGE_CLASS_STANDARD  EC:N, parity of the STANDARD storage class (like --parity)
   STRATA_STORAGE_CLASS_RRS       EC:N, parity of REDUCED_REDUNDANCY objects
   STRATA_HEAL_INTERVAL           like --heal-interval, when the flag is not given
+  STRATA_DRIVE_TIMEOUT           like --drive-timeout, when the flag is not given
 `
 
 type serverFlags struct {
@@ -59,6 +60,7 @@ type serverFlags struct {
 	worm            string
 	users           string
 	healInterval    string
+	driveTimeout    string
 }
 
 func serverCmd() *cobra.Command {
@@ -96,6 +98,7 @@ lets requests in flight finish and exits 0.`,
 	fl.StringVar(&f.address, "address", "127.0.0.1:9000", "HOST:PORT to listen on (\":9000\" for every interface)")
 	fl.IntVar(&f.parity, "parity", 0, "parity drives per erasure set when serving several drives (default by set size: 2 for 4-5 drives, 4 for 8-16; at most half); env STRATA_STORAGE_CLASS_STANDARD=EC:N")
 	fl.StringVar(&f.healInterval, "heal-interval", "", "erasure-coded store: how often the background heal scanner checks every object (for example 12h; off to turn it off; default 24h); env STRATA_HEAL_INTERVAL")
+	fl.StringVar(&f.driveTimeout, "drive-timeout", "", "erasure-coded store: deadline of every call on a drive; a drive that passes it is offline until it answers a probe again (default 30s); env STRATA_DRIVE_TIMEOUT")
 	fl.StringVar(&f.config, "config", "", "configuration file of backends and buckets (see docs/config.md), instead of PATH")
 	fl.StringSliceVar(&f.domains, "domain", nil, "domain name for virtual-host-style requests (bucket.DOMAIN); repeat or comma-separate for several; env STRATA_DOMAIN")
 	fl.StringVar(&f.certsDir, "certs-dir", "", "directory with public.crt and private.key: serve HTTPS with them")

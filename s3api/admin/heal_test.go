@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/strata-storage/strata/erasure"
 	"github.com/strata-storage/strata/s3api"
@@ -46,7 +47,7 @@ func newStore(t *testing.T) (*erasure.Store, []string) {
 		os.Mkdir(p, 0o755)
 		paths = append(paths, p)
 	}
-	s, err := erasure.Open(paths, erasure.Options{Parity: 2, NoSync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := erasure.Open(paths, erasure.Options{Parity: 2, NoSync: true, ProbeInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
