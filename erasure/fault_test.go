@@ -431,4 +431,17 @@ func TestHealOptions(t *testing.T) {
 	if _, err := s.Heal(ctx, HealOptions{Bucket: "nothere"}); !backends.Is(err, backends.NoSuchBucket) {
 		t.Fatalf("Heal of a missing bucket: %v", err)
 	}
+	// A data dir left by a crash between the renames of a publish goes.
+	orphan := filepath.Join(paths[0], "b", "x", "1", "~0c2ae3d4-orphan")
+	os.MkdirAll(orphan, 0o755)
+	os.WriteFile(filepath.Join(orphan, "part.1"), []byte("x"), 0o644)
+	if r, err := s.HealObject(ctx, "b", "x/1"); err != nil || r.Healed != 0 {
+		t.Fatalf("HealObject: %+v %v", r, err)
+	}
+	if _, err := os.Stat(orphan); err == nil {
+		t.Fatal("orphan data dir not removed")
+	}
+	if got := get(t, s, "b", "x/1"); len(got) != 300<<10 {
+		t.Fatal("object damaged by the cleanup")
+	}
 }

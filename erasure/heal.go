@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/strata-storage/strata/backends"
 )
@@ -191,6 +192,23 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 			}
 		}
 	}
+	// Data dirs that the current version does not use (a crash between
+	// the two renames of a publish leaves one) go. The object's lock is
+	// held: no publish is under way.
+	parallel(len(st.drives), func(pos int) {
+		d := st.drives[pos]
+		if !d.present() {
+			return
+		}
+		objDir := d.objDir(bucket, kp)
+		ents, _ := d.readDir(objDir)
+		for _, ent := range ents {
+			n := ent.Name()
+			if strings.HasPrefix(n, "~") && !strings.HasPrefix(n, "~~") && n != folderMark && n != "~"+v.DataDir {
+				d.removeAll(filepath.Join(objDir, n))
+			}
+		}
+	})
 	s.unqueueHeal(bucket, key)
 	return res, nil
 }

@@ -47,7 +47,9 @@ func wipe(t *testing.T, path string) {
 // A drive wiped while the store runs is formatted and refilled by the
 // scanner, without any request.
 func TestScannerRefillsWipedDrive(t *testing.T) {
-	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true, ScanInterval: 100 * time.Millisecond, ScanPause: time.Millisecond})
+	// The next cycle is minutes away: the drive monitor finds the wiped
+	// drive, formats it and asks the scanner for a cycle.
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true, ScanInterval: time.Hour, ScanPause: time.Millisecond, ProbeInterval: 50 * time.Millisecond})
 	defer s.Close()
 	ctx := t.Context()
 	s.CreateBucket(ctx, "b1")
@@ -62,10 +64,10 @@ func TestScannerRefillsWipedDrive(t *testing.T) {
 		}
 		return true
 	})
-	waitFor(t, "a cycle that finds nothing to heal", func() bool {
-		st := s.ScannerStatus()
-		return st.Cycles > 0 && st.Last.Objects == len(objs) && st.Last.Healed == 0
-	})
+	waitFor(t, "the cycle to end", func() bool { return s.ScannerStatus().Cycles == 1 })
+	if st := s.ScannerStatus(); st.Last.Objects != len(objs) || st.Last.Healed != len(objs) || time.Until(st.NextStart) < 50*time.Minute {
+		t.Fatalf("scanner status: %+v", st)
+	}
 	os.Rename(paths[0], paths[0]+".gone")
 	os.Rename(paths[3], paths[3]+".gone")
 	checkAll(t, s, "b1", objs)
