@@ -122,9 +122,17 @@ func TestDriveReplacedByFile(t *testing.T) {
 	if st := driveState(s, 0); st.State != DriveOffline || st.Detail == "" {
 		t.Fatalf("drive replaced by a file: %+v", st)
 	}
+	// Staging left from before it went offline goes when it is back.
+	stale := p + ".away/" + SysDir + "/tmp/stale"
+	os.WriteFile(stale, []byte("x"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
 	os.Remove(p)
 	os.Rename(p+".away", p)
 	waitState(t, s, 0, DriveOnline)
+	if left, _ := os.ReadDir(p + "/" + SysDir + "/tmp"); len(left) != 0 {
+		t.Fatalf("staging left on the drive back online: %v", left)
+	}
 	if got := get(t, s, "b", "k"); !bytes.Equal(got, data) {
 		t.Fatal("wrong data")
 	}

@@ -422,6 +422,19 @@ func (s *Store) probeNow(d *drive, full bool) error {
 			return err
 		}
 	}
+	// Staging left from before the drive went offline (writes that failed
+	// on it, or a crash while it was missing at start) goes: nothing has
+	// written to it since.
+	d.mu.Lock()
+	since := d.since
+	d.mu.Unlock()
+	if ents, err := os.ReadDir(d.sys("tmp")); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(since) {
+				os.RemoveAll(d.tmp(e.Name()))
+			}
+		}
+	}
 	// A small file written and read back.
 	p := d.tmp("probe-" + randHex(8))
 	want := []byte(randHex(16))
@@ -449,11 +462,12 @@ func (s *Store) probeNow(d *drive, full bool) error {
 // brings back those that answer.
 func (s *Store) reviveAll() {
 	ds := s.allDrives()
-	parallel(len(ds), func(i int) { s.revive(ds[i]) })
+	parallel(len(ds), func(i int) { s.revive(ds[i], true) })
 }
 
 // reviveSet is reviveAll for the drives of one set, each probed at most
-// once a second (HealObject calls it for every object).
+// once a second and without waiting for a probe under way (HealObject calls
+// it for every object).
 func (s *Store) reviveSet(st *set) {
 	now := time.Now().UnixNano()
 	for _, d := range st.drives {
@@ -462,18 +476,18 @@ func (s *Store) reviveSet(st *set) {
 		}
 		last := d.lastRevive.Load()
 		if now-last >= int64(time.Second) && d.lastRevive.CompareAndSwap(last, now) {
-			s.revive(d)
+			s.revive(d, false)
 		}
 	}
 }
 
 // revive probes d now when it is offline or not there, and brings it back
-// when it answers.
-func (s *Store) revive(d *drive) {
+// when it answers; with wait, after a probe under way.
+func (s *Store) revive(d *drive, wait bool) {
 	if !d.down.Load() && d.present() {
 		return
 	}
-	s.check(d, true)
+	s.check(d, wait)
 }
 
 // withDeadline runs fn with a deadline, outside any drive's state (for
