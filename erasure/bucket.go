@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,7 +40,7 @@ func (s *Store) bucketInfo(bucket string) (backends.BucketInfo, error) {
 	found := make([]*bucketFile, len(ds))
 	missing := make([]bool, len(ds))
 	parallel(len(ds), func(i int) {
-		data, err := os.ReadFile(ds[i].sys("buckets", bucket, "bucket.json"))
+		data, err := ds[i].readFile(ds[i].sys("buckets", bucket, "bucket.json"))
 		if errors.Is(err, fs.ErrNotExist) {
 			if ds[i].present() {
 				missing[i] = true
@@ -83,7 +82,7 @@ func (s *Store) HeadBucket(ctx context.Context, bucket string) (backends.BucketI
 func (s *Store) ListBuckets(ctx context.Context) ([]backends.BucketInfo, error) {
 	names := map[string]bool{}
 	for _, d := range s.allDrives() {
-		ents, _ := os.ReadDir(d.sys("buckets"))
+		ents, _ := d.readDir(d.sys("buckets"))
 		for _, e := range ents {
 			names[e.Name()] = true
 		}
@@ -139,17 +138,17 @@ func (d *drive) makeBucket(bucket string, bf []byte, sync bool) error {
 	}
 	// A left-over from an earlier bucket of that name goes first.
 	d.removeBucket(bucket)
-	if err := os.Mkdir(d.bucketDir(bucket), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := d.mkdir(d.bucketDir(bucket)); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	if err := os.MkdirAll(d.sys("buckets", bucket), 0o755); err != nil {
+	if err := d.mkdirAll(d.sys("buckets", bucket)); err != nil {
 		return err
 	}
 	tmp := d.tmp("bucket-" + randHex(8))
-	if err := writeFileSync(tmp, bf, sync); err != nil {
+	if err := d.writeFile(tmp, bf, sync); err != nil {
 		return err
 	}
-	return os.Rename(tmp, d.sys("buckets", bucket, "bucket.json"))
+	return d.rename(tmp, d.sys("buckets", bucket, "bucket.json"))
 }
 
 func (d *drive) removeBucket(bucket string) {
@@ -157,10 +156,10 @@ func (d *drive) removeBucket(bucket string) {
 		return
 	}
 	// Unpublish bucket.json first: a half-removed bucket is gone.
-	os.Remove(d.sys("buckets", bucket, "bucket.json"))
-	os.RemoveAll(d.sys("buckets", bucket))
-	os.RemoveAll(d.sys("multipart", bucket))
-	os.RemoveAll(d.bucketDir(bucket))
+	d.remove(d.sys("buckets", bucket, "bucket.json"))
+	d.removeAll(d.sys("buckets", bucket))
+	d.removeAll(d.sys("multipart", bucket))
+	d.removeAll(d.bucketDir(bucket))
 }
 
 func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
@@ -211,7 +210,7 @@ func (s *Store) GetBucketConfig(ctx context.Context, bucket, name string) ([]byt
 		if !d.present() {
 			continue
 		}
-		data, err := os.ReadFile(d.sys("buckets", bucket, "cfg."+name))
+		data, err := d.readFile(d.sys("buckets", bucket, "cfg."+name))
 		k := "\x00missing"
 		if err == nil {
 			k = "=" + string(data)
@@ -244,19 +243,19 @@ func (s *Store) PutBucketConfig(ctx context.Context, bucket, name string, data [
 		}
 		p := d.sys("buckets", bucket, "cfg."+name)
 		if data == nil {
-			if err := os.Remove(p); err == nil || errors.Is(err, fs.ErrNotExist) {
+			if err := d.remove(p); err == nil || errors.Is(err, fs.ErrNotExist) {
 				ok++
 			}
 			continue
 		}
 		tmp := d.tmp("cfg-" + randHex(8))
-		if err := writeFileSync(tmp, data, !s.opts.NoSync); err != nil {
+		if err := d.writeFile(tmp, data, !s.opts.NoSync); err != nil {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil && os.Rename(tmp, p) == nil {
+		if err := d.mkdirAll(filepath.Dir(p)); err == nil && d.rename(tmp, p) == nil {
 			ok++
 		} else {
-			os.Remove(tmp)
+			d.remove(tmp)
 		}
 	}
 	if ok < s.bucketQuorum() {
@@ -312,13 +311,13 @@ func (s *Store) UpdateMeta(ctx context.Context, bucket, key string, meta backend
 			return
 		}
 		tmp := d.tmp(nv.WriteID + ".meta")
-		if err := writeFileSync(tmp, data, !s.opts.NoSync); err != nil {
+		if err := d.writeFile(tmp, data, !s.opts.NoSync); err != nil {
 			errs[pos] = err
 			return
 		}
-		errs[pos] = os.Rename(tmp, filepath.Join(d.objDir(bucket, kp), metaName))
+		errs[pos] = d.rename(tmp, filepath.Join(d.objDir(bucket, kp), metaName))
 		if errs[pos] != nil {
-			os.Remove(tmp)
+			d.remove(tmp)
 		}
 	})
 	for _, err := range errs {
@@ -357,14 +356,14 @@ func (d *drive) deleteObject(bucket, kp string) error {
 	}
 	objDir := d.objDir(bucket, kp)
 	trash := d.tmp("del-" + randHex(8))
-	if err := os.Rename(filepath.Join(objDir, metaName), trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := d.rename(filepath.Join(objDir, metaName), trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	os.Remove(trash)
-	if ents, err := os.ReadDir(objDir); err == nil {
+	d.remove(trash)
+	if ents, err := d.readDir(objDir); err == nil {
 		for _, e := range ents {
 			if n := e.Name(); strings.HasPrefix(n, "~") && !strings.HasPrefix(n, "~~") && n != folderMark {
-				os.RemoveAll(filepath.Join(objDir, n))
+				d.removeAll(filepath.Join(objDir, n))
 			}
 		}
 	}
@@ -377,7 +376,7 @@ func (d *drive) deleteObject(bucket, kp string) error {
 func (d *drive) pruneDirs(bucket, dir string) {
 	root := d.bucketDir(bucket)
 	for dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)) {
-		if os.Remove(dir) != nil {
+		if d.remove(dir) != nil {
 			return
 		}
 		dir = filepath.Dir(dir)

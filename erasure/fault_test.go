@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -116,7 +117,7 @@ func TestDrivesLost(t *testing.T) {
 				t.Fatalf("list with drives lost: %d objects, %v", len(res.Objects), err)
 			}
 			// Restart with the drives missing: Open accepts it.
-			s2, err := Open(paths, Options{Parity: tc.parity, NoSync: true})
+			s2, err := open(t, paths, Options{Parity: tc.parity, NoSync: true})
 			if err != nil {
 				t.Fatalf("Open with %d drives missing: %v", tc.parity, err)
 			}
@@ -294,38 +295,38 @@ func TestInlineBitrot(t *testing.T) {
 
 func TestOpenRefuses(t *testing.T) {
 	paths := drivePaths(t, 4)
-	if _, err := Open(paths, Options{}); err != nil {
+	if _, err := open(t, paths, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	// Shuffled.
 	sh := []string{paths[1], paths[0], paths[2], paths[3]}
-	if _, err := Open(sh, Options{}); err == nil || !strings.Contains(err.Error(), "shuffled") {
+	if _, err := open(t, sh, Options{}); err == nil || !strings.Contains(err.Error(), "shuffled") {
 		t.Fatalf("shuffled drives: %v", err)
 	}
 	// Foreign drive.
 	other := drivePaths(t, 4)
-	if _, err := Open(other, Options{}); err != nil {
+	if _, err := open(t, other, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	mixedPaths := []string{paths[0], paths[1], other[2], paths[3]}
-	if _, err := Open(mixedPaths, Options{}); err == nil || !strings.Contains(err.Error(), "another deployment") {
+	if _, err := open(t, mixedPaths, Options{}); err == nil || !strings.Contains(err.Error(), "another deployment") {
 		t.Fatalf("foreign drive: %v", err)
 	}
 	// Too many missing.
 	os.Rename(paths[0], paths[0]+".x")
 	os.Rename(paths[1], paths[1]+".x")
 	os.Rename(paths[2], paths[2]+".x")
-	if _, err := Open(paths, Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, err := open(t, paths, Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("3 of 4 missing: %v", err)
 	}
 	// Non-empty unformatted drive.
 	junk := drivePaths(t, 1)
 	os.WriteFile(filepath.Join(junk[0], "file"), []byte("x"), 0o644)
-	if _, err := Open(junk, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if _, err := open(t, junk, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("non-empty drive: %v", err)
 	}
 	// Bad set count.
-	if _, err := Open(drivePaths(t, 17), Options{}); err == nil {
+	if _, err := open(t, drivePaths(t, 17), Options{}); err == nil {
 		t.Fatal("17 drives accepted")
 	}
 	// Sets of 16 over 32 drives.
@@ -344,7 +345,7 @@ func TestReplacedDrive(t *testing.T) {
 	// Wipe drive 2 and put an empty one in its place.
 	os.RemoveAll(paths[2])
 	os.Mkdir(paths[2], 0o755)
-	s, err := Open(paths, Options{Parity: 2, NoSync: true})
+	s, err := open(t, paths, Options{Parity: 2, NoSync: true})
 	if err != nil {
 		t.Fatalf("Open with a fresh drive: %v", err)
 	}
@@ -383,3 +384,64 @@ func TestWriteCleansUp(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// Heal of a bucket and prefix, on a drive wiped at run time: the empty
+// drive is formatted and refilled; an object with too few intact shards is
+// reported unrecoverable, not healed.
+func TestHealOptions(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true})
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	s.CreateBucket(ctx, "c")
+	for _, k := range []string{"x/1", "x/2", "y/1"} {
+		put(t, s, "b", k, rnd(300<<10))
+		put(t, s, "c", k, rnd(10))
+	}
+	put(t, s, "b", "z/broken", rnd(2<<20))
+	ents, _ := os.ReadDir(paths[3])
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(paths[3], e.Name()))
+	}
+	if st := s.Status(); st.Sets[0].Online != 3 || st.Drives[3].State != DriveOffline {
+		t.Fatalf("status after wipe: %+v", st)
+	}
+	sum, err := s.Heal(ctx, HealOptions{Bucket: "b", Prefix: "x/"})
+	if err != nil || sum.Buckets != 1 || sum.Total != 2 || sum.Objects != 2 || sum.Healed != 2 || sum.Shards != 2 {
+		t.Fatalf("Heal b/x/: %+v %v", sum, err)
+	}
+	if _, err := os.Stat(filepath.Join(paths[3], "b", "x", "1", metaName)); err != nil {
+		t.Fatal("b/x/1 not healed on the wiped drive")
+	}
+	if _, err := os.Stat(filepath.Join(paths[3], "b", "y", "1")); err == nil {
+		t.Fatal("b/y/1 healed outside the prefix")
+	}
+	// Damage three of the four shards of z/broken.
+	files := shardFiles(t, paths[:3], "b", "z/broken")
+	for _, f := range files {
+		flip(t, f, 100)
+	}
+	var problems []HealProblem
+	sum, err = s.Heal(ctx, HealOptions{Problem: func(p HealProblem) { problems = append(problems, p) }})
+	if err != nil || sum.Buckets != 2 || sum.Objects != 7 || sum.Healed != 4 || sum.Unrecoverable != 1 || sum.Failed != 0 {
+		t.Fatalf("Heal: %+v %v", sum, err)
+	}
+	if len(problems) != 1 || problems[0].Key != "z/broken" || !problems[0].Unrecoverable || !errors.Is(problems[0].Err, ErrUnrecoverable) {
+		t.Fatalf("problems: %+v", problems)
+	}
+	if _, err := s.Heal(ctx, HealOptions{Bucket: "nothere"}); !backends.Is(err, backends.NoSuchBucket) {
+		t.Fatalf("Heal of a missing bucket: %v", err)
+	}
+	// A data dir left by a crash between the renames of a publish goes.
+	orphan := filepath.Join(paths[0], "b", "x", "1", "~0c2ae3d4-orphan")
+	os.MkdirAll(orphan, 0o755)
+	os.WriteFile(filepath.Join(orphan, "part.1"), []byte("x"), 0o644)
+	if r, err := s.HealObject(ctx, "b", "x/1"); err != nil || r.Healed != 0 {
+		t.Fatalf("HealObject: %+v %v", r, err)
+	}
+	if _, err := os.Stat(orphan); err == nil {
+		t.Fatal("orphan data dir not removed")
+	}
+	if got := get(t, s, "b", "x/1"); len(got) != 300<<10 {
+		t.Fatal("object damaged by the cleanup")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/strata-storage/strata/backends"
 )
@@ -24,9 +25,68 @@ type HealResult struct {
 	Removed bool
 }
 
-// HealSummary says what HealAll did.
+// HealSummary says what Heal did.
 type HealSummary struct {
-	Buckets, Objects, Healed, Failed int
+	// Buckets is the number of buckets walked.
+	Buckets int `json:"buckets"`
+	// Total is the number of objects found to check (counted before the
+	// heal starts; objects written meanwhile may add to Objects).
+	Total int `json:"total"`
+	// Objects is the number of objects checked so far.
+	Objects int `json:"objects"`
+	// Healed is the number of objects that had a shard or metadata rebuilt
+	// (or, dangling, were removed).
+	Healed int `json:"healed"`
+	// Shards is the number of shards and metadata copies rewritten.
+	Shards int `json:"shards"`
+	// Removed is the number of dangling objects removed (held by fewer
+	// drives than a read needs: never readable).
+	Removed int `json:"removed"`
+	// Failed is the number of objects that could not be healed now (a
+	// drive offline or failing): a later heal may succeed.
+	Failed int `json:"failed"`
+	// Unrecoverable is the number of objects with fewer intact shards
+	// than needed to rebuild them, all drives of their set online.
+	Unrecoverable int `json:"unrecoverable"`
+}
+
+// HealOptions choose what Heal heals and how it reports.
+type HealOptions struct {
+	// Bucket limits the heal to one bucket; "" heals every bucket.
+	Bucket string
+	// Prefix limits the heal to the keys starting with it.
+	Prefix string
+	// Progress, when not nil, is called after every object with the
+	// counts so far.
+	Progress func(HealSummary)
+	// Problem, when not nil, is called for every object that could not be
+	// healed.
+	Problem func(HealProblem)
+}
+
+// HealProblem is an object that could not be healed.
+type HealProblem struct {
+	Bucket, Key string
+	// Unrecoverable: fewer intact shards than the object needs, with every
+	// drive of its set online; otherwise the heal may work later.
+	Unrecoverable bool
+	Err           error
+}
+
+// ErrUnrecoverable is in the error of HealObject when the object has fewer
+// intact shards (or metadata copies) than it needs, with every drive of its
+// set online: it cannot be rebuilt.
+var ErrUnrecoverable = errors.New("not enough intact shards to rebuild the object")
+
+// unrecoverable marks err as ErrUnrecoverable when every drive of st is
+// online (an offline drive may still come back with the missing shards).
+func unrecoverable(st *set, err error) error {
+	for _, d := range st.drives {
+		if !d.present() {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrUnrecoverable, err)
 }
 
 // HealObject checks every shard and the metadata of an object on every
@@ -40,8 +100,9 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 	if err := s.checkBucket(bucket); err != nil {
 		return HealResult{}, err
 	}
-	s.healBucket(bucket)
 	st := s.setFor(bucket, key)
+	s.reviveSet(st)
+	s.healBucket(bucket)
 	res := HealResult{Drives: len(st.drives)}
 	l := s.lock(bucket, key)
 	l.Lock()
@@ -59,7 +120,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		return res, nil
 	}
 	if err != nil {
-		return res, err
+		return res, unrecoverable(st, err)
 	}
 	e := v.Erasure
 	n := e.Data + e.Parity
@@ -80,13 +141,13 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		}
 		badPart[pos] = make([]bool, len(v.Parts))
 		for pi, p := range v.Parts {
-			badPart[pos][pi] = !has[pos] || !verifyShardFile(partPath(st.drives[pos], bucket, kp, v, p.Number), e, p.Size)
+			badPart[pos][pi] = !has[pos] || !st.drives[pos].verifyShardFile(partPath(st.drives[pos], bucket, kp, v, p.Number), e, p.Size)
 		}
 	}
 	if v.DataDir == "" {
 		frames, err := s.rebuildInline(v, ms, has, need)
 		if err != nil {
-			return res, err
+			return res, unrecoverable(st, err)
 		}
 		for pos := range need {
 			if need[pos] {
@@ -108,6 +169,9 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 				continue
 			}
 			if err := s.rebuildPart(ctx, st, bucket, kp, v, p, pi, badPart, targets); err != nil {
+				if errors.Is(err, errTooFewShards) {
+					err = unrecoverable(st, err)
+				}
 				return res, err
 			}
 			for _, pos := range targets {
@@ -117,7 +181,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		for pos := range st.drives {
 			if need[pos] {
 				if old := ms[pos].v; old != nil && old.DataDir != "" && old.DataDir != v.DataDir {
-					os.RemoveAll(filepath.Join(st.drives[pos].objDir(bucket, kp), "~"+old.DataDir))
+					st.drives[pos].removeAll(filepath.Join(st.drives[pos].objDir(bucket, kp), "~"+old.DataDir))
 				}
 				if err := s.writeMeta(st.drives[pos], bucket, kp, v, shardOf(e, pos), nil); err == nil {
 					healed[pos] = true
@@ -128,33 +192,59 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 			}
 		}
 	}
+	// Data dirs that the current version does not use (a crash between
+	// the two renames of a publish leaves one) go. The object's lock is
+	// held: no publish is under way.
+	parallel(len(st.drives), func(pos int) {
+		d := st.drives[pos]
+		if !d.present() {
+			return
+		}
+		objDir := d.objDir(bucket, kp)
+		ents, _ := d.readDir(objDir)
+		for _, ent := range ents {
+			n := ent.Name()
+			if strings.HasPrefix(n, "~") && !strings.HasPrefix(n, "~~") && n != folderMark && n != "~"+v.DataDir {
+				d.removeAll(filepath.Join(objDir, n))
+			}
+		}
+	})
 	s.unqueueHeal(bucket, key)
 	return res, nil
 }
+
+var errTooFewShards = errors.New("too few intact shards")
 
 func partPath(d *drive, bucket, kp string, v *version, number int) string {
 	return filepath.Join(d.objDir(bucket, kp), "~"+v.DataDir, "part."+strconv.Itoa(number))
 }
 
-// verifyShardFile reads a whole shard file and checks its size and every
-// block's hash.
-func verifyShardFile(path string, e erasureInfo, size int64) bool {
-	f, err := os.Open(path)
+// verifyShardFile reads a whole shard file on d and checks its size and
+// every block's hash.
+func (d *drive) verifyShardFile(path string, e erasureInfo, size int64) bool {
+	fi, err := d.stat(path)
+	if err != nil || fi.Size() != e.shardFileSize(size) {
+		return false
+	}
+	f, err := d.open(path)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() != e.shardFileSize(size) {
-		return false
-	}
+	return verifyShards(f, e, size)
+}
+
+// verifyShards checks every block of a shard file of size bytes of data.
+func verifyShards(r io.ReaderAt, e erasureInfo, size int64) bool {
 	bs := int64(e.BlockSize)
 	buf := make([]byte, hashSize+e.shardSize(bs))
+	var at int64
 	for off := int64(0); off < size; off += bs {
 		fr := buf[:hashSize+e.shardSize(min(bs, size-off))]
-		if _, err := io.ReadFull(f, fr); err != nil || !verifyFrame(fr) {
+		if m, err := r.ReadAt(fr, at); m != len(fr) || (err != nil && err != io.EOF) || !verifyFrame(fr) {
 			return false
 		}
+		at += int64(len(fr))
 	}
 	return true
 }
@@ -201,14 +291,14 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 	if err != nil {
 		return err
 	}
-	srcs := make([]*os.File, n) // by shard index
+	srcs := make([]*dfile, n) // by shard index
 	good := 0
 	for j := 0; j < n; j++ {
 		pos := e.Dist[j]
 		if badPart[pos] == nil || badPart[pos][pi] {
 			continue
 		}
-		f, err := os.Open(partPath(st.drives[pos], bucket, kp, v, p.Number))
+		f, err := st.drives[pos].open(partPath(st.drives[pos], bucket, kp, v, p.Number))
 		if err != nil {
 			continue
 		}
@@ -217,18 +307,18 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 		good++
 	}
 	if good < e.Data {
-		return unavailable("heal: part %d has %d of %d shards intact, %d needed", p.Number, good, n, e.Data)
+		return backends.Wrap(backends.Unavailable, errTooFewShards, fmt.Sprintf("heal: part %d has %d of %d shards intact, %d needed", p.Number, good, n, e.Data))
 	}
 	hid := "heal-" + randHex(8)
-	outs := map[int]*os.File{} // by drive position
+	outs := map[int]*dfile{} // by drive position
 	defer func() {
 		for pos, f := range outs {
 			f.Close()
-			os.Remove(st.drives[pos].tmp(hid))
+			st.drives[pos].remove(st.drives[pos].tmp(hid))
 		}
 	}()
 	for _, pos := range targets {
-		f, err := os.Create(st.drives[pos].tmp(hid))
+		f, err := st.drives[pos].create(st.drives[pos].tmp(hid), os.O_TRUNC)
 		if err != nil {
 			return fmt.Errorf("heal: drive %s: %w", st.drives[pos].path, err)
 		}
@@ -253,13 +343,17 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 				continue
 			}
 			fr := frames[j][:hashSize+ss]
-			if m, err := srcs[j].ReadAt(fr, bi*stride); m == len(fr) && (err == nil || err == io.EOF) && verifyFrame(fr) {
+			m, err := srcs[j].ReadAt(fr, bi*stride)
+			if isTimeout(err) {
+				return err // fr may still be written to: give up the buffers
+			}
+			if m == len(fr) && (err == nil || err == io.EOF) && verifyFrame(fr) {
 				shards[j] = fr[hashSize:]
 				have++
 			}
 		}
 		if have < e.Data {
-			return unavailable("heal: block %d of part %d has fewer than %d intact shards", bi, p.Number, e.Data)
+			return backends.Wrap(backends.Unavailable, errTooFewShards, fmt.Sprintf("heal: block %d of part %d has fewer than %d intact shards", bi, p.Number, e.Data))
 		}
 		if err := enc.Reconstruct(shards); err != nil {
 			return err
@@ -282,13 +376,13 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 			}
 		}
 		dst := partPath(d, bucket, kp, v, p.Number)
-		if _, err := os.Stat(d.bucketDir(bucket)); err != nil {
+		if _, err := d.stat(d.bucketDir(bucket)); err != nil {
 			return err
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := d.mkdirAll(filepath.Dir(dst)); err != nil {
 			return err
 		}
-		if err := os.Rename(d.tmp(hid), dst); err != nil {
+		if err := d.rename(d.tmp(hid), dst); err != nil {
 			return err
 		}
 	}
@@ -307,19 +401,19 @@ func (s *Store) writeMeta(d *drive, bucket, kp string, v *version, j int, frames
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(d.bucketDir(bucket)); err != nil {
+	if _, err := d.stat(d.bucketDir(bucket)); err != nil {
 		return err
 	}
 	objDir := d.objDir(bucket, kp)
-	if err := os.MkdirAll(objDir, 0o755); err != nil {
+	if err := d.mkdirAll(objDir); err != nil {
 		return err
 	}
 	tmp := d.tmp("heal-" + randHex(8) + ".meta")
-	if err := writeFileSync(tmp, data, !s.opts.NoSync); err != nil {
+	if err := d.writeFile(tmp, data, !s.opts.NoSync); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(objDir, metaName)); err != nil {
-		os.Remove(tmp)
+	if err := d.rename(tmp, filepath.Join(objDir, metaName)); err != nil {
+		d.remove(tmp)
 		return err
 	}
 	return nil
@@ -336,7 +430,7 @@ func (s *Store) healBucket(bucket string) {
 	ds := s.allDrives()
 	var src *drive
 	for _, d := range ds {
-		if _, err := os.Stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
+		if _, err := d.stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
 			src = d
 			break
 		}
@@ -345,25 +439,25 @@ func (s *Store) healBucket(bucket string) {
 		if !d.present() {
 			continue
 		}
-		if _, err := os.Stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
+		if _, err := d.stat(d.sys("buckets", bucket, "bucket.json")); err == nil {
 			continue
 		}
-		os.Mkdir(d.bucketDir(bucket), 0o755)
-		os.MkdirAll(d.sys("buckets", bucket), 0o755)
+		d.mkdir(d.bucketDir(bucket))
+		d.mkdirAll(d.sys("buckets", bucket))
 		if src != nil {
-			ents, _ := os.ReadDir(src.sys("buckets", bucket))
+			ents, _ := src.readDir(src.sys("buckets", bucket))
 			for _, e := range ents {
 				if e.Name() == "bucket.json" {
 					continue
 				}
-				if data, err := os.ReadFile(src.sys("buckets", bucket, e.Name())); err == nil {
-					writeFileSync(d.sys("buckets", bucket, e.Name()), data, !s.opts.NoSync)
+				if data, err := src.readFile(src.sys("buckets", bucket, e.Name())); err == nil {
+					d.writeFile(d.sys("buckets", bucket, e.Name()), data, !s.opts.NoSync)
 				}
 			}
 		}
 		tmp := d.tmp("bucket-" + randHex(8))
-		if writeFileSync(tmp, bf, !s.opts.NoSync) == nil {
-			os.Rename(tmp, d.sys("buckets", bucket, "bucket.json"))
+		if d.writeFile(tmp, bf, !s.opts.NoSync) == nil {
+			d.rename(tmp, d.sys("buckets", bucket, "bucket.json"))
 		}
 	}
 }
@@ -371,38 +465,90 @@ func (s *Store) healBucket(bucket string) {
 // HealAll heals every bucket and every object found on any drive,
 // calling progress (when not nil) after each object.
 func (s *Store) HealAll(ctx context.Context, progress func(done, total int)) (HealSummary, error) {
-	var sum HealSummary
-	bs, err := s.ListBuckets(ctx)
-	if err != nil {
-		return sum, err
+	var o HealOptions
+	if progress != nil {
+		o.Progress = func(sum HealSummary) { progress(sum.Objects, sum.Total) }
 	}
-	var todo []ObjectName
-	for _, b := range bs {
-		s.healBucket(b.Name)
+	return s.Heal(ctx, o)
+}
+
+// Heal heals the buckets and the objects that o selects: it first brings
+// back the drives it can (formatting an empty replacement drive), recreates
+// missing bucket folders and documents on every drive, counts the objects
+// found on any drive, then heals them one by one (HealObject).
+func (s *Store) Heal(ctx context.Context, o HealOptions) (HealSummary, error) {
+	var sum HealSummary
+	s.reviveAll()
+	var buckets []string
+	if o.Bucket != "" {
+		if err := s.checkBucket(o.Bucket); err != nil {
+			return sum, err
+		}
+		buckets = []string{o.Bucket}
+	} else {
+		bs, err := s.ListBuckets(ctx)
+		if err != nil {
+			return sum, err
+		}
+		for _, b := range bs {
+			buckets = append(buckets, b.Name)
+		}
+	}
+	for _, b := range buckets {
+		s.healBucket(b)
 		sum.Buckets++
-		err := s.mergeWalk(ctx, b.Name, "", "", func(key string, _ *set, _ []int) (string, bool) {
-			todo = append(todo, ObjectName{b.Name, key})
+		err := s.mergeWalk(ctx, b, o.Prefix, "", func(string, *set, []int) (string, bool) {
+			sum.Total++
 			return "", true
 		})
 		if err != nil {
 			return sum, err
 		}
 	}
-	for i, o := range todo {
-		if err := ctx.Err(); err != nil {
+	for _, b := range buckets {
+		err := s.mergeWalk(ctx, b, o.Prefix, "", func(key string, _ *set, _ []int) (string, bool) {
+			s.healOne(ctx, b, key, &sum, o.Problem)
+			sum.Total = max(sum.Total, sum.Objects)
+			if o.Progress != nil {
+				o.Progress(sum)
+			}
+			return "", ctx.Err() == nil
+		})
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
 			return sum, err
-		}
-		r, err := s.HealObject(ctx, o.Bucket, o.Key)
-		sum.Objects++
-		switch {
-		case err != nil && !backends.Is(err, backends.NoSuchKey):
-			sum.Failed++
-		case r.Healed > 0 || r.Removed:
-			sum.Healed++
-		}
-		if progress != nil {
-			progress(i+1, len(todo))
 		}
 	}
 	return sum, nil
+}
+
+// healOne heals one object and counts what happened in sum.
+func (s *Store) healOne(ctx context.Context, bucket, key string, sum *HealSummary, problem func(HealProblem)) {
+	r, err := s.HealObject(ctx, bucket, key)
+	sum.Objects++
+	sum.Shards += r.Healed
+	switch {
+	case err != nil && backends.Is(err, backends.NoSuchKey):
+		// Gone meanwhile.
+	case err != nil:
+		if ctx.Err() != nil {
+			return
+		}
+		p := HealProblem{Bucket: bucket, Key: key, Unrecoverable: errors.Is(err, ErrUnrecoverable), Err: err}
+		if p.Unrecoverable {
+			sum.Unrecoverable++
+		} else {
+			sum.Failed++
+		}
+		if problem != nil {
+			problem(p)
+		}
+	case r.Removed:
+		sum.Removed++
+		sum.Healed++
+	case r.Healed > 0:
+		sum.Healed++
+	}
 }

@@ -2,7 +2,6 @@ package erasure
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 // the cursor, outside the prefix or inside a rolled-up common prefix are
 // never read. The cursor only moves forward.
 type walker struct {
+	d      *drive
 	prefix string
 	stack  []*frame
 }
@@ -32,16 +32,16 @@ type witem struct {
 	dir  bool
 }
 
-func newWalker(root, prefix string) *walker {
-	w := &walker{prefix: prefix}
-	if f := readFrame(root, ""); f != nil {
+func newWalker(d *drive, root, prefix string) *walker {
+	w := &walker{d: d, prefix: prefix}
+	if f := readFrame(d, root, ""); f != nil {
 		w.stack = append(w.stack, f)
 	}
 	return w
 }
 
-func readFrame(dir, base string) *frame {
-	ents, err := os.ReadDir(dir)
+func readFrame(d *drive, dir, base string) *frame {
+	ents, err := d.readDir(dir)
 	if err != nil {
 		return nil
 	}
@@ -98,7 +98,7 @@ func (w *walker) next(after, skip string) (string, bool) {
 				!strings.HasPrefix(p, w.prefix) && !strings.HasPrefix(w.prefix, p) {
 				continue
 			}
-			if nf := readFrame(it.path, p); nf != nil {
+			if nf := readFrame(w.d, it.path, p); nf != nil {
 				w.stack = append(w.stack, nf)
 			}
 			continue
@@ -108,7 +108,7 @@ func (w *walker) next(after, skip string) (string, bool) {
 			f.pos++
 			continue
 		}
-		if _, err := os.Stat(filepath.Join(it.path, metaName)); err != nil {
+		if _, err := w.d.stat(filepath.Join(it.path, metaName)); err != nil {
 			f.pos++
 			continue
 		}
@@ -130,7 +130,7 @@ func (s *Store) mergeWalk(ctx context.Context, bucket, prefix, after string, fn 
 	for _, st := range s.sets {
 		for pos, d := range st.drives {
 			if d.present() {
-				ws = append(ws, dw{newWalker(d.bucketDir(bucket), prefix), st, pos})
+				ws = append(ws, dw{newWalker(d, d.bucketDir(bucket), prefix), st, pos})
 			}
 		}
 	}
@@ -180,7 +180,7 @@ func listEntry(st *set, bucket, key string, holders []int) (*version, bool) {
 		return nil, false
 	}
 	for _, pos := range holders {
-		v, err := readVersion(st.drives[pos].objDir(bucket, kp))
+		v, err := st.drives[pos].readVersion(st.drives[pos].objDir(bucket, kp))
 		if err != nil {
 			continue
 		}
@@ -190,7 +190,7 @@ func listEntry(st *set, bucket, key string, holders []int) (*version, bool) {
 			if q == pos {
 				continue
 			}
-			if w, err := readVersion(st.drives[q].objDir(bucket, kp)); err == nil && w.WriteID == v.WriteID {
+			if w, err := st.drives[q].readVersion(st.drives[q].objDir(bucket, kp)); err == nil && w.WriteID == v.WriteID {
 				agree++
 				if agree >= v.Erasure.Data {
 					break

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -122,10 +121,10 @@ func decodeMeta(data []byte) ([]version, error) {
 	return vs, nil
 }
 
-// readVersion reads the latest version of an object on one drive.
+// readVersion reads the latest version of an object on the drive.
 // A missing object is fs.ErrNotExist.
-func readVersion(objDir string) (*version, error) {
-	data, err := os.ReadFile(filepath.Join(objDir, metaName))
+func (d *drive) readVersion(objDir string) (*version, error) {
+	data, err := d.readFile(filepath.Join(objDir, metaName))
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +218,7 @@ type driveMeta struct {
 func readMetas(st *set, bucket, kp string) []driveMeta {
 	out := make([]driveMeta, len(st.drives))
 	parallel(len(st.drives), func(i int) {
-		v, err := readVersion(st.drives[i].objDir(bucket, kp))
+		v, err := st.drives[i].readVersion(st.drives[i].objDir(bucket, kp))
 		out[i] = driveMeta{v, err}
 	})
 	return out

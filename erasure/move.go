@@ -5,7 +5,6 @@ import (
 	"context"
 	"hash/crc32"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -125,13 +124,13 @@ func (s *Store) moveInSet(st *set, bucket, src, skp, dst, dkp string, v *version
 			return
 		}
 		tmp := d.tmp(nv.WriteID)
-		if os.Mkdir(tmp, 0o755) != nil {
+		if d.mkdir(tmp) != nil {
 			return
 		}
 		for _, p := range v.Parts {
 			from := partPath(d, bucket, skp, v, p.Number)
 			to := filepath.Join(tmp, "part."+strconv.Itoa(p.Number))
-			if os.Link(from, to) != nil && os.Rename(from, to) != nil {
+			if d.link(from, to) != nil && d.rename(from, to) != nil {
 				// A part missing here (a degraded drive): the drive
 				// gets the meta.json all the same, heal rebuilds it.
 				degraded.Store(true)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -74,14 +73,14 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, bucket, key string, m
 		}
 		dir := d.uploadDir(bucket, id)
 		tmp := d.tmp("up-" + id)
-		if os.MkdirAll(dir, 0o755) == nil && writeFileSync(tmp, data, !s.opts.NoSync) == nil &&
-			os.Rename(tmp, filepath.Join(dir, "upload.json")) == nil {
+		if d.mkdirAll(dir) == nil && d.writeFile(tmp, data, !s.opts.NoSync) == nil &&
+			d.rename(tmp, filepath.Join(dir, "upload.json")) == nil {
 			ok++
 		}
 	}
 	if ok < writeQuorum(e) {
 		for _, d := range st.drives {
-			os.RemoveAll(d.uploadDir(bucket, id))
+			d.removeAll(d.uploadDir(bucket, id))
 		}
 		return "", quorumErr(ok, len(st.drives))
 	}
@@ -98,7 +97,7 @@ func (s *Store) readUpload(st *set, bucket, key, id string) (*uploadFile, []bool
 	var up *uploadFile
 	n := 0
 	for pos, d := range st.drives {
-		data, err := os.ReadFile(filepath.Join(d.uploadDir(bucket, id), "upload.json"))
+		data, err := d.readFile(filepath.Join(d.uploadDir(bucket, id), "upload.json"))
 		if err != nil {
 			continue
 		}
@@ -126,13 +125,13 @@ func (s *Store) readParts(st *set, bucket, id string, e erasureInfo) map[int]*pa
 	byWID := map[string]*partRec{}
 	for pos, d := range st.drives {
 		dir := d.uploadDir(bucket, id)
-		ents, _ := os.ReadDir(dir)
+		ents, _ := d.readDir(dir)
 		for _, ent := range ents {
 			name := ent.Name()
 			if !strings.HasPrefix(name, "part.") || !strings.HasSuffix(name, ".json") {
 				continue
 			}
-			data, err := os.ReadFile(filepath.Join(dir, name))
+			data, err := d.readFile(filepath.Join(dir, name))
 			if err != nil {
 				continue
 			}
@@ -208,19 +207,19 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 		}
 		dir := d.uploadDir(bucket, uploadID)
 		var old partFile
-		if b, err := os.ReadFile(filepath.Join(dir, pname+".json")); err == nil {
+		if b, err := d.readFile(filepath.Join(dir, pname+".json")); err == nil {
 			json.Unmarshal(b, &old)
 		}
 		tmp := d.tmp(wid + ".part")
-		if os.Rename(filepath.Join(d.tmp(wid), "part"), filepath.Join(dir, pname+"."+wid)) == nil &&
-			writeFileSync(tmp, pdata, !s.opts.NoSync) == nil &&
-			os.Rename(tmp, filepath.Join(dir, pname+".json")) == nil {
+		if d.rename(filepath.Join(d.tmp(wid), "part"), filepath.Join(dir, pname+"."+wid)) == nil &&
+			d.writeFile(tmp, pdata, !s.opts.NoSync) == nil &&
+			d.rename(tmp, filepath.Join(dir, pname+".json")) == nil {
 			ok++
 			if old.WriteID != "" && old.WriteID != wid {
-				os.Remove(filepath.Join(dir, pname+"."+old.WriteID))
+				d.remove(filepath.Join(dir, pname+"."+old.WriteID))
 			}
 		}
-		os.Remove(tmp)
+		d.remove(tmp)
 	}
 	s.discard(st, w)
 	if ok < writeQuorum(e) {
@@ -280,7 +279,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	wid := newUUID()
 	w := &staged{wid: wid, ok: make([]bool, len(st.drives)), data: true, size: size}
 	for pos, d := range st.drives {
-		if !d.present() || os.Mkdir(d.tmp(wid), 0o755) != nil {
+		if !d.present() || d.mkdir(d.tmp(wid)) != nil {
 			continue
 		}
 		dir := d.uploadDir(bucket, uploadID)
@@ -288,7 +287,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		for _, pl := range layout {
 			r := recs[pl.Number]
 			name := "part." + strconv.Itoa(pl.Number)
-			if !r.has[pos] || os.Rename(filepath.Join(dir, name+"."+r.WriteID), filepath.Join(d.tmp(wid), name)) != nil {
+			if !r.has[pos] || d.rename(filepath.Join(dir, name+"."+r.WriteID), filepath.Join(d.tmp(wid), name)) != nil {
 				good = false
 			}
 		}
@@ -306,7 +305,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		return backends.ObjectInfo{}, err
 	}
 	for _, d := range st.drives {
-		os.RemoveAll(d.uploadDir(bucket, uploadID))
+		d.removeAll(d.uploadDir(bucket, uploadID))
 	}
 	return out, nil
 }
@@ -323,7 +322,7 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID 
 		return err
 	}
 	for _, d := range st.drives {
-		os.RemoveAll(d.uploadDir(bucket, uploadID))
+		d.removeAll(d.uploadDir(bucket, uploadID))
 	}
 	return nil
 }
@@ -335,13 +334,13 @@ func (s *Store) ListMultipartUploads(ctx context.Context, bucket, prefix string)
 	seen := map[string]bool{}
 	var out []backends.Upload
 	for _, d := range s.allDrives() {
-		ents, _ := os.ReadDir(d.sys("multipart", bucket))
+		ents, _ := d.readDir(d.sys("multipart", bucket))
 		for _, ent := range ents {
 			id := ent.Name()
 			if seen[id] {
 				continue
 			}
-			data, err := os.ReadFile(filepath.Join(d.uploadDir(bucket, id), "upload.json"))
+			data, err := d.readFile(filepath.Join(d.uploadDir(bucket, id), "upload.json"))
 			if err != nil {
 				continue
 			}

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/klauspost/reedsolomon"
 	"github.com/minio/highwayhash"
@@ -140,11 +140,11 @@ type objReader struct {
 	has     []bool
 	enc     reedsolomon.Encoder
 	buf     *blockBuf
-	part    int        // index in v.Parts of the open files, -1 none
-	files   []*os.File // by shard index
-	bad     []bool     // by shard index
-	off     int64      // next byte of the object to return
-	end     int64      // end of the range
+	part    int      // index in v.Parts of the open files, -1 none
+	files   []*dfile // by shard index
+	bad     []bool   // by shard index
+	off     int64    // next byte of the object to return
+	end     int64    // end of the range
 	pending []byte
 	queued  bool
 }
@@ -187,7 +187,7 @@ func (r *objReader) open(pi int) error {
 	r.closeFiles()
 	e := r.v.Erasure
 	n := e.Data + e.Parity
-	r.files = make([]*os.File, n)
+	r.files = make([]*dfile, n)
 	r.bad = make([]bool, n)
 	name := "part." + strconv.Itoa(r.v.Parts[pi].Number)
 	good := 0
@@ -197,7 +197,8 @@ func (r *objReader) open(pi int) error {
 			r.bad[j] = true
 			continue
 		}
-		f, err := os.Open(filepath.Join(r.st.drives[pos].objDir(r.bucket, r.kp), "~"+r.v.DataDir, name))
+		d := r.st.drives[pos]
+		f, err := d.open(filepath.Join(d.objDir(r.bucket, r.kp), "~"+r.v.DataDir, name))
 		if err != nil {
 			r.bad[j] = true
 			continue
@@ -310,12 +311,31 @@ func (r *objReader) readBlock(bi, blen int64) error {
 			return unavailable("read quorum not met for %q: %d of %d shards of block %d intact, %d needed", r.key, good, n, bi, e.Data)
 		}
 		ok := make([]bool, len(batch))
+		var timedOut atomic.Bool
 		parallel(len(batch), func(k int) {
 			j := batch[k]
 			f := b.frame(j)
 			m, err := r.files[j].ReadAt(f, at)
+			if isTimeout(err) {
+				timedOut.Store(true)
+			}
 			ok[k] = m == len(f) && (err == nil || err == io.EOF) && verifyFrame(f)
 		})
+		if timedOut.Load() {
+			// A read that passed its deadline may still write into
+			// the block buffer: leave it to the garbage collector and
+			// read the block again into a fresh one, without the
+			// shards that timed out (their drive is offline now).
+			for k, j := range batch {
+				if !ok[k] {
+					r.bad[j] = true
+				}
+			}
+			r.degraded()
+			r.buf = bufPool(e).Get().(*blockBuf)
+			r.buf.refs.Store(1)
+			return r.readBlock(bi, blen)
+		}
 		for k, j := range batch {
 			tried[j] = true
 			if ok[k] {

@@ -8,6 +8,7 @@
 package erasure
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,9 +17,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/minio/highwayhash"
 	"github.com/strata-storage/strata/backends"
@@ -60,12 +64,40 @@ type Options struct {
 	HealQueue int
 	// NoSync skips fsync before publishing (tests and benchmarks only).
 	NoSync bool
+	// DriveTimeout is the deadline of every call on a drive; a drive that
+	// passes it is offline until a probe finds it answering again. 0
+	// means DefaultDriveTimeout.
+	DriveTimeout time.Duration
+	// ProbeInterval is how often every drive is probed (an offline one to
+	// bring it back, an online one to find it hung or replaced); 0 means
+	// DefaultProbeInterval.
+	ProbeInterval time.Duration
+	// ScanInterval turns the background heal scanner on: it drains the
+	// heal queue as objects are queued and starts a full cycle over every
+	// object at most this often (the first one within 5 minutes of the
+	// first start, then by the record of the last cycle kept on the
+	// drives). 0 leaves the scanner off. A fresh drive formatted in place of
+	// a lost one starts a cycle at once.
+	ScanInterval time.Duration
+	// ScanPause is the scanner's pause after each object, on top of the
+	// time the object took; 0 means DefaultScanPause.
+	ScanPause time.Duration
+	// ScanDeepEvery: one object in this many, at random, gets a deep check
+	// in a cycle (every shard block read and verified); the others a quick
+	// one (metadata and part file sizes). 0 means DefaultScanDeepEvery, 1
+	// every object, -1 none.
+	ScanDeepEvery int
+	// Logger receives what the store does on its own (formatting a
+	// replaced drive, drives going offline, background heals); nil is
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is an erasure-coded Backend over local drives.
 type Store struct {
 	opts      Options
 	deploy    string
+	layout    [][]string // drive IDs by set, as format.json has them
 	sets      []*set
 	placeKey  []byte // HighwayHash key derived from the deployment ID
 	blockSize int
@@ -75,9 +107,16 @@ type Store struct {
 	locks   [256]sync.RWMutex // per-object namespace locks, striped
 	bktLock sync.Mutex
 
-	healMu    sync.Mutex
-	healQueue map[ObjectName]struct{}
-	healOrder []ObjectName
+	healMu      sync.Mutex
+	healQueue   map[ObjectName]struct{}
+	healOrder   []ObjectName
+	healDropped atomic.Int64 // objects not queued: the queue was full
+
+	scan      *scanner // nil when off
+	bg        context.Context
+	bgCancel  context.CancelFunc
+	bgWG      sync.WaitGroup // monitor
+	closeOnce sync.Once
 }
 
 var _ backends.Backend = (*Store)(nil)
@@ -88,10 +127,26 @@ type set struct {
 }
 
 type drive struct {
-	path  string
-	id    string
-	set   int
-	index int
+	s       *Store
+	path    string
+	id      string
+	set     int
+	index   int
+	timeout time.Duration
+	// mountDev is the device of the drive's file system when it is a
+	// mount point (0 otherwise): an unmounted drive is not formatted.
+	mountDev uint64
+
+	down        atomic.Bool // offline
+	probing     atomic.Bool // a probe is running
+	lastSuspect atomic.Int64
+	lastRevive  atomic.Int64
+	fault       atomic.Pointer[faultFunc] // tests only
+
+	mu        sync.Mutex
+	reason    string    // why the drive is offline
+	since     time.Time // offline since
+	droppedAt int64     // healDropped when it went offline
 }
 
 // ObjectName names an object in the heal queue.
@@ -172,27 +227,45 @@ func Open(paths []string, opts Options) (*Store, error) {
 	if bs == 0 {
 		bs = DefaultBlockSize
 	}
+	timeout := opts.DriveTimeout
+	if timeout <= 0 {
+		timeout = DefaultDriveTimeout
+	}
 
-	// Read every drive's format.
+	// Read every drive's format, each with the drive deadline: a hung
+	// drive is a missing one.
 	formats := make([]*driveFormat, n)
 	missing := make([]bool, n)
+	why := make([]string, n)
 	var ref *driveFormat
+	type found struct {
+		data            []byte
+		noFormat, empty bool
+	}
 	for i, p := range paths {
-		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
-			missing[i] = true
+		fd, err := withDeadline(timeout, p, "read "+FormatFile, func() (found, error) {
+			if fi, err := os.Stat(p); err != nil {
+				return found{}, err
+			} else if !fi.IsDir() {
+				return found{}, fmt.Errorf("%s is not a folder", p)
+			}
+			data, err := os.ReadFile(filepath.Join(p, FormatFile))
+			if errors.Is(err, fs.ErrNotExist) {
+				return found{noFormat: true, empty: emptyDir(p, true)}, nil
+			}
+			return found{data: data}, err
+		})
+		if err != nil {
+			missing[i], why[i] = true, "missing at start: "+err.Error()
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(p, FormatFile))
-		if errors.Is(err, fs.ErrNotExist) {
-			if !emptyDir(p) {
+		if fd.noFormat {
+			if !fd.empty {
 				return nil, fmt.Errorf("erasure: drive %s is not empty and has no %s: refusing to format it (use an empty drive)", p, FormatFile)
 			}
 			continue
 		}
-		if err != nil {
-			missing[i] = true
-			continue
-		}
+		data := fd.data
 		var f driveFormat
 		if err := json.Unmarshal(data, &f); err != nil || f.Format != "strata-erasure" {
 			return nil, fmt.Errorf("erasure: drive %s: %s is not a Strata erasure drive format", p, FormatFile)
@@ -238,9 +311,10 @@ func Open(paths []string, opts Options) (*Store, error) {
 	}
 
 	s := &Store{
-		opts: opts, deploy: ref.Deployment, blockSize: bs, stdParity: std, rrsParity: rrs,
+		opts: opts, deploy: ref.Deployment, layout: ref.Sets, blockSize: bs, stdParity: std, rrsParity: rrs,
 		healQueue: map[ObjectName]struct{}{},
 	}
+	s.bg, s.bgCancel = context.WithCancel(context.Background())
 	sum := sha256.Sum256([]byte("strata placement v1 " + ref.Deployment))
 	s.placeKey = sum[:]
 	for si := 0; si < n/size; si++ {
@@ -248,29 +322,64 @@ func Open(paths []string, opts Options) (*Store, error) {
 		lost := 0
 		for j := 0; j < size; j++ {
 			i := si*size + j
-			d := &drive{path: paths[i], id: ref.Sets[si][j], set: si, index: j}
+			d := &drive{s: s, path: paths[i], id: ref.Sets[si][j], set: si, index: j, timeout: timeout}
 			st.drives = append(st.drives, d)
 			if missing[i] {
 				lost++
 				continue
 			}
-			if formats[i] == nil {
-				f := *ref
-				f.Drive, f.Set, f.Index = d.id, si, j
-				if err := d.writeFormat(&f); err != nil {
-					return nil, fmt.Errorf("erasure: formatting drive %s: %w", d.path, err)
+			if dev, ok := fileDev(d.path); ok {
+				if pdev, ok := fileDev(filepath.Dir(d.path)); ok && pdev != dev {
+					d.mountDev = dev
 				}
 			}
-			if err := d.prepare(); err != nil {
+			_, err := withDeadline(timeout, d.path, "format", func() (struct{}, error) {
+				if formats[i] == nil {
+					if err := os.RemoveAll(d.sys()); err != nil {
+						return struct{}{}, err
+					}
+					f := *ref
+					f.Drive, f.Set, f.Index = d.id, si, j
+					if err := d.writeFormat(&f); err != nil {
+						return struct{}{}, fmt.Errorf("formatting drive %s: %w", d.path, err)
+					}
+				}
+				return struct{}{}, d.prepare()
+			})
+			if isTimeout(err) {
+				missing[i], why[i] = true, "missing at start: "+err.Error()
+				lost++
+				continue
+			}
+			if err != nil {
 				return nil, fmt.Errorf("erasure: drive %s: %w", d.path, err)
 			}
 		}
 		if lost > std {
+			s.bgCancel()
 			return nil, fmt.Errorf("erasure: set %d has %d drives missing, more than its parity %d: refusing to start", si, lost, std)
 		}
 		s.sets = append(s.sets, st)
 	}
+	// Missing drives are offline, probed until they are back.
+	for i, d := range s.allDrives() {
+		if missing[i] {
+			d.setOffline(why[i])
+		}
+	}
+	s.bgWG.Add(1)
+	go s.monitor()
+	if opts.ScanInterval > 0 {
+		s.startScanner()
+	}
 	return s, nil
+}
+
+func (s *Store) log() *slog.Logger {
+	if s.opts.Logger != nil {
+		return s.opts.Logger
+	}
+	return slog.Default()
 }
 
 // DeploymentID returns the deployment's ID.
@@ -279,13 +388,15 @@ func (s *Store) DeploymentID() string { return s.deploy }
 // Sets returns the number of sets and the drives per set.
 func (s *Store) Sets() (sets, drivesPerSet int) { return len(s.sets), len(s.sets[0].drives) }
 
-func emptyDir(p string) bool {
+// emptyDir reports whether the folder p holds nothing (but lost+found, and
+// Strata's reserved folder when sys is true).
+func emptyDir(p string, sys bool) bool {
 	ents, err := os.ReadDir(p)
 	if err != nil {
 		return false
 	}
 	for _, e := range ents {
-		if e.Name() != "lost+found" {
+		if e.Name() != "lost+found" && !(sys && e.Name() == SysDir) {
 			return false
 		}
 	}
@@ -323,10 +434,17 @@ func (d *drive) sys(elem ...string) string {
 
 func (d *drive) tmp(name string) string { return d.sys("tmp", name) }
 
-// present reports whether the drive is there: a removed or unmounted drive
-// must not be re-created by a MkdirAll.
+// present reports whether the drive is online and there: a removed,
+// wiped or unmounted drive must not be re-created by a MkdirAll. A drive
+// found gone is offline from then on, until a probe brings it back.
 func (d *drive) present() bool {
-	_, err := os.Stat(d.sys("tmp"))
+	if d.down.Load() {
+		return false
+	}
+	_, err := d.stat(d.sys("tmp"))
+	if errors.Is(err, fs.ErrNotExist) {
+		d.setOffline("its folder or its " + SysDir + " folder is gone (removed, wiped or unmounted)")
+	}
 	return err == nil
 }
 
@@ -401,11 +519,29 @@ func (s *Store) queueHeal(bucket, key string) {
 		max = DefaultHealQueue
 	}
 	o := ObjectName{bucket, key}
-	if _, ok := s.healQueue[o]; ok || len(s.healQueue) >= max {
+	if _, ok := s.healQueue[o]; ok {
+		return
+	}
+	if len(s.healQueue) >= max {
+		s.healDropped.Add(1)
 		return // full: dropped, a later read or HealAll finds it again
 	}
 	s.healQueue[o] = struct{}{}
 	s.healOrder = append(s.healOrder, o)
+	s.kickScanner()
+}
+
+// popHeal takes the oldest object out of the heal queue.
+func (s *Store) popHeal() (ObjectName, bool) {
+	s.healMu.Lock()
+	defer s.healMu.Unlock()
+	if len(s.healOrder) == 0 {
+		return ObjectName{}, false
+	}
+	o := s.healOrder[0]
+	s.healOrder = s.healOrder[1:]
+	delete(s.healQueue, o)
+	return o, true
 }
 
 // HealQueue returns the objects queued for healing (reads that needed

@@ -21,7 +21,7 @@ func drivePaths(t testing.TB, n int) []string {
 
 func newStore(t testing.TB, n int, opts Options) (*Store, []string) {
 	paths := drivePaths(t, n)
-	s, err := Open(paths, opts)
+	s, err := open(t, paths, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ var errNoDrive = errors.New("drive offline")
 // files[i] (nil: that drive is out), each drive in its own goroutine
 // through a small bounded queue. It returns the bytes read and, per shard,
 // the drive's error.
-func encodeStream(ctx context.Context, e erasureInfo, r io.Reader, files []*os.File) (int64, []error, error) {
+func encodeStream(ctx context.Context, e erasureInfo, r io.Reader, files []*dfile) (int64, []error, error) {
 	enc, err := encoder(e.Data, e.Parity)
 	if err != nil {
 		return 0, nil, err
@@ -131,6 +131,11 @@ func encodeStream(ctx context.Context, e erasureInfo, r io.Reader, files []*os.F
 					if _, err := files[i].Write(f); err != nil {
 						errs[i] = err
 						failed.Add(1)
+						if isTimeout(err) {
+							// The write may still read b: b never
+							// goes back to the pool.
+							continue
+						}
 					}
 				}
 				b.release()
@@ -307,19 +312,19 @@ func (w *staged) count() int {
 // stageData encodes r into tmp/<wid>/<name> on every drive of the set.
 func (s *Store) stageData(ctx context.Context, st *set, e erasureInfo, wid, name string, r io.Reader) (*staged, error) {
 	n := len(st.drives)
-	files := make([]*os.File, n) // by shard index
-	for j := range n {
+	files := make([]*dfile, n) // by shard index
+	parallel(n, func(j int) {
 		d := st.drives[e.Dist[j]]
 		dir := d.tmp(wid)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			continue
+		if err := d.mkdir(dir); err != nil {
+			return
 		}
-		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := d.create(filepath.Join(dir, name), os.O_EXCL)
 		if err != nil {
-			continue
+			return
 		}
 		files[j] = f
-	}
+	})
 	w := &staged{wid: wid, ok: make([]bool, n), data: true}
 	size, errs, err := encodeStream(ctx, e, r, files)
 	for j, f := range files {
@@ -364,12 +369,13 @@ func (s *Store) stageInline(st *set, e erasureInfo, data []byte) (*staged, error
 
 // discard removes a staged write from every drive.
 func (s *Store) discard(st *set, w *staged) {
-	for _, d := range st.drives {
+	parallel(len(st.drives), func(i int) {
+		d := st.drives[i]
 		if w.data {
-			os.RemoveAll(d.tmp(w.wid))
+			d.removeAll(d.tmp(w.wid))
 		}
-		os.Remove(d.tmp(w.wid + ".meta"))
-	}
+		d.remove(d.tmp(w.wid + ".meta"))
+	})
 }
 
 // commit writes the per-drive meta.json into staging, then, under the
@@ -391,7 +397,7 @@ func (s *Store) stageMetas(st *set, w *staged, v version) error {
 		}
 		data, err := encodeMeta([]version{dv})
 		if err == nil {
-			err = writeFileSync(d.tmp(w.wid+".meta"), data, !s.opts.NoSync)
+			err = d.writeFile(d.tmp(w.wid+".meta"), data, !s.opts.NoSync)
 		}
 		if err != nil {
 			w.ok[pos] = false
@@ -443,8 +449,8 @@ func (s *Store) publish(st *set, bucket, key, kp string, w *staged, v version) (
 		if err == nil {
 			okN++
 		} else if w.ok[pos] {
-			os.RemoveAll(st.drives[pos].tmp(w.wid))
-			os.Remove(st.drives[pos].tmp(w.wid + ".meta"))
+			st.drives[pos].removeAll(st.drives[pos].tmp(w.wid))
+			st.drives[pos].remove(st.drives[pos].tmp(w.wid + ".meta"))
 		}
 	}
 	if okN < len(st.drives) {
@@ -492,19 +498,19 @@ func checkCond(st *set, bucket, kp, key string, opts *backends.PutOptions) error
 // data of the version it replaces.
 func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string) error {
 	bdir := d.bucketDir(bucket)
-	if _, err := os.Stat(bdir); err != nil {
+	if _, err := d.stat(bdir); err != nil {
 		return err // never re-create a removed drive or bucket
 	}
 	objDir := d.objDir(bucket, kp)
-	old, _ := readVersion(objDir)
+	old, _ := d.readVersion(objDir)
 	moved := !data
 	var err error
 	for try := 0; try < 10; try++ {
-		if err = os.MkdirAll(objDir, 0o755); err != nil {
+		if err = d.mkdirAll(objDir); err != nil {
 			return err
 		}
 		if !moved {
-			err = os.Rename(d.tmp(wid), filepath.Join(objDir, "~"+wid))
+			err = d.rename(d.tmp(wid), filepath.Join(objDir, "~"+wid))
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // a delete removed the empty folder meanwhile
 			}
@@ -513,7 +519,7 @@ func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string) error
 			}
 			moved = true
 		}
-		err = os.Rename(d.tmp(wid+".meta"), filepath.Join(objDir, metaName))
+		err = d.rename(d.tmp(wid+".meta"), filepath.Join(objDir, metaName))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -523,7 +529,7 @@ func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string) error
 		return fmt.Errorf("publish on %s: %w", d.path, err)
 	}
 	if old != nil && old.DataDir != "" && old.DataDir != dataDir {
-		os.RemoveAll(filepath.Join(objDir, "~"+old.DataDir))
+		d.removeAll(filepath.Join(objDir, "~"+old.DataDir))
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-storage/strata/erasure"
 	"github.com/strata-storage/strata/gateway/bitrot"
 	"github.com/strata-storage/strata/gateway/kms"
 	"github.com/strata-storage/strata/s3api/admin"
@@ -51,7 +52,7 @@ Requests are signed with the server's root credentials, as S3 requests are.
 	}
 	cmd.PersistentFlags().StringVar(&endpoint, "endpoint", "", "URL of the server (env STRATA_ENDPOINT, default "+defaultEndpoint+")")
 	client := func() (*adminClient, error) { return newAdminClient(endpoint) }
-	cmd.AddCommand(adminInfoCmd(client), adminScanCmd(client), adminBucketCmd(client), adminKMSCmd(client))
+	cmd.AddCommand(adminInfoCmd(client), adminHealCmd(client), adminScanCmd(client), adminBucketCmd(client), adminKMSCmd(client))
 	return cmd
 }
 
@@ -183,6 +184,7 @@ func adminInfoCmd(client func() (*adminClient, error)) *cobra.Command {
 					BlockSize int          `json:"block_size"`
 					Counters  bitrot.Stats `json:"counters"`
 				}
+				Erasure *erasure.Status
 			}
 			if err := json.Unmarshal(body, &in); err != nil {
 				return fmt.Errorf("cannot read the answer: %v", err)
@@ -205,7 +207,13 @@ func adminInfoCmd(client func() (*adminClient, error)) *cobra.Command {
 				fmt.Fprintf(tw, "Unverified reads\t%d\n", r.Counters.UnverifiedReads)
 				fmt.Fprintf(tw, "Objects hashed later\t%d\n", r.Counters.HashedObjects)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if in.Erasure != nil {
+				printErasure(out, in.Erasure)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the server's JSON answer")

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strata-storage/strata/erasure"
 )
@@ -77,5 +79,37 @@ func erasureOptions(f serverFlags) (erasure.Options, error) {
 	if f.parity > 0 {
 		opts.Parity = f.parity
 	}
+	if opts.ScanInterval, err = durationSetting(f.healInterval, "--heal-interval", "STRATA_HEAL_INTERVAL", defaultHealInterval); err != nil {
+		return opts, err
+	}
+	if opts.DriveTimeout, err = durationSetting(f.driveTimeout, "--drive-timeout", "STRATA_DRIVE_TIMEOUT", erasure.DefaultDriveTimeout); err != nil {
+		return opts, err
+	}
+	if opts.DriveTimeout == 0 {
+		return opts, errors.New("--drive-timeout: a drive call needs a deadline (for example 30s)")
+	}
 	return opts, nil
+}
+
+// defaultHealInterval is how often the heal scanner walks every object.
+const defaultHealInterval = 24 * time.Hour
+
+// durationSetting reads a duration flag, or its environment variable when
+// the flag is not given, def when neither is; "off" is 0.
+func durationSetting(flag, name, env string, def time.Duration) (time.Duration, error) {
+	v, from := flag, name
+	if v == "" {
+		v, from = os.Getenv(env), env
+	}
+	switch v = strings.TrimSpace(v); v {
+	case "":
+		return def, nil
+	case "off", "0":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 12h or 90m (or off)", from, v)
+	}
+	return d, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExpandDrives(t *testing.T) {
@@ -39,6 +40,25 @@ func TestErasureOptions(t *testing.T) {
 	}
 	if opts, _ := erasureOptions(serverFlags{parity: 2}); opts.Parity != 2 {
 		t.Fatalf("--parity: %+v", opts)
+	}
+	if opts.ScanInterval != defaultHealInterval {
+		t.Fatalf("heal interval: %v", opts.ScanInterval)
+	}
+	t.Setenv("STRATA_HEAL_INTERVAL", "90m")
+	if opts, _ := erasureOptions(serverFlags{}); opts.ScanInterval != 90*time.Minute {
+		t.Fatalf("STRATA_HEAL_INTERVAL: %+v", opts)
+	}
+	if opts, _ := erasureOptions(serverFlags{healInterval: "off"}); opts.ScanInterval != 0 {
+		t.Fatalf("--heal-interval off: %+v", opts)
+	}
+	if _, err := erasureOptions(serverFlags{healInterval: "soon"}); err == nil {
+		t.Fatal("--heal-interval soon accepted")
+	}
+	if opts, _ := erasureOptions(serverFlags{driveTimeout: "5s"}); opts.DriveTimeout != 5*time.Second {
+		t.Fatalf("--drive-timeout: %+v", opts)
+	}
+	if _, err := erasureOptions(serverFlags{driveTimeout: "off"}); err == nil {
+		t.Fatal("--drive-timeout off accepted")
 	}
 	t.Setenv("STRATA_STORAGE_CLASS_RRS", "3")
 	if _, err := erasureOptions(serverFlags{}); err == nil {

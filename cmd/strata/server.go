@@ -40,6 +40,8 @@ const serverEnvHelp = `  STRATA_ROOT_USER               access key of the root u
   STRATA_USERS_FILE              like --users, when the flag is not given
   STRATA_STORAGE_CLASS_STANDARD  EC:N, parity of the STANDARD storage class (like --parity)
   STRATA_STORAGE_CLASS_RRS       EC:N, parity of REDUCED_REDUNDANCY objects
+  STRATA_HEAL_INTERVAL           like --heal-interval, when the flag is not given
+  STRATA_DRIVE_TIMEOUT           like --drive-timeout, when the flag is not given
 `
 
 type serverFlags struct {
@@ -57,6 +59,8 @@ type serverFlags struct {
 	ssecHTTP        string
 	worm            string
 	users           string
+	healInterval    string
+	driveTimeout    string
 }
 
 func serverCmd() *cobra.Command {
@@ -93,6 +97,8 @@ lets requests in flight finish and exits 0.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.address, "address", "127.0.0.1:9000", "HOST:PORT to listen on (\":9000\" for every interface)")
 	fl.IntVar(&f.parity, "parity", 0, "parity drives per erasure set when serving several drives (default by set size: 2 for 4-5 drives, 4 for 8-16; at most half); env STRATA_STORAGE_CLASS_STANDARD=EC:N")
+	fl.StringVar(&f.healInterval, "heal-interval", "", "erasure-coded store: how often the background heal scanner checks every object (for example 12h; off to turn it off; default 24h); env STRATA_HEAL_INTERVAL")
+	fl.StringVar(&f.driveTimeout, "drive-timeout", "", "erasure-coded store: deadline of every call on a drive; a drive that passes it is offline until it answers a probe again (default 30s); env STRATA_DRIVE_TIMEOUT")
 	fl.StringVar(&f.config, "config", "", "configuration file of backends and buckets (see docs/config.md), instead of PATH")
 	fl.StringSliceVar(&f.domains, "domain", nil, "domain name for virtual-host-style requests (bucket.DOMAIN); repeat or comma-separate for several; env STRATA_DOMAIN")
 	fl.StringVar(&f.certsDir, "certs-dir", "", "directory with public.crt and private.key: serve HTTPS with them")
@@ -246,6 +252,12 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	if c, ok := backend.(io.Closer); ok {
 		defer c.Close()
 	}
+	// The erasure store itself, before the data services wrap it: the
+	// admin API heals it and reports its drives.
+	var healer admin.Healer
+	if es, ok := backend.(*erasure.Store); ok {
+		healer = es
+	}
 	svc, err := servicesFromEnv(f)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -313,6 +325,7 @@ func runServer(ctx context.Context, f serverFlags, args []string) error {
 	}
 	adminAPI := admin.New(adminCfg)
 	adminAPI.HandleKMS(svc.kms)
+	adminAPI.HandleHeal(healer)
 	handler := s3api.New(s3api.Config{
 		Admin:               adminAPI,
 		AllowSSECOverHTTP:   allowSSECHTTP,

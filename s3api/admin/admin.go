@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/erasure"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/sigv4"
 )
@@ -62,6 +63,7 @@ type Handler struct {
 
 	mu     sync.RWMutex
 	routes map[string]map[string]Func // route -> method -> func
+	healer Healer                     // set by HandleHeal
 }
 
 // New returns the admin API with its built-in routes.
@@ -273,6 +275,9 @@ type Info struct {
 	Version string        `json:"version"`
 	Backend any           `json:"backend,omitempty"`
 	Bitrot  *BitrotStatus `json:"bitrot,omitempty"`
+	// Erasure is the erasure store's layout and drives, when the server
+	// serves one.
+	Erasure *erasure.Status `json:"erasure,omitempty"`
 }
 
 // BitrotStatus is the bitrot layer's part of Info.
@@ -288,6 +293,13 @@ func (h *Handler) info(w http.ResponseWriter, r *http.Request) error {
 	}
 	if h.cfg.Bitrot != nil {
 		in.Bitrot = &BitrotStatus{BlockSize: h.cfg.Bitrot.BlockSize(), Counters: h.cfg.Bitrot.Stats()}
+	}
+	h.mu.RLock()
+	hl := h.healer
+	h.mu.RUnlock()
+	if hl != nil {
+		st := hl.Status()
+		in.Erasure = &st
 	}
 	WriteJSON(w, http.StatusOK, in)
 	return nil

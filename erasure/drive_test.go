@@ -1,0 +1,149 @@
+package erasure
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func driveState(s *Store, i int) DriveStatus { return s.Drives()[i] }
+
+func waitState(t *testing.T, s *Store, i int, state string) {
+	t.Helper()
+	waitFor(t, "drive "+s.allDrives()[i].path+" "+state, func() bool { return driveState(s, i).State == state })
+}
+
+// A drive whose calls fail with I/O errors goes offline; requests go on
+// with the others; when it works again a probe brings it back.
+func TestDriveFailing(t *testing.T) {
+	s, _ := newStore(t, 4, Options{Parity: 2, NoSync: true, DriveTimeout: 500 * time.Millisecond, ProbeInterval: 20 * time.Millisecond})
+	defer s.Close()
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	objs := mixed(t, s, "b")
+	d := s.allDrives()[1]
+	var failing sync.Mutex
+	broken := true
+	d.setFault(func(op string) error {
+		failing.Lock()
+		defer failing.Unlock()
+		if broken {
+			return syscall.EIO
+		}
+		return nil
+	})
+	checkAll(t, s, "b", objs)
+	waitState(t, s, 1, DriveOffline)
+	if st := driveState(s, 1); !strings.Contains(st.Detail, "input/output error") {
+		t.Fatalf("offline drive: %+v", st)
+	}
+	if err := put(t, s, "b", "while-offline", rnd(2<<20)); err != nil {
+		t.Fatalf("put with a drive offline: %v", err)
+	}
+	objs["while-offline"] = get(t, s, "b", "while-offline")
+	checkAll(t, s, "b", objs)
+	failing.Lock()
+	broken = false
+	failing.Unlock()
+	waitState(t, s, 1, DriveOnline)
+	if q := s.HealQueue(); len(q) == 0 {
+		t.Fatal("the object written while the drive was offline is not queued for heal")
+	}
+	sum, err := s.HealAll(ctx, nil)
+	if err != nil || sum.Healed != 1 || sum.Failed != 0 {
+		t.Fatalf("HealAll: %+v %v", sum, err)
+	}
+}
+
+// A hung drive costs the first request its deadline, then is offline:
+// later requests do not wait for it. When it answers again it is back.
+func TestDriveHung(t *testing.T) {
+	const timeout = time.Second
+	s, _ := newStore(t, 4, Options{Parity: 2, NoSync: true, DriveTimeout: timeout, ProbeInterval: 20 * time.Millisecond})
+	defer s.Close()
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	objs := mixed(t, s, "b")
+	release := make(chan struct{})
+	var once sync.Once
+	unhang := func() { once.Do(func() { close(release) }) }
+	defer unhang()
+	s.allDrives()[2].setFault(func(string) error { <-release; return nil })
+
+	start := time.Now()
+	checkAll(t, s, "b", objs)
+	if took := time.Since(start); took > 10*timeout {
+		t.Fatalf("reads with a hung drive took %v", took)
+	}
+	waitState(t, s, 2, DriveOffline)
+	start = time.Now()
+	checkAll(t, s, "b", objs)
+	if err := put(t, s, "b", "while-hung", rnd(3<<20)); err != nil {
+		t.Fatalf("put with a hung drive: %v", err)
+	}
+	if took := time.Since(start); took > timeout {
+		t.Fatalf("requests with the hung drive offline took %v", took)
+	} else {
+		t.Logf("requests with the hung drive offline took %v", took)
+	}
+	s.allDrives()[2].setFault(nil)
+	unhang()
+	waitState(t, s, 2, DriveOnline)
+	checkAll(t, s, "b", objs)
+}
+
+// A drive's folder replaced by a file (a drive gone bad underneath its
+// mount point) is offline, and back once the folder is.
+func TestDriveReplacedByFile(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true, ProbeInterval: 20 * time.Millisecond})
+	defer s.Close()
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	data := rnd(2 << 20)
+	put(t, s, "b", "k", data)
+	p := paths[0]
+	if err := os.Rename(p, p+".away"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, []byte("not a drive"), 0o644)
+	if got := get(t, s, "b", "k"); !bytes.Equal(got, data) {
+		t.Fatal("wrong data")
+	}
+	waitState(t, s, 0, DriveOffline)
+	if err := put(t, s, "b", "k2", rnd(10)); err != nil {
+		t.Fatal(err)
+	}
+	// Probes keep failing: the file is not the drive.
+	time.Sleep(100 * time.Millisecond)
+	if st := driveState(s, 0); st.State != DriveOffline || st.Detail == "" {
+		t.Fatalf("drive replaced by a file: %+v", st)
+	}
+	// Staging left from before it went offline goes when it is back.
+	stale := p + ".away/" + SysDir + "/tmp/stale"
+	os.WriteFile(stale, []byte("x"), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
+	os.Remove(p)
+	os.Rename(p+".away", p)
+	waitState(t, s, 0, DriveOnline)
+	if left, _ := os.ReadDir(p + "/" + SysDir + "/tmp"); len(left) != 0 {
+		t.Fatalf("staging left on the drive back online: %v", left)
+	}
+	if got := get(t, s, "b", "k"); !bytes.Equal(got, data) {
+		t.Fatal("wrong data")
+	}
+	// A drive of another place in the layout is refused by the probe.
+	s2, paths2 := newStore(t, 4, Options{Parity: 2, NoSync: true, ProbeInterval: 20 * time.Millisecond})
+	defer s2.Close()
+	os.Rename(paths2[1], paths2[1]+".away")
+	os.Rename(paths2[0], paths2[1])
+	s2.reviveAll()
+	waitState(t, s2, 1, DriveOffline)
+	if st := driveState(s2, 1); !strings.Contains(st.Detail, "not drive 1 of set 0") {
+		t.Fatalf("swapped drive: %+v", st)
+	}
+}
