@@ -15,7 +15,7 @@ package bitrot
 import (
 	"context"
 	"errors"
-	"io"
+
 	"log/slog"
 	"strings"
 	"sync"
@@ -48,10 +48,10 @@ type Options struct {
 
 // Layer is the bitrot layer over a backend.
 type Layer struct {
-	backends.Backend
-	bs   int64
-	log  *slog.Logger
-	pool sync.Pool // *[]byte of bs bytes
+	gateway.Forward // the backend below
+	bs              int64
+	log             *slog.Logger
+	pool            sync.Pool // *[]byte of bs bytes
 
 	verified   atomic.Int64
 	corrupt    atomic.Int64
@@ -74,7 +74,7 @@ func New(inner backends.Backend, opts Options) *Layer {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	l := &Layer{Backend: inner, bs: int64(opts.BlockSize), log: opts.Logger}
+	l := &Layer{Forward: gateway.Forward{Backend: inner}, bs: int64(opts.BlockSize), log: opts.Logger}
 	l.pool.New = func() any { b := make([]byte, l.bs); return &b }
 	return l
 }
@@ -130,38 +130,6 @@ func checkKey(key string) error {
 // errCorrupt is what a client gets for data that failed its check.
 func errCorrupt() error {
 	return backends.Errorf(backends.Corrupt, "The data of the object failed its integrity check.")
-}
-
-// Close closes the inner backend if it holds resources.
-func (l *Layer) Close() error {
-	if c, ok := l.Backend.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
-}
-
-// placer is the namespace's way to create a bucket on a named backend;
-// the layer forwards it (s3api looks for it).
-type placer interface {
-	IsBackend(name string) bool
-	CreateBucketAt(ctx context.Context, bucket, location string) error
-}
-
-// IsBackend forwards to the inner backend's, if it has one.
-func (l *Layer) IsBackend(name string) bool {
-	p, ok := l.Backend.(placer)
-	return ok && p.IsBackend(name)
-}
-
-// CreateBucketAt forwards to the inner backend's, if it has one.
-func (l *Layer) CreateBucketAt(ctx context.Context, bucket, location string) error {
-	if p, ok := l.Backend.(placer); ok {
-		return p.CreateBucketAt(ctx, bucket, location)
-	}
-	if location == "" {
-		return l.Backend.CreateBucket(ctx, bucket)
-	}
-	return backends.Errorf(backends.InvalidArgument, "no backend named %q", location)
 }
 
 // DeleteBucket removes hash objects left in an otherwise empty bucket

@@ -48,8 +48,8 @@ const docTTL = 5 * time.Second
 
 // Layer is the object-lock layer.
 type Layer struct {
-	backends.Backend
-	opts Options
+	gateway.Forward // the backend below
+	opts            Options
 
 	seed    maphash.Seed
 	stripes [64]sync.Mutex
@@ -78,7 +78,7 @@ func New(inner backends.Backend, opts Options) *Layer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Layer{Backend: inner, opts: opts, seed: maphash.MakeSeed(), docs: map[string]bucketDocs{}}
+	return &Layer{Forward: gateway.Forward{Backend: inner}, opts: opts, seed: maphash.MakeSeed(), docs: map[string]bucketDocs{}}
 }
 
 // EnableWORM makes bucket write-once for good (through b, the stack that
@@ -172,35 +172,9 @@ func (l *Layer) ListObjectVersions(ctx context.Context, bucket string, opts gate
 	return v.ListObjectVersions(ctx, bucket, opts)
 }
 
-func (l *Layer) VerifiesIntegrity(bucket string) bool {
-	return backends.VerifiesIntegrity(l.Backend, bucket)
-}
-
-func (l *Layer) ListsSys(bucket string) bool {
-	s, ok := l.Backend.(interface{ ListsSys(string) bool })
-	return ok && s.ListsSys(bucket)
-}
-
-func (l *Layer) Close() error {
-	if c, ok := l.Backend.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
-}
-
-func (l *Layer) IsBackend(name string) bool {
-	p, ok := l.Backend.(interface{ IsBackend(string) bool })
-	return ok && p.IsBackend(name)
-}
-
 func (l *Layer) CreateBucketAt(ctx context.Context, bucket, location string) error {
 	l.forget(bucket)
-	if p, ok := l.Backend.(interface {
-		CreateBucketAt(context.Context, string, string) error
-	}); ok {
-		return p.CreateBucketAt(ctx, bucket, location)
-	}
-	return l.Backend.CreateBucket(ctx, bucket)
+	return l.Forward.CreateBucketAt(ctx, bucket, location)
 }
 
 // ---- buckets ----

@@ -58,10 +58,10 @@ type Options struct {
 
 // Layer is the encryption layer over a backend.
 type Layer struct {
-	backends.Backend
-	kms    kms.KMS
-	cipher sio.Cipher
-	auto   bool
+	gateway.Forward // the backend below
+	kms             kms.KMS
+	cipher          sio.Cipher
+	auto            bool
 
 	mu      sync.Mutex
 	configs map[string]cachedConfig // bucket default encryption
@@ -84,7 +84,7 @@ func New(inner backends.Backend, o Options) *Layer {
 		o.Cipher = sio.DefaultCipher()
 	}
 	return &Layer{
-		Backend: inner,
+		Forward: gateway.Forward{Backend: inner},
 		kms:     o.KMS,
 		cipher:  o.Cipher,
 		auto:    o.AutoEncrypt,
@@ -381,7 +381,7 @@ func (l *Layer) markUsed(ctx context.Context, bucket string) error {
 	if done {
 		return nil
 	}
-	if listsSys(l.Backend, bucket) {
+	if l.Forward.ListsSys(bucket) {
 		return nil
 	}
 	if _, err := l.Backend.GetBucketConfig(ctx, bucket, docUsed); backends.Is(err, backends.NotFound) {
@@ -400,13 +400,6 @@ func (l *Layer) markUsed(ctx context.Context, bucket string) error {
 // docUsed is the bucket document that says the bucket holds encrypted
 // objects.
 const docUsed = "sse-used"
-
-type sysLister interface{ ListsSys(bucket string) bool }
-
-func listsSys(b backends.Backend, bucket string) bool {
-	s, ok := b.(sysLister)
-	return ok && s.ListsSys(bucket)
-}
 
 // ---- writes --------------------------------------------------------------
 
@@ -899,7 +892,7 @@ func (l *Layer) ListObjects(ctx context.Context, bucket string, opts backends.Li
 // bucket ever held encrypted objects, each object is looked at.
 func (l *Layer) fixSizes(ctx context.Context, bucket string, objs []backends.ObjectInfo) error {
 	look := false
-	if !listsSys(l.Backend, bucket) && len(objs) > 0 {
+	if !l.Forward.ListsSys(bucket) && len(objs) > 0 {
 		_, err := l.Backend.GetBucketConfig(ctx, bucket, docUsed)
 		switch {
 		case err == nil:
@@ -1182,37 +1175,5 @@ func (l *Layer) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID 
 	return l.Backend.AbortMultipartUpload(ctx, bucket, key, uploadID)
 }
 
-// ---- forwarded optional interfaces ---------------------------------------
-
-// VerifiesIntegrity forwards to the backend below.
-func (l *Layer) VerifiesIntegrity(bucket string) bool {
-	return backends.VerifiesIntegrity(l.Backend, bucket)
-}
-
-// Close closes the backend below when it can be closed.
-func (l *Layer) Close() error {
-	if c, ok := l.Backend.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
-}
-
 // ServerSideEncryption tells s3api that encryption headers are honoured.
 func (l *Layer) ServerSideEncryption() bool { return true }
-
-// IsBackend and CreateBucketAt forward the placement of new buckets (a
-// location constraint naming a backend) to the namespace below.
-func (l *Layer) IsBackend(name string) bool {
-	p, ok := l.Backend.(interface{ IsBackend(string) bool })
-	return ok && p.IsBackend(name)
-}
-
-func (l *Layer) CreateBucketAt(ctx context.Context, bucket, location string) error {
-	p, ok := l.Backend.(interface {
-		CreateBucketAt(context.Context, string, string) error
-	})
-	if !ok {
-		return l.Backend.CreateBucket(ctx, bucket)
-	}
-	return p.CreateBucketAt(ctx, bucket, location)
-}

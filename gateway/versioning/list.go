@@ -106,7 +106,7 @@ func (l *Layer) ListObjectVersions(ctx context.Context, bucket string, opts gate
 		return out, err
 	}
 	it := &versionIter{l: l, ctx: ctx, bucket: bucket, st: st, prefix: opts.Prefix, delim: opts.Delimiter,
-		withSys: listsSys(l.Backend, bucket)}
+		withSys: l.Forward.ListsSys(bucket)}
 	if err := it.start(opts.KeyMarker, opts.VersionIDMarker); err != nil {
 		return out, err
 	}

@@ -46,7 +46,7 @@ const stateTTL = 5 * time.Second
 
 // Layer is the versioning layer over a backend.
 type Layer struct {
-	backends.Backend // the inner backend
+	gateway.Forward // the inner backend
 
 	locks keyLocks
 
@@ -67,7 +67,7 @@ var (
 
 // New returns the versioning layer over inner.
 func New(inner backends.Backend) *Layer {
-	return &Layer{Backend: inner, states: map[string]cachedState{}}
+	return &Layer{Forward: gateway.Forward{Backend: inner}, states: map[string]cachedState{}}
 }
 
 // Status returns the versioning state of bucket: Unversioned (""),
@@ -105,43 +105,11 @@ func (l *Layer) forget(bucket string) {
 
 // ---- optional interfaces of the inner backend ----
 
-// VerifiesIntegrity forwards backends.IntegrityVerifier.
-func (l *Layer) VerifiesIntegrity(bucket string) bool {
-	return backends.VerifiesIntegrity(l.Backend, bucket)
-}
-
-// ListsSys forwards the SysLister of the inner backend: the layer's
-// listings carry what the inner backend's carry.
-func (l *Layer) ListsSys(bucket string) bool { return listsSys(l.Backend, bucket) }
-
-func listsSys(b backends.Backend, bucket string) bool {
-	s, ok := b.(interface{ ListsSys(bucket string) bool })
-	return ok && s.ListsSys(bucket)
-}
-
-// Close closes the inner backend when it can be closed.
-func (l *Layer) Close() error {
-	if c, ok := l.Backend.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
-}
-
-// IsBackend and CreateBucketAt forward the placement of buckets of a
-// namespace (a location constraint naming a backend).
-func (l *Layer) IsBackend(name string) bool {
-	p, ok := l.Backend.(interface{ IsBackend(string) bool })
-	return ok && p.IsBackend(name)
-}
-
+// CreateBucketAt forgets what the layer knew of an earlier bucket of the
+// name.
 func (l *Layer) CreateBucketAt(ctx context.Context, bucket, location string) error {
 	l.forget(bucket)
-	if p, ok := l.Backend.(interface {
-		CreateBucketAt(context.Context, string, string) error
-	}); ok {
-		return p.CreateBucketAt(ctx, bucket, location)
-	}
-	return l.Backend.CreateBucket(ctx, bucket)
+	return l.Forward.CreateBucketAt(ctx, bucket, location)
 }
 
 // ---- buckets ----
