@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,7 @@ import (
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
 	"github.com/strata-storage/strata/backends/dir"
-	"github.com/strata-storage/strata/erasure"
+	"github.com/strata-storage/strata/erasure/erasuretest"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -64,18 +63,7 @@ type verifying struct{ backends.Backend }
 func (verifying) VerifiesIntegrity(string) bool { return true }
 
 func newErasure(t testing.TB) backends.Backend {
-	var paths []string
-	for i := range 4 {
-		p := filepath.Join(t.TempDir(), fmt.Sprintf("d%d", i))
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	s, err := erasure.Open(paths, erasure.Options{Parity: 2, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := erasuretest.Open(t)
 	var b backends.Backend = s
 	if !backends.VerifiesIntegrity(b, "any") {
 		// Until the erasure store says so itself.

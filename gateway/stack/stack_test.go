@@ -1,14 +1,11 @@
 package stack_test
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/dir"
-	"github.com/strata-storage/strata/erasure"
+	"github.com/strata-storage/strata/erasure/erasuretest"
 	"github.com/strata-storage/strata/gateway/stack/stacktest"
 )
 
@@ -30,18 +27,6 @@ func TestDir(t *testing.T) {
 // erasure-specific to it.
 func TestErasure(t *testing.T) {
 	stacktest.RunUnversioned(t, func(t *testing.T) backends.Backend {
-		var paths []string
-		for i := range 4 {
-			p := filepath.Join(t.TempDir(), fmt.Sprintf("d%d", i))
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			paths = append(paths, p)
-		}
-		s, err := erasure.Open(paths, erasure.Options{Parity: 2, NoSync: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return erasuretest.Open(t)
 	})
 }

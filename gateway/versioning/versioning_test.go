@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +17,7 @@ import (
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
 	"github.com/strata-storage/strata/backends/dir"
-	"github.com/strata-storage/strata/erasure"
+	"github.com/strata-storage/strata/erasure/erasuretest"
 	"github.com/strata-storage/strata/gateway"
 )
 
@@ -37,19 +35,7 @@ func openDir(t *testing.T) backends.Backend {
 }
 
 func openErasure(t *testing.T) backends.Backend {
-	root := t.TempDir()
-	var paths []string
-	for i := range 4 {
-		p := filepath.Join(root, fmt.Sprintf("d%d", i))
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	s, err := erasure.Open(paths, erasure.Options{Parity: 2, NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := erasuretest.Open(t)
 	return s
 }
 
