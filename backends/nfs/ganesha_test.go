@@ -31,12 +31,12 @@ func TestGanesha(t *testing.T) {
 	export := filepath.Join(dir, "export")
 	cfg := Config{Host: "127.0.0.1", Export: export, Timeout: 30 * time.Second}
 
-	t.Run("Suite", func(t *testing.T) {
-		// One sub-folder of the export per subtest (Config.Path).
-		n := 0
-		backendtest.Run(t, func(t *testing.T) backends.Backend {
+	// One sub-folder of the export per subtest (Config.Path).
+	n := 0
+	openSub := func(dir string) func(t *testing.T) backends.Backend {
+		return func(t *testing.T) backends.Backend {
 			n++
-			sub := filepath.Join("suite", time.Now().Format("150405")+"-"+string(rune('a'+n%26))+itoa(n))
+			sub := filepath.Join(dir, time.Now().Format("150405")+"-"+string(rune('a'+n%26))+itoa(n))
 			if err := os.MkdirAll(filepath.Join(export, sub), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -48,27 +48,11 @@ func TestGanesha(t *testing.T) {
 			}
 			t.Cleanup(func() { s.Close() })
 			return s
-		})
-	})
-	t.Run("DataServices", func(t *testing.T) {
-		// The data services (encryption, lock, versioning, bitrot) over NFS.
-		n := 0
-		stacktest.Run(t, func(t *testing.T) backends.Backend {
-			n++
-			sub := filepath.Join("stack", time.Now().Format("150405")+"-"+string(rune('a'+n%26))+itoa(n))
-			if err := os.MkdirAll(filepath.Join(export, sub), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			c := cfg
-			c.Path = sub
-			s, err := Open(t.Context(), c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		})
-	})
+		}
+	}
+	t.Run("Suite", func(t *testing.T) { backendtest.Run(t, openSub("suite")) })
+	// The data services (encryption, lock, versioning, bitrot) over NFS.
+	t.Run("DataServices", func(t *testing.T) { stacktest.Run(t, openSub("stack")) })
 	t.Run("PlainFiles", func(t *testing.T) {
 		sub := "plain"
 		os.MkdirAll(filepath.Join(export, sub, "bkt", "a"), 0o755)
