@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +13,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 const smbPassword = "e2e-smb-pass"
@@ -31,8 +36,7 @@ func startSmbd(t *testing.T) (addr, share string) {
 	if os.Geteuid() != 0 {
 		t.Fatal("smbd must run as root for this test")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "services", "samba.sh")
+	script := serviceScript("samba.sh")
 	dir := t.TempDir()
 	addr = freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
@@ -128,5 +132,132 @@ default: fs1
 	_, err = s.awsCLI(t, "", "s3", "cp", filepath.Join(up, "a.txt"), "s3://docs/bad:name.txt")
 	if err == nil {
 		t.Fatal("a key with ':' was stored on an SMB share")
+	}
+}
+
+// TestNFSShare runs the strata binary over NFS-Ganesha. Like the tests of
+// backends/nfs, the test binary runs itself again through
+// tests/services/ganesha.sh, inside a private network namespace where
+// rpcbind and ganesha listen on loopback; the server and the aws CLI run
+// there too.
+func TestNFSShare(t *testing.T) {
+	if ganeshaDir == "" {
+		runInGanesha(t, "^TestNFSShare$")
+		return
+	}
+	export := filepath.Join(ganeshaDir, "export")
+	must(t, os.MkdirAll(filepath.Join(export, "docs", "2024"), 0o755), "mkdir")
+	must(t, os.WriteFile(filepath.Join(export, "docs", "2024", "report.txt"), []byte("placed on the export"), 0o644), "write")
+
+	conf := filepath.Join(t.TempDir(), "strata.yaml")
+	must(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
+backends:
+  filer: {type: nfs, host: 127.0.0.1, export: %s, timeout: 5s}
+default: filer
+`, export)), 0o644), "write config")
+	s := startServer(t, withConfig(conf))
+	c := s.S3(t)
+
+	out, err := s.awsCLI(t, "", "s3", "ls", "--recursive", "s3://docs")
+	must(t, err, "s3 ls")
+	if !strings.Contains(out, "2024/report.txt") {
+		t.Fatalf("the file placed on the export is not listed:\n%s", out)
+	}
+	wantObject(t, c, "docs", "2024/report.txt", []byte("placed on the export"))
+
+	// The aws CLI writes (a multipart upload for the big file): plain files
+	// on the export with the same bytes.
+	work := t.TempDir()
+	big := randBytes(22, 12<<20)
+	must(t, os.WriteFile(filepath.Join(work, "big.bin"), big, 0o644), "write")
+	_, err = s.awsCLI(t, "", "s3", "cp", filepath.Join(work, "big.bin"), "s3://docs/upload/big.bin")
+	must(t, err, "s3 cp")
+	got, err := os.ReadFile(filepath.Join(export, "docs", "upload", "big.bin"))
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("the object is not a plain file with the same bytes on the export: %v", err)
+	}
+	_, err = s.awsCLI(t, "", "s3", "cp", "s3://docs/upload/big.bin", "s3://docs/copy/big.bin")
+	must(t, err, "s3 cp (server-side copy)")
+	wantObject(t, c, "docs", "copy/big.bin", big)
+
+	up := filepath.Join(work, "tree")
+	for i, name := range []string{"a.txt", "sub/b.txt", "sub/deep/c.txt"} {
+		p := filepath.Join(up, filepath.FromSlash(name))
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755), "mkdir")
+		must(t, os.WriteFile(p, randBytes(uint64(i), 1000+i), 0o644), "write")
+	}
+	_, err = s.awsCLI(t, "", "s3", "sync", up, "s3://docs/tree/")
+	must(t, err, "sync up")
+	sameTree(t, treeFiles(t, filepath.Join(export, "docs", "tree"), nil), treeFiles(t, up, nil))
+	down := filepath.Join(work, "down")
+	_, err = s.awsCLI(t, "", "s3", "sync", "s3://docs/tree/", down)
+	must(t, err, "sync down")
+	sameTree(t, treeFiles(t, down, nil), treeFiles(t, up, nil))
+
+	// The filer stops: requests fail within the timeout with a 503-class
+	// error, not a hang; once it is back, they succeed again.
+	ganesha := serviceScript("ganesha.sh")
+	if out, err := exec.Command(ganesha, "stop", ganeshaDir).CombinedOutput(); err != nil {
+		t.Fatalf("ganesha.sh stop: %v\n%s", err, out)
+	}
+	start := time.Now()
+	_, err = c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String("docs"), Key: aws.String("tree/a.txt")})
+	took := time.Since(start)
+	var re *smithyhttp.ResponseError
+	if !errors.As(err, &re) || re.HTTPStatusCode() < 500 {
+		t.Fatalf("GET with the filer stopped: %v (want a 5xx answer)", err)
+	}
+	if took > 40*time.Second {
+		t.Fatalf("GET with the filer stopped took %v", took)
+	}
+	t.Logf("GET with the filer stopped: %d after %v", re.HTTPStatusCode(), took.Round(time.Millisecond))
+	if out, err := exec.Command(ganesha, "restart", ganeshaDir).CombinedOutput(); err != nil {
+		t.Fatalf("ganesha.sh restart: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("docs"), Key: aws.String("after.txt"),
+			Body: bytes.NewReader([]byte("after the restart"))})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PUT after the filer came back: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
+	wantObject(t, c, "docs", "after.txt", []byte("after the restart"))
+	got, err = os.ReadFile(filepath.Join(export, "docs", "after.txt"))
+	if err != nil || string(got) != "after the restart" {
+		t.Fatalf("after.txt on the export: %q, %v", got, err)
+	}
+}
+
+// serviceScript is the path of a script in tests/services.
+func serviceScript(name string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "services", name)
+}
+
+// runInGanesha runs the tests matching pattern again inside
+// tests/services/ganesha.sh run, reusing the strata binary built already.
+func runInGanesha(t *testing.T, pattern string) {
+	if _, err := exec.LookPath("ganesha.nfsd"); err != nil {
+		t.Fatal("NFS-Ganesha is not installed: run tests/services/ganesha.sh install (make test does)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("the NFS tests need root: ganesha.sh starts rpcbind and ganesha in a private network namespace")
+	}
+	args := []string{"run", os.Args[0], "-test.run", pattern, "-test.v"}
+	cmd := exec.CommandContext(t.Context(), serviceScript("ganesha.sh"), args...)
+	cmd.Env = append(os.Environ(), "STRATA_E2E_BIN="+strataBin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err != nil || testing.Verbose() {
+		t.Log(out.String())
+	}
+	if err != nil {
+		t.Fatalf("the run inside the namespace failed: %v", err)
 	}
 }

@@ -45,11 +45,17 @@ const (
 // strataBin is the binary built once by TestMain.
 var strataBin string
 
+// ganeshaDir is set (from STRATA_GANESHA_DIR) when the tests run inside
+// tests/services/ganesha.sh, next to an NFS-Ganesha server.
+var ganeshaDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
 func runMain(m *testing.M) int {
+	ganeshaDir = os.Getenv("STRATA_GANESHA_DIR")
+	prebuilt := os.Getenv("STRATA_E2E_BIN")
 	// Keep the clients hermetic: no user config, profile, endpoint or
 	// credentials from the environment leak into the tests.
 	for _, kv := range os.Environ() {
@@ -62,6 +68,10 @@ func runMain(m *testing.M) int {
 	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
+	if prebuilt != "" { // a run of the tests again, inside a namespace
+		strataBin = prebuilt
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "strata-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
