@@ -319,11 +319,10 @@ func (c *Config) Open(ctx context.Context) (*gateway.Namespace, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		b := c.Backends[name]
-		be, err := types[b.Type].open(ctx, b.Config)
+		be, err := c.OpenBackend(ctx, name)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("backend %q (%s): %w", name, b.Type, err)
+			return nil, err
 		}
 		opened[name] = be
 	}
@@ -333,4 +332,17 @@ func (c *Config) Open(ctx context.Context) (*gateway.Namespace, error) {
 		return nil, err
 	}
 	return ns, nil
+}
+
+// OpenBackend opens the one backend called name.
+func (c *Config) OpenBackend(ctx context.Context, name string) (backends.Backend, error) {
+	b, ok := c.Backends[name]
+	if !ok {
+		return nil, fmt.Errorf("no backend %q in the configuration", name)
+	}
+	be, err := types[b.Type].open(ctx, b.Config)
+	if err != nil {
+		return nil, fmt.Errorf("backend %q (%s): %w", name, b.Type, err)
+	}
+	return be, nil
 }

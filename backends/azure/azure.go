@@ -90,6 +90,10 @@ type Backend struct {
 
 var _ backends.Backend = (*Backend)(nil)
 
+// Client is the SDK client the backend uses, for tools that measure the
+// account directly (strata bench --direct).
+func (b *Backend) Client() *service.Client { return b.svc }
+
 // New returns a backend for the account that cfg names. It checks the
 // configuration but does not contact Azure, so that a server starts while
 // the account is unreachable; the first request reports that.

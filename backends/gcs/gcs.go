@@ -86,6 +86,10 @@ type Backend struct {
 
 var _ backends.Backend = (*Backend)(nil)
 
+// Client is the SDK client the backend uses, for tools that measure the
+// service directly (strata bench --direct).
+func (b *Backend) Client() *storage.Client { return b.client }
+
 // New returns a backend for the project and credentials of cfg. It does not
 // contact GCS.
 func New(ctx context.Context, cfg Config) (*Backend, error) {

@@ -32,22 +32,33 @@ type benchFlags struct {
 	duration    time.Duration
 	ops         []string
 	keep        bool
+	config      string
+	direct      string
 }
 
 func benchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench --endpoint URL [flags]",
-		Short: "Measure an S3 endpoint: concurrent PUT, GET and LIST",
+		Short: "Measure an S3 endpoint, or a backend directly: concurrent PUT, GET and LIST",
 		Long: `Measure any S3 endpoint (Strata, or the service behind it, to compare):
 concurrent PUT, GET and LIST of objects of one size, each for --duration,
 printing operations per second, MiB/s and latency percentiles.
 
 Credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the
 usual AWS profile). The bucket is created when missing; the objects written
-are removed at the end unless --keep.`,
+are removed at the end unless --keep.
+
+With --config and --direct NAME, the same load goes straight to the storage
+of the backend NAME of that configuration file, through the client library
+the backend uses and nothing of Strata: the S3, Azure or GCS SDK, or the
+file-system client of dir, nfs and smb (a PUT there creates, writes and
+syncs a file; a GET opens and reads it). --bucket is then the remote bucket,
+container or folder. Beside a run through Strata over the same backend,
+that gives Strata's added latency and its throughput ratio.`,
 		Example: `  AWS_ACCESS_KEY_ID=strataadmin AWS_SECRET_ACCESS_KEY=strataadmin \
-    strata bench --endpoint http://127.0.0.1:9000 --size 1MiB --concurrency 8 --duration 10s`,
+    strata bench --endpoint http://127.0.0.1:9000 --size 1MiB --concurrency 8 --duration 10s
+  strata bench --config strata.yaml --direct archive --bucket invoices --size 64MiB`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBench(cmd.Context(), cmd.OutOrStdout(), f)
@@ -63,6 +74,8 @@ are removed at the end unless --keep.`,
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long each operation runs")
 	fl.StringSliceVar(&f.ops, "ops", []string{"put", "get", "list"}, "operations to measure, in order")
 	fl.BoolVar(&f.keep, "keep", false, "keep the objects written")
+	fl.StringVar(&f.config, "config", "", "configuration file whose backend --direct measures")
+	fl.StringVar(&f.direct, "direct", "", "measure this backend of --config directly, without Strata")
 	return cmd
 }
 
@@ -78,9 +91,6 @@ type benchResult struct {
 }
 
 func runBench(ctx context.Context, out io.Writer, f benchFlags) error {
-	if f.endpoint == "" {
-		return errors.New("bench: --endpoint is required")
-	}
 	size, err := humanize.ParseBytes(f.size)
 	if err != nil {
 		return fmt.Errorf("bench: --size: %w", err)
@@ -88,23 +98,23 @@ func runBench(ctx context.Context, out io.Writer, f benchFlags) error {
 	if f.objects < 1 || f.concurrency < 1 {
 		return errors.New("bench: --objects and --concurrency must be at least 1")
 	}
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(f.region)}
-	if ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); ak != "" && sk != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(ak, sk, "")))
+	var tg benchTarget
+	switch {
+	case f.direct != "" && f.config == "":
+		return errors.New("bench: --direct needs --config")
+	case f.direct != "" && f.endpoint != "":
+		return errors.New("bench: --endpoint and --direct exclude each other")
+	case f.direct != "":
+		tg, err = directTarget(ctx, f.config, f.direct, f.bucket)
+	case f.endpoint == "":
+		return errors.New("bench: --endpoint (or --config with --direct) is required")
+	default:
+		tg, err = endpointTarget(ctx, f.endpoint, f.region, f.bucket)
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(f.endpoint)
-		o.UsePathStyle = true
-	})
-	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &f.bucket}); err != nil {
-		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &f.bucket}); err != nil {
-			return fmt.Errorf("bench: bucket %s: %w", f.bucket, err)
-		}
-	}
+	defer tg.close()
 	data := make([]byte, size)
 	rand.Read(data)
 	key := func(i int) string { return fmt.Sprintf("bench/obj-%06d", i) }
@@ -114,33 +124,18 @@ func runBench(ctx context.Context, out io.Writer, f benchFlags) error {
 		var do func(i int) (int64, error)
 		switch op {
 		case "put":
-			do = func(i int) (int64, error) {
-				_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &f.bucket, Key: aws.String(key(i % f.objects)),
-					Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(size))})
-				return int64(size), err
-			}
+			do = func(i int) (int64, error) { return int64(size), tg.put(ctx, key(i%f.objects), data) }
 		case "get":
-			do = func(i int) (int64, error) {
-				res, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &f.bucket, Key: aws.String(key(i % f.objects))})
-				if err != nil {
-					return 0, err
-				}
-				defer res.Body.Close()
-				return io.Copy(io.Discard, res.Body)
-			}
+			do = func(i int) (int64, error) { return tg.get(ctx, key(i%f.objects)) }
 		case "list":
-			do = func(i int) (int64, error) {
-				_, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: aws.String("bench/")})
-				return 0, err
-			}
+			do = func(i int) (int64, error) { return 0, tg.list(ctx, "bench/") }
 		default:
 			return fmt.Errorf("bench: unknown operation %q (put, get, list)", op)
 		}
 		if op == "get" {
 			// Every key read must exist.
 			for i := 0; i < f.objects; i++ {
-				if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &f.bucket, Key: aws.String(key(i)),
-					Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(size))}); err != nil {
+				if err := tg.put(ctx, key(i), data); err != nil {
 					return fmt.Errorf("bench: preparing objects: %w", err)
 				}
 			}
@@ -166,7 +161,7 @@ func runBench(ctx context.Context, out io.Writer, f benchFlags) error {
 
 	if !f.keep {
 		for i := 0; i < f.objects; i++ {
-			client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.bucket, Key: aws.String(key(i))})
+			tg.remove(ctx, key(i))
 		}
 	}
 	for _, r := range results {
@@ -175,6 +170,93 @@ func runBench(ctx context.Context, out io.Writer, f benchFlags) error {
 		}
 	}
 	return nil
+}
+
+// benchTarget is what bench sends its load to: an S3 endpoint, or the
+// storage behind one backend through its own client library.
+type benchTarget interface {
+	put(ctx context.Context, key string, data []byte) error
+	// get reads the whole object and returns its length.
+	get(ctx context.Context, key string) (int64, error)
+	// list lists up to 1000 keys under prefix.
+	list(ctx context.Context, prefix string) error
+	remove(ctx context.Context, key string) error
+	close()
+}
+
+// endpointTarget is an S3 endpoint, reached with the AWS SDK.
+func endpointTarget(ctx context.Context, endpoint, region, bucket string) (benchTarget, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(region)}
+	if ak, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"); ak != "" && sk != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(ak, sk, "")))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.UsePathStyle = true
+	})
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+			return nil, fmt.Errorf("bucket %s: %w", bucket, err)
+		}
+	}
+	return s3Target{client: client, bucket: bucket}, nil
+}
+
+type s3Target struct {
+	client *s3.Client
+	bucket string
+}
+
+func (t s3Target) put(ctx context.Context, key string, data []byte) error {
+	_, err := t.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &t.bucket, Key: &key,
+		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+	return err
+}
+
+func (t s3Target) get(ctx context.Context, key string) (int64, error) {
+	res, err := t.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &t.bucket, Key: &key})
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	return drain(res.Body)
+}
+
+func (t s3Target) list(ctx context.Context, prefix string) error {
+	_, err := t.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &t.bucket, Prefix: &prefix})
+	return err
+}
+
+func (t s3Target) remove(ctx context.Context, key string) error {
+	_, err := t.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &t.bucket, Key: &key})
+	return err
+}
+
+func (t s3Target) close() {}
+
+// drainBufs holds the buffers drain reads into.
+var drainBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// drain reads r to its end in 256 KiB reads (io.Discard's ReadFrom would
+// read 8 KiB at a time) and returns how many bytes it read.
+func drain(r io.Reader) (int64, error) {
+	bp := drainBufs.Get().(*[]byte)
+	defer drainBufs.Put(bp)
+	var n int64
+	for {
+		m, err := r.Read(*bp)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // measure runs do from n goroutines for d and gathers latencies.
