@@ -9,7 +9,7 @@ ADDRESS ?= 127.0.0.1:9000
 # Every Go file of the project, for the gofmt check.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.tmp/*')
 
-.PHONY: all build run test deps fmt-check vet cross unit e2e bench bench-mount clean
+.PHONY: all build run test deps fmt-check vet cross unit e2e bench bench-mount bench-backends clean
 
 all: build
 
@@ -57,6 +57,12 @@ bench:
 ## the large file's size (default 1024).
 bench-mount:
 	STRATA_MOUNT_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBench$$' -v ./tests/mount/
+
+## bench-backends: strata bench through a server over each backend (dir,
+## Moto, Azurite, fake-gcs-server, Samba, NFS-Ganesha) beside the same load
+## sent to the backend directly; STRATA_BACKEND_BENCH_ONLY=azure,gcs picks.
+bench-backends:
+	STRATA_BACKEND_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchBackends$$' -v ./tests/e2e/
 
 clean:
 	rm -rf bin

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sync/atomic"
 
 	"cloud.google.com/go/storage"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
@@ -95,6 +96,7 @@ func (c closing) close() { c.benchTarget.close(); c.after() }
 type fsTarget struct {
 	fsys   fsstore.FS
 	bucket string
+	seq    *atomic.Int64
 }
 
 func newFSTarget(fsys fsstore.FS, bucket string) (benchTarget, error) {
@@ -104,29 +106,33 @@ func newFSTarget(fsys fsstore.FS, bucket string) (benchTarget, error) {
 		}
 		return nil, err
 	}
-	return fsTarget{fsys: fsys, bucket: bucket}, nil
+	return fsTarget{fsys: fsys, bucket: bucket, seq: new(atomic.Int64)}, nil
 }
 
-// put creates the file anew (FS.Create refuses an existing file), writes
-// it and makes it durable, as Strata does before it publishes an object.
+// put writes a new file, makes it durable and renames it over the key:
+// the least a writer does so that readers never see a partial file (and
+// FS.Create refuses an existing name).
 func (t fsTarget) put(ctx context.Context, key string, data []byte) error {
 	name := path.Join(t.bucket, key)
-	if err := t.fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	w, err := t.fsys.Create(name)
+	tmp := fmt.Sprintf("%s.%d.tmp", name, t.seq.Add(1))
+	w, err := t.fsys.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(data); err != nil {
-		w.Close()
-		return err
+	_, err = w.Write(data)
+	if err == nil {
+		err = w.Sync()
 	}
-	if err := w.Sync(); err != nil {
-		w.Close()
-		return err
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
-	return w.Close()
+	if err == nil {
+		err = t.fsys.Rename(tmp, name)
+	}
+	if err != nil {
+		t.fsys.Remove(tmp)
+	}
+	return err
 }
 
 func (t fsTarget) get(ctx context.Context, key string) (int64, error) {

@@ -250,7 +250,7 @@ func runInGanesha(t *testing.T, pattern string) {
 	}
 	args := []string{"run", os.Args[0], "-test.run", pattern, "-test.v"}
 	cmd := exec.CommandContext(t.Context(), serviceScript("ganesha.sh"), args...)
-	cmd.Env = append(os.Environ(), "STRATA_E2E_BIN="+strataBin)
+	cmd.Env = append(append(os.Environ(), "STRATA_E2E_BIN="+strataBin), benchEnv...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

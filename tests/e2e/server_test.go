@@ -49,6 +49,20 @@ var strataBin string
 // tests/services/ganesha.sh, next to an NFS-Ganesha server.
 var ganeshaDir string
 
+// benchEnv holds the STRATA_BACKEND_BENCH* settings of TestBenchBackends,
+// which TestMain removes from the environment with every other STRATA_*.
+var benchEnv []string
+
+// benchSetting is the value of one of them.
+func benchSetting(name string) string {
+	for _, kv := range benchEnv {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v
+		}
+	}
+	return ""
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
@@ -60,6 +74,9 @@ func runMain(m *testing.M) int {
 	// credentials from the environment leak into the tests.
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "STRATA_BACKEND_BENCH") {
+			benchEnv = append(benchEnv, kv)
+		}
 		if strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "STRATA_") {
 			os.Unsetenv(name)
 		}
