@@ -21,8 +21,9 @@ const (
 	fileMode = 0o644
 	dirMode  = 0o755
 
-	// dirCacheTTL bounds how long a directory's handle is reused without
-	// a LOOKUP; another client renaming folders is seen after it.
+	// dirCacheTTL bounds how long a directory's handle and attributes are
+	// reused without a LOOKUP; another client renaming or removing
+	// folders is seen after it.
 	dirCacheTTL = 2 * time.Second
 	maxLinks    = 40
 )
@@ -43,6 +44,7 @@ type FS struct {
 
 type cachedDir struct {
 	fh  []byte
+	a   attr
 	exp time.Time
 }
 
@@ -124,29 +126,43 @@ func (f *FS) dropKept(link string) {
 	}
 }
 
-func (f *FS) cached(p string) []byte {
+// cached returns the handle and attributes of the directory p when they
+// are in the cache.
+func (f *FS) cached(p string) ([]byte, attr) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	e, ok := f.cache[p]
 	if !ok || time.Now().After(e.exp) {
-		return nil
+		return nil, attr{}
 	}
-	return e.fh
+	return e.fh, e.a
 }
 
-func (f *FS) remember(p string, fh []byte) {
+func (f *FS) remember(p string, fh []byte, a attr) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.cache) > 10000 {
 		clear(f.cache)
 	}
-	f.cache[p] = cachedDir{fh, time.Now().Add(dirCacheTTL)}
+	f.cache[p] = cachedDir{fh, a, time.Now().Add(dirCacheTTL)}
 }
 
 func (f *FS) forget() {
 	f.mu.Lock()
 	clear(f.cache)
 	f.mu.Unlock()
+}
+
+// forgetTree drops the cached handles of the folder p and of every folder
+// under it.
+func (f *FS) forgetTree(p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.cache {
+		if k == p || strings.HasPrefix(k, p) && k[len(p)] == '/' {
+			delete(f.cache, k)
+		}
+	}
 }
 
 // walk resolves name to a handle and its attributes, following links in
@@ -198,9 +214,12 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 		dir := fhs[len(fhs)-1]
 		last := len(rest) == 0
 		p := strings.Join(append(names[:len(names):len(names)], el), "/")
-		if !last && useCache {
-			if c := f.cached(p); c != nil {
+		if useCache {
+			if c, ca := f.cached(p); c != nil {
 				usedCache = true
+				if last {
+					return c, ca, true, nil
+				}
 				fhs, names = append(fhs, c), append(names, el)
 				continue
 			}
@@ -224,14 +243,15 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 			continue
 		}
 		if last {
+			if a.typ == nfsc.NF3Dir {
+				f.remember(p, fh, a)
+			}
 			return fh, a, usedCache, nil
 		}
 		if a.typ != nfsc.NF3Dir {
 			return nil, a, usedCache, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (a parent is not a directory)", fs.ErrNotExist)}
 		}
-		if a.typ == nfsc.NF3Dir {
-			f.remember(p, fh)
-		}
+		f.remember(p, fh, a)
 		fhs, names = append(fhs, fh), append(names, el)
 	}
 	fh = fhs[len(fhs)-1]
@@ -240,24 +260,48 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 }
 
 // parent resolves the folder holding name and returns its handle and
-// name's last element.
-func (f *FS) parent(name string) ([]byte, string, error) {
+// name's last element; cached says the handle came from the cache of
+// directory handles (and may be stale).
+func (f *FS) parent(name string) (fh []byte, base string, cached bool, err error) {
 	dir, base := path.Split(name)
 	dir = strings.TrimSuffix(dir, "/")
 	if base == "" || base == "." || base == ".." {
-		return nil, "", &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+		return nil, "", false, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
 	if dir == "" {
-		return f.root, base, nil
+		return f.root, base, false, nil
+	}
+	if fh, _ := f.cached(dir); fh != nil {
+		return fh, base, true, nil
 	}
 	fh, a, err := f.walk(dir, true)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	if a.typ != nfsc.NF3Dir {
-		return nil, "", &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (a parent is not a directory)", fs.ErrNotExist)}
+		return nil, "", false, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (a parent is not a directory)", fs.ErrNotExist)}
 	}
-	return fh, base, nil
+	return fh, base, false, nil
+}
+
+// inParent runs op on the folder holding name. When the folder's handle
+// came from the cache and op finds it stale or gone (another client
+// removed or replaced the folder), the cache is dropped and op runs once
+// more on a fresh lookup.
+func (f *FS) inParent(name string, op func(dir []byte, base string) error) error {
+	dir, base, cached, err := f.parent(name)
+	if err != nil {
+		return err
+	}
+	err = op(dir, base)
+	if cached && err != nil && (errors.Is(err, errStale) || errors.Is(err, fs.ErrNotExist)) {
+		f.forget()
+		if dir, base, _, err = f.parent(name); err != nil {
+			return err
+		}
+		err = op(dir, base)
+	}
+	return err
 }
 
 func (f *FS) Open(name string) (fsstore.File, error) {
@@ -272,58 +316,53 @@ func (f *FS) Open(name string) (fsstore.File, error) {
 }
 
 func (f *FS) Create(name string) (fsstore.Writer, error) {
-	dir, base, err := f.parent(name)
+	var fh []byte
+	err := f.inParent(name, func(dir []byte, base string) (err error) {
+		fh, err = f.c.create(dir, base, fileMode)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	fh, err := f.c.create(dir, base, fileMode)
-	if err != nil {
-		return nil, err
-	}
-	return &writer{c: f.c, fh: fh, name: base, buf: make([]byte, 0, f.c.wtsize)}, nil
+	return &writer{c: f.c, fh: fh, name: path.Base(name), buf: make([]byte, 0, f.c.wtsize)}, nil
 }
 
 func (f *FS) Mkdir(name string) error {
-	dir, base, err := f.parent(name)
-	if err != nil {
-		return err
-	}
-	return f.c.mkdir(dir, base, dirMode)
+	return f.inParent(name, func(dir []byte, base string) error {
+		return f.c.mkdir(dir, base, dirMode)
+	})
 }
 
 func (f *FS) Rename(oldname, newname string) error {
-	od, ob, err := f.parent(oldname)
-	if err != nil {
-		return err
-	}
-	nd, nb, err := f.parent(newname)
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(newname, keepTmp+"/") {
-		f.keep(nd, nb)
-	}
-	err = f.c.rename(od, ob, nd, nb)
-	f.forget() // a folder may have moved
+	err := f.inParent(oldname, func(od []byte, ob string) error {
+		return f.inParent(newname, func(nd []byte, nb string) error {
+			if !strings.HasPrefix(newname, keepTmp+"/") {
+				f.keep(nd, nb)
+			}
+			return f.c.rename(od, ob, nd, nb)
+		})
+	})
+	// A folder may have moved, or been replaced by one.
+	f.forgetTree(oldname)
+	f.forgetTree(newname)
 	return err
 }
 
 func (f *FS) Remove(name string) error {
-	dir, base, err := f.parent(name)
-	if err != nil {
-		return err
-	}
-	_, a, err := f.c.lookup(dir, base)
-	if err != nil {
-		return err
-	}
-	isDir := a.typ == nfsc.NF3Dir
-	if a.typ == nfsc.NF3Reg && !strings.HasPrefix(name, fsstore.SysDir+"/") {
-		f.keep(dir, base)
-	}
-	err = f.c.remove(dir, base, isDir)
+	isDir := false
+	err := f.inParent(name, func(dir []byte, base string) error {
+		_, a, err := f.c.lookup(dir, base)
+		if err != nil {
+			return err
+		}
+		isDir = a.typ == nfsc.NF3Dir
+		if a.typ == nfsc.NF3Reg && !strings.HasPrefix(name, fsstore.SysDir+"/") {
+			f.keep(dir, base)
+		}
+		return f.c.remove(dir, base, isDir)
+	})
 	if isDir {
-		f.forget()
+		f.forgetTree(name)
 	}
 	return err
 }

@@ -61,6 +61,12 @@ func TestGanesha(t *testing.T) {
 		c.Path = sub
 		testPlainFiles(t, filepath.Join(export, sub), c)
 	})
+	t.Run("FolderReplaced", func(t *testing.T) {
+		os.MkdirAll(filepath.Join(export, "replaced", "bkt"), 0o755)
+		c := cfg
+		c.Path = "replaced"
+		testFolderReplaced(t, filepath.Join(export, "replaced"), c)
+	})
 	t.Run("RestartMidUpload", func(t *testing.T) {
 		testRestart(t, dir, export, cfg)
 	})

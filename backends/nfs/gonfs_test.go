@@ -1,6 +1,7 @@
 package nfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -317,4 +318,53 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 	n := copy(p, r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// Another client removes a folder and makes a new one of the same name
+// while its handle is in the cache of directory handles: the next write
+// into it finds the handle stale, looks the folder up again and lands in
+// the new folder; and with the folder gone, the write makes it again.
+func testFolderReplaced(t *testing.T, dir string, cfg Config) {
+	ctx := t.Context()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other, err := NewFS(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = s.PutObject(ctx, "bkt", "d/one", bytes.NewReader([]byte("one")), backends.PutOptions{})
+	must(err)
+	must(other.Remove("bkt/d/one"))
+	must(other.Remove("bkt/d"))
+	must(other.Mkdir("bkt/d"))
+	if _, err := s.PutObject(ctx, "bkt", "d/two", bytes.NewReader([]byte("two")), backends.PutOptions{}); err != nil {
+		t.Fatalf("put into the replaced folder: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "bkt", "d", "two")); err != nil || string(got) != "two" {
+		t.Fatalf("d/two on the export: %q %v", got, err)
+	}
+	must(other.Remove("bkt/d/two"))
+	must(other.Remove("bkt/d"))
+	if _, err := s.PutObject(ctx, "bkt", "d/three", bytes.NewReader([]byte("three")), backends.PutOptions{}); err != nil {
+		t.Fatalf("put into the removed folder: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "bkt", "d", "three")); err != nil || string(got) != "three" {
+		t.Fatalf("d/three on the export: %q %v", got, err)
+	}
+}
+
+func TestFolderReplacedGoNFS(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "bkt"), 0o755)
+	testFolderReplaced(t, dir, cfgFor(t, startGoNFS(t, dir)))
 }
