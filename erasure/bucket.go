@@ -148,7 +148,7 @@ func (d *drive) makeBucket(bucket string, bf []byte, sync bool) error {
 	if err := d.writeFile(tmp, bf, sync); err != nil {
 		return err
 	}
-	return d.rename(tmp, d.sys("buckets", bucket, "bucket.json"))
+	return d.renameSync(tmp, d.sys("buckets", bucket, "bucket.json"), sync)
 }
 
 func (d *drive) removeBucket(bucket string) {
@@ -315,7 +315,7 @@ func (s *Store) UpdateMeta(ctx context.Context, bucket, key string, meta backend
 			errs[pos] = err
 			return
 		}
-		errs[pos] = d.rename(tmp, filepath.Join(d.objDir(bucket, kp), metaName))
+		errs[pos] = d.renameSync(tmp, filepath.Join(d.objDir(bucket, kp), metaName), !s.opts.NoSync)
 		if errs[pos] != nil {
 			d.remove(tmp)
 		}

@@ -138,6 +138,18 @@ func (d *drive) rename(from, to string) error {
 	return d.call("rename", func() error { return os.Rename(from, to) })
 }
 
+// renameSync renames from to to and, with sync, makes the rename durable
+// by syncing to's directory: how new versions, parts and bucket files
+// are published.
+func (d *drive) renameSync(from, to string, sync bool) error {
+	return d.call("rename", func() error {
+		if err := os.Rename(from, to); err != nil || !sync {
+			return err
+		}
+		return syncDir(filepath.Dir(to))
+	})
+}
+
 func (d *drive) link(from, to string) error {
 	return d.call("link", func() error { return os.Link(from, to) })
 }

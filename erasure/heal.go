@@ -382,7 +382,7 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 		if err := d.mkdirAll(filepath.Dir(dst)); err != nil {
 			return err
 		}
-		if err := d.rename(d.tmp(hid), dst); err != nil {
+		if err := d.renameSync(d.tmp(hid), dst, !s.opts.NoSync); err != nil {
 			return err
 		}
 	}
@@ -412,7 +412,7 @@ func (s *Store) writeMeta(d *drive, bucket, kp string, v *version, j int, frames
 	if err := d.writeFile(tmp, data, !s.opts.NoSync); err != nil {
 		return err
 	}
-	if err := d.rename(tmp, filepath.Join(objDir, metaName)); err != nil {
+	if err := d.renameSync(tmp, filepath.Join(objDir, metaName), !s.opts.NoSync); err != nil {
 		d.remove(tmp)
 		return err
 	}

@@ -74,7 +74,7 @@ func (s *Store) CreateMultipartUpload(ctx context.Context, bucket, key string, m
 		dir := d.uploadDir(bucket, id)
 		tmp := d.tmp("up-" + id)
 		if d.mkdirAll(dir) == nil && d.writeFile(tmp, data, !s.opts.NoSync) == nil &&
-			d.rename(tmp, filepath.Join(dir, "upload.json")) == nil {
+			d.renameSync(tmp, filepath.Join(dir, "upload.json"), !s.opts.NoSync) == nil {
 			ok++
 		}
 	}
@@ -213,7 +213,7 @@ func (s *Store) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 		tmp := d.tmp(wid + ".part")
 		if d.rename(filepath.Join(d.tmp(wid), "part"), filepath.Join(dir, pname+"."+wid)) == nil &&
 			d.writeFile(tmp, pdata, !s.opts.NoSync) == nil &&
-			d.rename(tmp, filepath.Join(dir, pname+".json")) == nil {
+			d.renameSync(tmp, filepath.Join(dir, pname+".json"), !s.opts.NoSync) == nil {
 			ok++
 			if old.WriteID != "" && old.WriteID != wid {
 				d.remove(filepath.Join(dir, pname+"."+old.WriteID))

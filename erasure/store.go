@@ -412,7 +412,10 @@ func (d *drive) writeFormat(f *driveFormat) error {
 	if err := writeFileSync(tmp, data, true); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(d.path, FormatFile))
+	if err := os.Rename(tmp, filepath.Join(d.path, FormatFile)); err != nil {
+		return err
+	}
+	return syncDir(d.path)
 }
 
 // prepare creates the reserved folders and empties the staging area of

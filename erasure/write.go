@@ -442,7 +442,7 @@ func (s *Store) publish(st *set, bucket, key, kp string, w *staged, v version) (
 			errs[pos] = errNoDrive
 			return
 		}
-		errs[pos] = st.drives[pos].publish(bucket, kp, w.wid, w.data, w.dataDir)
+		errs[pos] = st.drives[pos].publish(bucket, kp, w.wid, w.data, w.dataDir, !s.opts.NoSync)
 	})
 	okN := 0
 	for pos, err := range errs {
@@ -495,8 +495,10 @@ func checkCond(st *set, bucket, kp, key string, opts *backends.PutOptions) error
 }
 
 // publish moves a staged version into place on one drive and removes the
-// data of the version it replaces.
-func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string) error {
+// data of the version it replaces. With sync, the renames are durable
+// before it returns (the folder is synced after the metadata's rename,
+// which comes after the data's).
+func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string, sync bool) error {
 	bdir := d.bucketDir(bucket)
 	if _, err := d.stat(bdir); err != nil {
 		return err // never re-create a removed drive or bucket
@@ -519,7 +521,7 @@ func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string) error
 			}
 			moved = true
 		}
-		err = d.rename(d.tmp(wid+".meta"), filepath.Join(objDir, metaName))
+		err = d.renameSync(d.tmp(wid+".meta"), filepath.Join(objDir, metaName), sync)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
