@@ -445,3 +445,80 @@ func TestHealOptions(t *testing.T) {
 		t.Fatal("object damaged by the cleanup")
 	}
 }
+
+// Objects written while drives are offline get that much more parity (up
+// to half the set): they survive as many further losses as objects
+// written on the whole set.
+func TestParityRaisedWhileOffline(t *testing.T) {
+	paths := drivePaths(t, 8)
+	s, err := open(t, paths, Options{Parity: 2, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	whole := rnd(3 << 20)
+	put(t, s, "b", "whole", whole)
+	if v := mustMeta(t, filepath.Join(paths[0], "b", "whole")); v.Erasure.Parity != 2 {
+		t.Fatalf("parity on the whole set: %d", v.Erasure.Parity)
+	}
+	// Restart with two drives missing: they are offline from the start.
+	for _, i := range []int{1, 4} {
+		if err := os.Rename(paths[i], paths[i]+".gone"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2, err := open(t, paths, Options{Parity: 2, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := map[string][]byte{"big": rnd(3 << 20), "small": rnd(1000)}
+	for k, data := range objs {
+		if err := put(t, s2, "b", k, data); err != nil {
+			t.Fatal(err)
+		}
+		if v := mustMeta(t, filepath.Join(paths[0], "b", k)); v.Erasure.Parity != 4 || v.Erasure.Data != 4 {
+			t.Fatalf("%s written with 2 drives offline: %d data + %d parity, want 4 + 4", k, v.Erasure.Data, v.Erasure.Parity)
+		}
+	}
+	// Parity is capped at half the set: a third drive goes offline at
+	// run time.
+	lose := func(s *Store, i int) {
+		t.Helper()
+		if err := os.Rename(paths[i], paths[i]+".gone"); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range s.sets[0].drives {
+			if d.path == paths[i] {
+				d.setOffline("removed by the test")
+				return
+			}
+		}
+		t.Fatalf("no drive %s", paths[i])
+	}
+	lose(s2, 6)
+	if err := put(t, s2, "b", "capped", rnd(2<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if v := mustMeta(t, filepath.Join(paths[0], "b", "capped")); v.Erasure.Parity != 4 {
+		t.Fatalf("parity with 3 of 8 drives offline: %d, want 4 (half the set)", v.Erasure.Parity)
+	}
+	// A fourth drive lost: the objects written with the raised parity
+	// still read; the one written with parity 2 cannot.
+	lose(s2, 7)
+	s4 := s2
+	for k, want := range objs {
+		if got := get(t, s4, "b", k); !bytes.Equal(got, want) {
+			t.Fatalf("%s: wrong data with four drives lost", k)
+		}
+	}
+	if rc, _, err := s4.GetObject(ctx, "b", "whole", nil); err == nil {
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err == nil && !bytes.Equal(got, whole) {
+			t.Fatal("wrong data for the object with parity 2")
+		}
+	}
+}

@@ -495,13 +495,22 @@ func (s *Store) setFor(bucket, key string) *set {
 }
 
 // layoutFor returns the erasure layout of a new object: parity by storage
-// class, shard order a rotation by crc32 of "bucket/key".
+// class, raised by the number of the set's drives that are offline (up to
+// half the set), so that an object written while drives are out survives
+// as many further losses as one written on a whole set; shard order a
+// rotation by crc32 of "bucket/key".
 func (s *Store) layoutFor(st *set, bucket, key, class string) erasureInfo {
 	n := len(st.drives)
 	p := s.stdParity
 	if class == "REDUCED_REDUNDANCY" {
 		p = min(s.rrsParity, p)
 	}
+	for _, d := range st.drives {
+		if d.offline() != "" {
+			p++
+		}
+	}
+	p = min(p, n/2)
 	rot := int(crc32.ChecksumIEEE([]byte(bucket+"/"+key)) % uint32(n))
 	dist := make([]int, n)
 	for i := range dist {
