@@ -2,6 +2,8 @@ package erasure
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -145,5 +147,57 @@ func TestDriveReplacedByFile(t *testing.T) {
 	waitState(t, s2, 1, DriveOffline)
 	if st := driveState(s2, 1); !strings.Contains(st.Detail, "not drive 1 of set 0") {
 		t.Fatalf("swapped drive: %+v", st)
+	}
+}
+
+// A drive that is slow (its shard reads stall, well within the drive
+// timeout) races parity: reads of every object finish with the right
+// bytes while its reads are still blocked, and the drive stays online.
+func TestSlowShardRacesParity(t *testing.T) {
+	s, _ := newStore(t, 4, Options{Parity: 2, NoSync: true, DriveTimeout: time.Hour})
+	defer s.Close()
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	objs := mixed(t, s, "b")
+	readAll := func() error {
+		for k, want := range objs {
+			rc, _, err := s.GetObject(ctx, "b", k, nil)
+			if err != nil {
+				return err
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(got, want) {
+				return fmt.Errorf("%s: wrong bytes", k)
+			}
+		}
+		return nil
+	}
+	for i, d := range s.allDrives() {
+		release := make(chan struct{})
+		d.setFault(func(op string) error {
+			if op == "read" {
+				<-release
+			}
+			return nil
+		})
+		done := make(chan error, 1)
+		go func() { done <- readAll() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("drive %d slow: %v", i, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("reads wait for slow drive %d", i)
+		}
+		d.setFault(nil)
+		close(release)
+		if why := d.offline(); why != "" {
+			t.Fatalf("slow drive %d taken offline: %s", i, why)
+		}
 	}
 }

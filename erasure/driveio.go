@@ -127,7 +127,7 @@ func isFault(err error) bool {
 // ---- file-system calls ----
 
 func (d *drive) readFile(name string) ([]byte, error) {
-	return do(d, "read", func() ([]byte, error) { return os.ReadFile(name) })
+	return do(d, "read file", func() ([]byte, error) { return os.ReadFile(name) })
 }
 
 func (d *drive) writeFile(name string, data []byte, sync bool) error {

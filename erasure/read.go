@@ -9,7 +9,7 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
+	"time"
 
 	"github.com/klauspost/reedsolomon"
 	"github.com/minio/highwayhash"
@@ -143,10 +143,12 @@ type objReader struct {
 	part    int      // index in v.Parts of the open files, -1 none
 	files   []*dfile // by shard index
 	bad     []bool   // by shard index
+	slow    []bool   // by shard index: lost a race to parity, read last
 	off     int64    // next byte of the object to return
 	end     int64    // end of the range
 	pending []byte
 	queued  bool
+	tainted bool // a shard read may still write into buf: do not reuse it
 }
 
 func (s *Store) newReader(ctx context.Context, st *set, bucket, key, kp string, v *version, has []bool, off, length int64) (*objReader, error) {
@@ -189,6 +191,7 @@ func (r *objReader) open(pi int) error {
 	n := e.Data + e.Parity
 	r.files = make([]*dfile, n)
 	r.bad = make([]bool, n)
+	r.slow = make([]bool, n)
 	name := "part." + strconv.Itoa(r.v.Parts[pi].Number)
 	good := 0
 	for j := range n {
@@ -234,10 +237,10 @@ func (r *objReader) closeFiles() {
 
 func (r *objReader) Close() error {
 	r.closeFiles()
-	if r.buf != nil {
+	if r.buf != nil && !r.tainted {
 		r.buf.release()
-		r.buf = nil
 	}
+	r.buf = nil
 	return nil
 }
 
@@ -286,9 +289,30 @@ func (r *objReader) fill() error {
 	return nil
 }
 
+// hedgeMin is the least time the reads of a block wait for a slow shard
+// before parity is read in its place; the wait is four times the first
+// shard's read time when that is longer.
+const hedgeMin = 50 * time.Millisecond
+
+// shardRead is the outcome of reading one shard's frame of a block.
+type shardRead struct {
+	j        int
+	ok       bool // read whole and verified
+	timedOut bool
+}
+
 // readBlock reads block bi (blen bytes of data) of the open part into
-// r.buf.in.
+// r.buf.in. It reads data shards in parallel; a shard that fails or does
+// not verify is replaced by another (parity), and so is one that lags
+// far behind the others (a slow drive races parity, and loses for the
+// rest of this reader). A read left running may still write into its
+// frame, so the buffer is then abandoned for the next block.
 func (r *objReader) readBlock(bi, blen int64) error {
+	if r.tainted {
+		r.buf = bufPool(r.v.Erasure).Get().(*blockBuf)
+		r.buf.refs.Store(1)
+		r.tainted = false
+	}
 	e := r.v.Erasure
 	n := e.Data + e.Parity
 	b := r.buf
@@ -299,52 +323,87 @@ func (r *objReader) readBlock(bi, blen int64) error {
 		shards[j] = b.shard(j)[:0]
 	}
 	tried := make([]bool, n)
+	inflight := make([]bool, n)
+	results := make(chan shardRead, n)
+	running := 0
+	// launch starts reads of up to want more shards, the slow ones last.
+	launch := func(want int) {
+		for pass := 0; pass < 2; pass++ {
+			for j := 0; j < n && want > 0; j++ {
+				if tried[j] || r.bad[j] || r.slow[j] != (pass == 1) {
+					continue
+				}
+				tried[j], inflight[j] = true, true
+				running++
+				want--
+				file, f := r.files[j], b.frame(j)
+				go func() {
+					m, err := file.ReadAt(f, at)
+					results <- shardRead{j: j, ok: m == len(f) && (err == nil || err == io.EOF) && verifyFrame(f), timedOut: isTimeout(err)}
+				}()
+			}
+		}
+	}
+	launch(e.Data)
+	began := time.Now()
+	var hedge <-chan time.Time
+	var hedgeTimer *time.Timer
+	defer func() {
+		if hedgeTimer != nil {
+			hedgeTimer.Stop()
+		}
+	}()
 	good := 0
 	for good < e.Data {
-		var batch []int
-		for j := 0; j < n && len(batch) < e.Data-good; j++ {
-			if !tried[j] && !r.bad[j] {
-				batch = append(batch, j)
+		if running == 0 {
+			launch(e.Data - good)
+			if running == 0 {
+				return unavailable("read quorum not met for %q: %d of %d shards of block %d intact, %d needed", r.key, good, n, bi, e.Data)
 			}
 		}
-		if len(batch) == 0 {
-			return unavailable("read quorum not met for %q: %d of %d shards of block %d intact, %d needed", r.key, good, n, bi, e.Data)
-		}
-		ok := make([]bool, len(batch))
-		var timedOut atomic.Bool
-		parallel(len(batch), func(k int) {
-			j := batch[k]
-			f := b.frame(j)
-			m, err := r.files[j].ReadAt(f, at)
-			if isTimeout(err) {
-				timedOut.Store(true)
-			}
-			ok[k] = m == len(f) && (err == nil || err == io.EOF) && verifyFrame(f)
-		})
-		if timedOut.Load() {
-			// A read that passed its deadline may still write into
-			// the block buffer: leave it to the garbage collector and
-			// read the block again into a fresh one, without the
-			// shards that timed out (their drive is offline now).
-			for k, j := range batch {
-				if !ok[k] {
-					r.bad[j] = true
-				}
-			}
-			r.degraded()
-			r.buf = bufPool(e).Get().(*blockBuf)
-			r.buf.refs.Store(1)
-			return r.readBlock(bi, blen)
-		}
-		for k, j := range batch {
-			tried[j] = true
-			if ok[k] {
-				shards[j] = b.shard(j)
+		select {
+		case res := <-results:
+			running--
+			inflight[res.j] = false
+			switch {
+			case res.ok:
+				shards[res.j] = b.shard(res.j)
 				good++
-			} else {
-				r.bad[j] = true
+			case res.timedOut:
+				// Its drive is offline now; the read may still write
+				// into the frame later.
+				r.bad[res.j] = true
+				shards[res.j] = nil
+				r.tainted = true
+				r.degraded()
+			default:
+				r.bad[res.j] = true
 				r.degraded()
 			}
+			if hedge == nil && hedgeTimer == nil && good > 0 && good < e.Data && running > 0 {
+				hedgeTimer = time.NewTimer(max(hedgeMin, 4*time.Since(began)))
+				hedge = hedgeTimer.C
+			}
+		case <-hedge:
+			hedge = nil
+			// Every read still running gets a rival on another shard.
+			slow := 0
+			for j := range n {
+				if inflight[j] {
+					slow++
+				}
+			}
+			launch(slow)
+		}
+	}
+	for j := range n {
+		if inflight[j] {
+			// Left running: its frame is not ours any more, and the
+			// drive is slow; the other shards serve the rest of the
+			// object when they can. (Not a heal: the shard may be fine.)
+			r.slow[j] = true
+			shards[j] = nil
+			r.tainted = true
 		}
 	}
 	for j := 0; j < e.Data; j++ {
