@@ -404,6 +404,90 @@ func (r *decReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// checkHeader checks the header h of package seq (of cipher want, or any
+// known one when want is 0) and returns its flags and payload length.
+func checkHeader(h []byte, seq uint32, want Cipher) (flags byte, length int, err error) {
+	flags = h[2]
+	length = int(binary.LittleEndian.Uint32(h[4:8]))
+	switch {
+	case h[0] != Version:
+		return 0, 0, authErr("package %d: unknown format version %d", seq, h[0])
+	case want != 0 && Cipher(h[1]) != want:
+		return 0, 0, authErr("package %d: cipher %d, want %s", seq, h[1], want)
+	case flags&^flagFinal != 0 || h[3] != 0 || binary.LittleEndian.Uint32(h[12:16]) != 0:
+		return 0, 0, authErr("package %d: bad header", seq)
+	case length > PayloadSize || (flags&flagFinal == 0 && length != PayloadSize):
+		return 0, 0, authErr("package %d: bad payload length %d", seq, length)
+	case binary.LittleEndian.Uint32(h[8:12]) != seq:
+		return 0, 0, authErr("package %d: out of order (it is package %d)", seq, binary.LittleEndian.Uint32(h[8:12]))
+	}
+	return flags, length, nil
+}
+
+// OpenPackages decrypts the whole packages in src, the first of sequence
+// number c.SeqNum, into dst, which must have room for their payloads, and
+// returns the length of the plaintext: the batch form of DecryptReader,
+// with no copy besides the decryption itself. final says src must end with
+// the stream's final package; either way a final package can only be the
+// last of src. Errors wrap ErrAuth.
+func OpenPackages(dst, src []byte, c Config, final bool) (int, error) {
+	var aead cipher.AEAD
+	if c.Cipher != 0 {
+		var err error
+		if aead, err = c.Cipher.aead(c.Key); err != nil {
+			return 0, err
+		}
+	}
+	var nc [12]byte
+	n, seq := 0, c.SeqNum
+	for len(src) > 0 {
+		if len(src) < HeaderSize {
+			return n, authErr("package %d truncated", seq)
+		}
+		h := src[:HeaderSize]
+		flags, length, err := checkHeader(h, seq, c.Cipher)
+		if err != nil {
+			return n, err
+		}
+		if aead == nil {
+			cph := Cipher(h[1])
+			if aead, err = cph.aead(c.Key); err != nil {
+				return n, authErr("package %d: %v", seq, err)
+			}
+			c.Cipher = cph
+		}
+		end := HeaderSize + length + TagSize
+		if len(src) < end {
+			return n, authErr("package %d truncated", seq)
+		}
+		if len(dst)-n < length {
+			return n, errors.New("sio: OpenPackages: dst too short")
+		}
+		nonce(&nc, seq, flags)
+		if _, err := aead.Open(dst[n:n], nc[:], src[HeaderSize:end], h); err != nil {
+			return n, authErr("package %d does not authenticate", seq)
+		}
+		n += length
+		src = src[end:]
+		if flags&flagFinal != 0 {
+			if len(src) > 0 {
+				return n, authErr("data after the final package")
+			}
+			return n, nil
+		}
+		if len(src) > 0 {
+			if seq == math.MaxUint32 {
+				return n, authErr("stream too long")
+			}
+			seq++
+		}
+	}
+	if final {
+		return n, authErr("stream truncated after package %d", seq)
+	}
+	return n, nil
+}
+
 func authErr(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrAuth}, args...)...)
 }
@@ -424,19 +508,9 @@ func (r *decReader) open() error {
 		}
 		return err
 	}
-	flags := h[2]
-	length := int(binary.LittleEndian.Uint32(h[4:8]))
-	switch {
-	case h[0] != Version:
-		return authErr("package %d: unknown format version %d", r.seq, h[0])
-	case r.cipher != 0 && Cipher(h[1]) != r.cipher:
-		return authErr("package %d: cipher %d, want %s", r.seq, h[1], r.cipher)
-	case flags&^flagFinal != 0 || h[3] != 0 || binary.LittleEndian.Uint32(h[12:16]) != 0:
-		return authErr("package %d: bad header", r.seq)
-	case length > PayloadSize || (flags&flagFinal == 0 && length != PayloadSize):
-		return authErr("package %d: bad payload length %d", r.seq, length)
-	case binary.LittleEndian.Uint32(h[8:12]) != r.seq:
-		return authErr("package %d: out of order (it is package %d)", r.seq, binary.LittleEndian.Uint32(h[8:12]))
+	flags, length, err := checkHeader(h, r.seq, r.cipher)
+	if err != nil {
+		return err
 	}
 	if r.aead == nil {
 		c := Cipher(h[1])

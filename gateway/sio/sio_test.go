@@ -404,3 +404,79 @@ func BenchmarkDecrypt(b *testing.B) {
 		})
 	}
 }
+
+// OpenPackages gives what DecryptReader gives, for whole streams and for
+// runs of packages inside one, and refuses what DecryptReader refuses.
+func TestOpenPackages(t *testing.T) {
+	for _, ci := range ciphers {
+		for _, size := range sizes {
+			c := Config{Key: testKey(t), Cipher: ci}
+			plain := randBytes(t, size)
+			enc := encrypt(t, plain, c)
+			dst := make([]byte, size+PayloadSize)
+			n, err := OpenPackages(dst, enc, c, true)
+			if err != nil || !bytes.Equal(dst[:n], plain) {
+				t.Fatalf("%s %d: %d bytes, %v", ci, size, n, err)
+			}
+			// The cipher read from the headers, as DecryptReader does.
+			if n, err := OpenPackages(dst, enc, Config{Key: c.Key}, true); err != nil || n != size {
+				t.Fatalf("%s %d, cipher from the header: %d %v", ci, size, n, err)
+			}
+			pkgs := (len(enc) + PackageSize - 1) / PackageSize
+			if pkgs < 3 {
+				continue
+			}
+			// Up to the final package, which need not be asked for.
+			if n, err := OpenPackages(dst, enc, c, false); err != nil || n != size {
+				t.Fatalf("%s %d, final not required: %d %v", ci, size, n, err)
+			}
+			// The packages between the first and the final one.
+			last := pkgs - 1
+			mid := enc[PackageSize : last*PackageSize]
+			if n, err := OpenPackages(dst, mid, Config{Key: c.Key, Cipher: ci, SeqNum: 1}, false); err != nil || !bytes.Equal(dst[:n], plain[PayloadSize:last*PayloadSize]) {
+				t.Fatalf("%s %d, middle packages: %d %v", ci, size, n, err)
+			}
+			bad := map[string]func() (int, error){
+				"wrong seq":        func() (int, error) { return OpenPackages(dst, mid, Config{Key: c.Key, Cipher: ci}, false) },
+				"final missing":    func() (int, error) { return OpenPackages(dst, enc[:last*PackageSize], c, true) },
+				"cut in a package": func() (int, error) { return OpenPackages(dst, enc[:len(enc)-1], c, true) },
+				"dst too short":    func() (int, error) { return OpenPackages(dst[:PayloadSize], enc, c, true) },
+				"swapped packages": func() (int, error) {
+					sw := bytes.Clone(enc)
+					copy(sw[:PackageSize], enc[PackageSize:2*PackageSize])
+					copy(sw[PackageSize:2*PackageSize], enc[:PackageSize])
+					return OpenPackages(dst, sw, c, true)
+				},
+				"flipped byte": func() (int, error) {
+					fl := bytes.Clone(enc)
+					fl[PackageSize+HeaderSize+5] ^= 1
+					return OpenPackages(dst, fl, c, true)
+				},
+				"data after final": func() (int, error) {
+					return OpenPackages(make([]byte, 2*len(dst)), append(bytes.Clone(enc), enc[:PackageSize]...), c, true)
+				},
+			}
+			for what, f := range bad {
+				if _, err := f(); err == nil || (what != "dst too short" && !errors.Is(err, ErrAuth)) {
+					t.Fatalf("%s %d, %s: %v", ci, size, what, err)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkOpenPackages(b *testing.B) {
+	for _, ci := range ciphers {
+		b.Run(ci.String(), func(b *testing.B) {
+			c := Config{Key: testKey(b), Cipher: ci}
+			enc := encrypt(b, make([]byte, 64<<20), c)
+			dst := make([]byte, 64<<20)
+			b.SetBytes(64 << 20)
+			for b.Loop() {
+				if _, err := OpenPackages(dst, enc, c, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package sse
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"runtime"
@@ -104,30 +103,13 @@ func newParallelDecrypt(src io.Reader, key []byte, c sio.Cipher, seq uint32, enc
 	return p
 }
 
-// open decrypts the n stored bytes of enc, whole packages from seq on.
+// open decrypts the n stored bytes of enc, whole packages from seq on,
+// straight into a plaintext buffer.
 func open(enc []byte, n int64, key []byte, c sio.Cipher, seq uint32, final bool) batch {
-	pkgs := (n + sio.PackageSize - 1) / sio.PackageSize
-	plainLen := n - pkgs*sio.Overhead
-	r, err := sio.DecryptReader(bytes.NewReader(enc[:n]), sio.Config{Key: key, Cipher: c, SeqNum: seq})
-	if err != nil {
-		return batch{err: err}
-	}
 	out := plainBufs.Get().(*[]byte)
-	m, err := io.ReadFull(r, (*out)[:plainLen])
-	if err == nil && final {
-		// The stream must end here, with its final package.
-		var one [1]byte
-		if _, err = r.Read(one[:]); err == io.EOF {
-			err = nil
-		} else if err == nil {
-			err = fmt.Errorf("%w: data after the stream's end", sio.ErrAuth)
-		}
-	}
+	m, err := sio.OpenPackages(*out, enc[:n], sio.Config{Key: key, Cipher: c, SeqNum: seq}, final)
 	if err != nil {
 		plainBufs.Put(out)
-		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			err = fmt.Errorf("%w: a batch of packages ends early", sio.ErrAuth)
-		}
 		return batch{err: err}
 	}
 	return batch{plain: out, n: m}
