@@ -223,6 +223,47 @@ func header(h []byte, c Cipher, flags byte, length int, seq uint32) {
 	clear(h[12:16])
 }
 
+// SealPackages encrypts src into dst as packages, the first of sequence
+// number c.SeqNum, and returns the number of bytes written: the batch form
+// of EncryptReader. Unless final, src must be whole payloads (a multiple
+// of PayloadSize); with final, its last package (empty when src is) ends
+// the stream. dst must have room for EncryptedSize(len(src)) bytes, or a
+// whole number of packages when not final.
+func SealPackages(dst, src []byte, c Config, final bool) (int, error) {
+	aead, err := c.Cipher.aead(c.Key)
+	if err != nil {
+		return 0, err
+	}
+	if !final && len(src)%PayloadSize != 0 {
+		return 0, errors.New("sio: SealPackages: a batch that does not end the stream must be whole packages")
+	}
+	var nc [12]byte
+	n, seq := 0, c.SeqNum
+	for first := true; first || len(src) > 0; first = false {
+		if !first {
+			if seq == math.MaxUint32 {
+				return n, errors.New("sio: stream too long")
+			}
+			seq++
+		}
+		m := min(len(src), PayloadSize)
+		var flags byte
+		if final && m == len(src) {
+			flags = flagFinal
+		}
+		if len(dst)-n < HeaderSize+m+TagSize {
+			return n, errors.New("sio: SealPackages: dst too short")
+		}
+		h := dst[n : n+HeaderSize]
+		header(h, c.Cipher, flags, m, seq)
+		nonce(&nc, seq, flags)
+		sealed := aead.Seal(dst[n+HeaderSize:n+HeaderSize], nc[:], src[:m], h)
+		n += HeaderSize + len(sealed)
+		src = src[m:]
+	}
+	return n, nil
+}
+
 // EncryptReader returns a reader of the encrypted stream of src. It holds one
 // package in memory.
 func EncryptReader(src io.Reader, c Config) (io.Reader, error) {

@@ -480,3 +480,44 @@ func BenchmarkOpenPackages(b *testing.B) {
 		})
 	}
 }
+
+// SealPackages in batches writes the very bytes EncryptReader writes.
+func TestSealPackages(t *testing.T) {
+	for _, ci := range ciphers {
+		for _, size := range sizes {
+			c := Config{Key: testKey(t), Cipher: ci}
+			plain := randBytes(t, size)
+			want := encrypt(t, plain, c)
+			for _, batch := range []int{PayloadSize, 3 * PayloadSize} {
+				var got []byte
+				dst := make([]byte, EncryptedSize(int64(batch))+PackageSize)
+				seq := uint32(0)
+				for off := 0; ; off += batch {
+					end := min(off+batch, size)
+					final := end == size
+					bc := c
+					bc.SeqNum = seq
+					n, err := SealPackages(dst, plain[off:end], bc, final)
+					if err != nil {
+						t.Fatalf("%s %d/%d: %v", ci, size, batch, err)
+					}
+					got = append(got, dst[:n]...)
+					seq += uint32(batch / PayloadSize)
+					if final {
+						break
+					}
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s %d in batches of %d: %d bytes differ from EncryptReader's %d", ci, size, batch, len(got), len(want))
+				}
+			}
+		}
+	}
+	c := Config{Key: testKey(t), Cipher: AES256GCM}
+	if _, err := SealPackages(make([]byte, 1<<20), make([]byte, PayloadSize+1), c, false); err == nil {
+		t.Fatal("a partial package sealed in a batch that is not the last")
+	}
+	if _, err := SealPackages(make([]byte, 10), make([]byte, 100), c, true); err == nil {
+		t.Fatal("sealed into a short dst")
+	}
+}

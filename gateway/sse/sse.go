@@ -413,20 +413,32 @@ type sealReader struct {
 	sys       map[string]string // the layer's entries, set again at the end
 	n         int64
 	done      bool
+	// deferred leaves finish to the reader of the encrypted stream, when
+	// a goroutine reads this one ahead: meta is the consumer's to change.
+	deferred bool
 }
 
 func (r *sealReader) Read(p []byte) (int, error) {
 	n, err := r.src.Read(p)
 	r.n += int64(n)
-	if err == io.EOF && !r.done {
-		r.done = true
-		// Whoever read before may have replaced the map at its own end.
-		setSys(r.meta, r.sys)
-		r.meta.Sys[sysSize] = strconv.FormatInt(r.n, 10)
-		r.meta.ETag = r.keys.etag(r.streamKey, r.meta.ETag)
-		r.meta.Sys[sysETag] = r.meta.ETag
+	if err == io.EOF && !r.deferred {
+		r.finish()
 	}
 	return n, err
+}
+
+// finish records the plaintext's size and ETag in meta, once the whole
+// plaintext has been read.
+func (r *sealReader) finish() {
+	if r.done {
+		return
+	}
+	r.done = true
+	// Whoever read before may have replaced the map at its own end.
+	setSys(r.meta, r.sys)
+	r.meta.Sys[sysSize] = strconv.FormatInt(r.n, 10)
+	r.meta.ETag = r.keys.etag(r.streamKey, r.meta.ETag)
+	r.meta.Sys[sysETag] = r.meta.ETag
 }
 
 func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reader, opts backends.PutOptions) (backends.ObjectInfo, error) {
@@ -472,11 +484,10 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	clearSys(opts.Meta)
 	setSys(opts.Meta, sys)
 	sk := k.streamKey()
-	enc, err := sio.EncryptReader(&sealReader{src: data, meta: opts.Meta, keys: k, streamKey: sk, sys: sys}, sio.Config{Key: sk, Cipher: k.cipher})
-	if err != nil {
-		return backends.ObjectInfo{}, err
-	}
+	enc, meta, done := encrypting(&sealReader{src: data, meta: opts.Meta, keys: k, streamKey: sk, sys: sys}, sio.Config{Key: sk, Cipher: k.cipher})
+	opts.Meta = meta
 	info, err := l.Backend.PutObject(ctx, bucket, key, enc, opts)
+	done()
 	if err != nil {
 		return info, err
 	}
@@ -650,7 +661,7 @@ type decryptReader struct {
 	segs   []segment
 	lr     *io.LimitedReader // the current segment's stored bytes
 	cur    io.Reader         // its plaintext, skip done, take bytes long
-	par    *parallelDecrypt  // the current segment's decrypter, when parallel
+	par    *batches          // the current segment's decrypter, when parallel
 }
 
 func (r *decryptReader) Read(p []byte) (int, error) {
@@ -1077,11 +1088,9 @@ func (l *Layer) UploadPart(ctx context.Context, bucket, key, uploadID string, nu
 		meta = &backends.Meta{}
 	}
 	pk := k.partKey(number)
-	r, err := sio.EncryptReader(&sealReader{src: data, meta: meta, keys: k, streamKey: pk, sys: map[string]string{}}, sio.Config{Key: pk, Cipher: k.cipher})
-	if err != nil {
-		return backends.PartInfo{}, err
-	}
-	p, err := l.Backend.UploadPart(ctx, bucket, key, uploadID, number, r, meta)
+	r, inner, done := encrypting(&sealReader{src: data, meta: meta, keys: k, streamKey: pk, sys: map[string]string{}}, sio.Config{Key: pk, Cipher: k.cipher})
+	p, err := l.Backend.UploadPart(ctx, bucket, key, uploadID, number, r, inner)
+	done()
 	if err != nil {
 		return p, err
 	}
