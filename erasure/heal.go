@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/strata-storage/strata/backends"
 )
@@ -203,9 +202,8 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		objDir := d.objDir(bucket, kp)
 		ents, _ := d.readDir(objDir)
 		for _, ent := range ents {
-			n := ent.Name()
-			if strings.HasPrefix(n, "~") && !strings.HasPrefix(n, "~~") && n != folderMark && n != "~"+v.DataDir {
-				d.removeAll(filepath.Join(objDir, n))
+			if isStaleDataDir(ent.Name(), v) {
+				d.removeAll(filepath.Join(objDir, ent.Name()))
 			}
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -284,8 +285,9 @@ func (s *Store) scanCycle(ctx context.Context) {
 }
 
 // needsHeal is the scanner's quick check of an object: every online drive
-// of its set holds its current metadata, and the part files of the right
-// size or a verified inline shard.
+// of its set holds its current metadata, the part files of the right size
+// or a verified inline shard, and no data dir that the version does not
+// use (a crash between the two renames of a publish leaves one).
 func (s *Store) needsHeal(bucket, key string) bool {
 	kp, err := keyPath(key)
 	if err != nil {
@@ -308,6 +310,9 @@ func (s *Store) needsHeal(bucket, key string) bool {
 		if !has[pos] {
 			return true
 		}
+		if unusedDataDir(d, bucket, kp, v) {
+			return true
+		}
 		if v.DataDir == "" {
 			if v.Meta.Size > 0 && !verifyFrame(ms[pos].v.Inline) {
 				return true
@@ -322,4 +327,22 @@ func (s *Store) needsHeal(bucket, key string) bool {
 		}
 	}
 	return false
+}
+
+// unusedDataDir reports whether the object's folder on d holds a data dir
+// other than v's.
+func unusedDataDir(d *drive, bucket, kp string, v *version) bool {
+	ents, _ := d.readDir(d.objDir(bucket, kp))
+	for _, ent := range ents {
+		if isStaleDataDir(ent.Name(), v) {
+			return true
+		}
+	}
+	return false
+}
+
+// isStaleDataDir reports whether the entry name of an object's folder is a
+// data dir that version v does not use.
+func isStaleDataDir(name string, v *version) bool {
+	return strings.HasPrefix(name, "~") && !strings.HasPrefix(name, "~~") && name != folderMark && name != "~"+v.DataDir
 }

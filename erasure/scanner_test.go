@@ -130,3 +130,42 @@ func TestScannerQueueAndDeep(t *testing.T) {
 		t.Fatalf("scanner status after restart: %+v", st)
 	}
 }
+
+// A data dir left by a crash between the two renames of a publish is
+// found by the scanner's quick check, and healing removes it.
+func TestQuickCheckFindsUnusedDataDir(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true})
+	defer s.Close()
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	data := rnd(2 << 20)
+	if err := put(t, s, "b", "k", data); err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "b", "small", rnd(10))
+	for _, k := range []string{"k", "small"} {
+		if s.needsHeal("b", k) {
+			t.Fatalf("%s: a whole object needs healing", k)
+		}
+		left := filepath.Join(paths[2], "b", k, "~0123456789abcdef")
+		if err := os.MkdirAll(left, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(left, "part.1"), []byte("left over"), 0o644)
+		if !s.needsHeal("b", k) {
+			t.Fatalf("%s: the quick check misses an unused data dir", k)
+		}
+		if _, err := s.HealObject(ctx, "b", k); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: the unused data dir is still there: %v", k, err)
+		}
+		if s.needsHeal("b", k) {
+			t.Fatalf("%s: still needs healing after HealObject", k)
+		}
+	}
+	if got := get(t, s, "b", "k"); !bytes.Equal(got, data) {
+		t.Fatal("data changed")
+	}
+}
