@@ -164,9 +164,15 @@ func (r *fileReader) read(key string, size int64, n int, off int64) (fuse.ReadRe
 		pos := off + int64(res.size)
 		s, err := r.at(key, pos, int64(n-res.size), size)
 		if err != nil {
-			if res.size > 0 {
-				return res, nil // a short read; the next one gets the error
+			if err == io.ErrUnexpectedEOF && res.size > 0 {
+				// The object is shorter than it was (read twice): a
+				// short read tells the kernel where it ends now.
+				return res, nil
 			}
+			// Any other error fails the whole read: the kernel would
+			// take a short read for the end of the file, and a copy
+			// would end quietly truncated instead of failing.
+			res.Done()
 			return nil, err
 		}
 		b := s.bytes()[pos-s.off:]

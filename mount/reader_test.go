@@ -149,6 +149,17 @@ func TestReaderErrors(t *testing.T) {
 	if toErrno(err) != syscall.EIO || off > 4<<20 {
 		t.Errorf("read past a failing body: %v at %d", err, off)
 	}
+	// A read that the failure cuts in its middle fails whole: a short
+	// read would tell the kernel the file ends there.
+	r3 := &fileReader{f: f}
+	defer r3.close()
+	if res, err := r3.read("k", int64(len(data)), 2<<20, 2<<20); toErrno(err) != syscall.EIO {
+		size := 0
+		if res != nil {
+			size = res.Size()
+		}
+		t.Errorf("read across the failure: %d bytes, %v", size, err)
+	}
 	// An object shorter than its listed size.
 	f2, _ := newReaderFS(map[string][]byte{"short": data[:1000]})
 	r2 := &fileReader{f: f2}
