@@ -95,42 +95,12 @@ default: fs1
 	s := startServer(t, withConfig(conf))
 	c := s.S3(t)
 
-	out, err := s.awsCLI(t, "", "s3", "ls", "--recursive", "s3://docs")
-	must(t, err, "s3 ls")
-	if !strings.Contains(out, "2024/report.txt") {
-		t.Fatalf("the file placed on the share is not listed:\n%s", out)
-	}
-	wantObject(t, c, "docs", "2024/report.txt", []byte("placed on the share"))
-
-	// The aws CLI writes (a multipart upload for the big file): plain files
-	// on the share with the same bytes.
-	work := t.TempDir()
-	big := randBytes(21, 12<<20)
-	must(t, os.WriteFile(filepath.Join(work, "big.bin"), big, 0o644), "write")
-	_, err = s.awsCLI(t, "", "s3", "cp", filepath.Join(work, "big.bin"), "s3://docs/upload/big.bin")
-	must(t, err, "s3 cp")
-	got, err := os.ReadFile(filepath.Join(share, "docs", "upload", "big.bin"))
-	if err != nil || !bytes.Equal(got, big) {
-		t.Fatalf("the object is not a plain file with the same bytes on the share: %v", err)
-	}
-
-	up := filepath.Join(work, "tree")
-	for i, name := range []string{"a.txt", "sub/b.txt", "sub/deep/c.txt"} {
-		p := filepath.Join(up, filepath.FromSlash(name))
-		must(t, os.MkdirAll(filepath.Dir(p), 0o755), "mkdir")
-		must(t, os.WriteFile(p, randBytes(uint64(i), 1000+i), 0o644), "write")
-	}
-	_, err = s.awsCLI(t, "", "s3", "sync", up, "s3://docs/tree/")
-	must(t, err, "sync up")
-	sameTree(t, treeFiles(t, filepath.Join(share, "docs", "tree"), nil), treeFiles(t, up, nil))
-	down := filepath.Join(work, "down")
-	_, err = s.awsCLI(t, "", "s3", "sync", "s3://docs/tree/", down)
-	must(t, err, "sync down")
-	sameTree(t, treeFiles(t, down, nil), treeFiles(t, up, nil))
+	shareFlows(t, s, c, share, "share", 21)
 
 	// Windows-forbidden names are refused, not mangled.
-	_, err = s.awsCLI(t, "", "s3", "cp", filepath.Join(up, "a.txt"), "s3://docs/bad:name.txt")
-	if err == nil {
+	a := filepath.Join(t.TempDir(), "a.txt")
+	must(t, os.WriteFile(a, []byte("a"), 0o644), "write")
+	if _, err := s.awsCLI(t, "", "s3", "cp", a, "s3://docs/bad:name.txt"); err == nil {
 		t.Fatal("a key with ':' was stored on an SMB share")
 	}
 }
@@ -158,41 +128,10 @@ default: filer
 	s := startServer(t, withConfig(conf))
 	c := s.S3(t)
 
-	out, err := s.awsCLI(t, "", "s3", "ls", "--recursive", "s3://docs")
-	must(t, err, "s3 ls")
-	if !strings.Contains(out, "2024/report.txt") {
-		t.Fatalf("the file placed on the export is not listed:\n%s", out)
-	}
-	wantObject(t, c, "docs", "2024/report.txt", []byte("placed on the export"))
-
-	// The aws CLI writes (a multipart upload for the big file): plain files
-	// on the export with the same bytes.
-	work := t.TempDir()
-	big := randBytes(22, 12<<20)
-	must(t, os.WriteFile(filepath.Join(work, "big.bin"), big, 0o644), "write")
-	_, err = s.awsCLI(t, "", "s3", "cp", filepath.Join(work, "big.bin"), "s3://docs/upload/big.bin")
-	must(t, err, "s3 cp")
-	got, err := os.ReadFile(filepath.Join(export, "docs", "upload", "big.bin"))
-	if err != nil || !bytes.Equal(got, big) {
-		t.Fatalf("the object is not a plain file with the same bytes on the export: %v", err)
-	}
-	_, err = s.awsCLI(t, "", "s3", "cp", "s3://docs/upload/big.bin", "s3://docs/copy/big.bin")
+	shareFlows(t, s, c, export, "export", 22)
+	_, err := s.awsCLI(t, "", "s3", "cp", "s3://docs/upload/big.bin", "s3://docs/copy/big.bin")
 	must(t, err, "s3 cp (server-side copy)")
-	wantObject(t, c, "docs", "copy/big.bin", big)
-
-	up := filepath.Join(work, "tree")
-	for i, name := range []string{"a.txt", "sub/b.txt", "sub/deep/c.txt"} {
-		p := filepath.Join(up, filepath.FromSlash(name))
-		must(t, os.MkdirAll(filepath.Dir(p), 0o755), "mkdir")
-		must(t, os.WriteFile(p, randBytes(uint64(i), 1000+i), 0o644), "write")
-	}
-	_, err = s.awsCLI(t, "", "s3", "sync", up, "s3://docs/tree/")
-	must(t, err, "sync up")
-	sameTree(t, treeFiles(t, filepath.Join(export, "docs", "tree"), nil), treeFiles(t, up, nil))
-	down := filepath.Join(work, "down")
-	_, err = s.awsCLI(t, "", "s3", "sync", "s3://docs/tree/", down)
-	must(t, err, "sync down")
-	sameTree(t, treeFiles(t, down, nil), treeFiles(t, up, nil))
+	wantObject(t, c, "docs", "copy/big.bin", getBytes(t, c, "docs", "upload/big.bin"))
 
 	// The filer stops: requests fail within the timeout with a 503-class
 	// error, not a hang; once it is back, they succeed again.
@@ -227,7 +166,7 @@ default: filer
 		time.Sleep(time.Second)
 	}
 	wantObject(t, c, "docs", "after.txt", []byte("after the restart"))
-	got, err = os.ReadFile(filepath.Join(export, "docs", "after.txt"))
+	got, err := os.ReadFile(filepath.Join(export, "docs", "after.txt"))
 	if err != nil || string(got) != "after the restart" {
 		t.Fatalf("after.txt on the export: %q, %v", got, err)
 	}
@@ -260,4 +199,44 @@ func runInGanesha(t *testing.T, pattern string) {
 	if err != nil {
 		t.Fatalf("the run inside the namespace failed: %v", err)
 	}
+}
+
+// shareFlows checks Strata over a share whose folder root holds
+// docs/2024/report.txt, "placed on the "+what: the file is listed and
+// read; the aws CLI's cp (a multipart upload) and sync both ways make
+// plain files with the same bytes.
+func shareFlows(t *testing.T, s *server, c *s3.Client, root, what string, seed uint64) {
+	t.Helper()
+	out, err := s.awsCLI(t, "", "s3", "ls", "--recursive", "s3://docs")
+	must(t, err, "s3 ls")
+	if !strings.Contains(out, "2024/report.txt") {
+		t.Fatalf("the file placed on the %s is not listed:\n%s", what, out)
+	}
+	wantObject(t, c, "docs", "2024/report.txt", []byte("placed on the "+what))
+
+	// The aws CLI writes (a multipart upload for the big file): plain files
+	// on the share with the same bytes.
+	work := t.TempDir()
+	big := randBytes(seed, 12<<20)
+	must(t, os.WriteFile(filepath.Join(work, "big.bin"), big, 0o644), "write")
+	_, err = s.awsCLI(t, "", "s3", "cp", filepath.Join(work, "big.bin"), "s3://docs/upload/big.bin")
+	must(t, err, "s3 cp")
+	got, err := os.ReadFile(filepath.Join(root, "docs", "upload", "big.bin"))
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("the object is not a plain file with the same bytes on the %s: %v", what, err)
+	}
+
+	up := filepath.Join(work, "tree")
+	for i, name := range []string{"a.txt", "sub/b.txt", "sub/deep/c.txt"} {
+		p := filepath.Join(up, filepath.FromSlash(name))
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755), "mkdir")
+		must(t, os.WriteFile(p, randBytes(uint64(i), 1000+i), 0o644), "write")
+	}
+	_, err = s.awsCLI(t, "", "s3", "sync", up, "s3://docs/tree/")
+	must(t, err, "sync up")
+	sameTree(t, treeFiles(t, filepath.Join(root, "docs", "tree"), nil), treeFiles(t, up, nil))
+	down := filepath.Join(work, "down")
+	_, err = s.awsCLI(t, "", "s3", "sync", "s3://docs/tree/", down)
+	must(t, err, "sync down")
+	sameTree(t, treeFiles(t, down, nil), treeFiles(t, up, nil))
 }
