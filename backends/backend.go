@@ -110,10 +110,10 @@ type ObjectInfo struct {
 	Key string
 	Meta
 
-	// Set by the versioning layer, never by a backend: the version's ID
-	// ("null" for the null version, "" when the bucket was never
-	// versioned), whether it is the key's newest version, and whether
-	// it is a delete marker.
+	// Set by the versioning layer, or by the methods of a VersionStore,
+	// never by the plain Backend methods: the version's ID ("null" for
+	// the null version, "" when the bucket was never versioned), whether
+	// it is the key's newest version, and whether it is a delete marker.
 	VersionID    string
 	IsLatest     bool
 	DeleteMarker bool

@@ -1,6 +1,9 @@
 package backends
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // Optional interfaces: a backend implements them when it can do better than
 // what the gateway builds from the Backend primitives.
@@ -42,4 +45,71 @@ type SysLister interface {
 func ListsSys(b Backend, bucket string) bool {
 	l, ok := b.(SysLister)
 	return ok && l.ListsSys(bucket)
+}
+
+// VersionStore is implemented by a backend that keeps the versions of its
+// objects itself (the erasure store keeps them in each object's metadata,
+// next to its data). The versioning layer then leaves the versions of such
+// a bucket to it, instead of archiving them below its reserved prefix.
+//
+// The layer makes the IDs: 32 hex digits, or "null" for the null version.
+// A write with the ID "null" replaces the key's null version and keeps the
+// others; any other ID adds a version. The plain Backend methods act on
+// the newest version: reads and UpdateMeta see it unless it is a delete
+// marker (NoSuchKey); PutObject and CompleteMultipartUpload write the null
+// version, DeleteObject removes it.
+//
+// The ObjectInfo these methods return carries VersionID, IsLatest and
+// DeleteMarker. A read of a key whose newest version is a delete marker is
+// NoSuchKey, and one of a delete marker by its ID is MethodNotAllowed; both
+// return the marker's info with the error.
+type VersionStore interface {
+	PutVersion(ctx context.Context, bucket, key, id string, data io.Reader, opts PutOptions) (ObjectInfo, error)
+	CompleteMultipartVersion(ctx context.Context, bucket, key, id, uploadID string, parts []int, meta Meta) (ObjectInfo, error)
+	PutDeleteMarker(ctx context.Context, bucket, key, id string) (ObjectInfo, error)
+	// GetVersion and HeadVersion read version id, or the newest for "".
+	GetVersion(ctx context.Context, bucket, key, id string, rng *Range) (io.ReadCloser, ObjectInfo, error)
+	HeadVersion(ctx context.Context, bucket, key, id string) (ObjectInfo, error)
+	// UpdateVersionMeta replaces the metadata of version id ("" the
+	// newest), keeping its size, ETag and parts.
+	UpdateVersionMeta(ctx context.Context, bucket, key, id string, meta Meta) (ObjectInfo, error)
+	// DeleteVersion removes version id for good and returns what it was;
+	// NoSuchVersion when the key has no such version.
+	DeleteVersion(ctx context.Context, bucket, key, id string) (ObjectInfo, error)
+	// ListVersions lists versions and delete markers in key order, newest
+	// first per key.
+	ListVersions(ctx context.Context, bucket string, opts VersionListOptions) (VersionList, error)
+}
+
+// NativeVersioner is implemented by a backend that may have a VersionStore
+// for a bucket (the store itself, or a layer or namespace that forwards).
+type NativeVersioner interface {
+	VersionStore(bucket string) (VersionStore, bool)
+}
+
+// VersionStoreFor returns the VersionStore of bucket in b, if it has one.
+func VersionStoreFor(b Backend, bucket string) (VersionStore, bool) {
+	if n, ok := b.(NativeVersioner); ok {
+		return n.VersionStore(bucket)
+	}
+	return nil, false
+}
+
+// VersionListOptions select the versions of a ListObjectVersions.
+type VersionListOptions struct {
+	Prefix          string
+	Delimiter       string
+	KeyMarker       string
+	VersionIDMarker string
+	MaxKeys         int
+}
+
+// VersionList is one page of ListObjectVersions: versions and delete
+// markers (ObjectInfo.DeleteMarker) in key order, newest first per key.
+type VersionList struct {
+	Versions            []ObjectInfo
+	Prefixes            []string
+	IsTruncated         bool
+	NextKeyMarker       string
+	NextVersionIDMarker string
 }

@@ -168,11 +168,16 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 	if _, err := s.bucketInfo(bucket); err != nil {
 		return err
 	}
-	res, err := s.ListObjects(ctx, bucket, backends.ListOptions{MaxKeys: 1})
-	if err != nil {
+	// Any key counts, also one whose versions are all noncurrent or
+	// delete markers.
+	found := false
+	if err := s.mergeWalk(ctx, bucket, "", "", func(string, *set, []int) (string, bool) {
+		found = true
+		return "", false
+	}); err != nil {
 		return err
 	}
-	if len(res.Objects)+len(res.Prefixes) > 0 {
+	if found {
 		return backends.Errorf(backends.NotEmpty, "the bucket %s is not empty", bucket)
 	}
 	ups, err := s.ListMultipartUploads(ctx, bucket, "")
@@ -265,88 +270,6 @@ func (s *Store) PutBucketConfig(ctx context.Context, bucket, name string, data [
 }
 
 // ---- object metadata and deletion ----
-
-func (s *Store) UpdateMeta(ctx context.Context, bucket, key string, meta backends.Meta) (backends.ObjectInfo, error) {
-	kp, err := keyPath(key)
-	if err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	if err := s.checkBucket(bucket); err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	st := s.setFor(bucket, key)
-	l := s.lock(bucket, key)
-	l.Lock()
-	defer l.Unlock()
-	ms := readMetas(st, bucket, kp)
-	v, has, err := resolve(ms, key)
-	if err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	nv := *v
-	nv.WriteID = newUUID()
-	nv.Meta = meta
-	nv.Meta.Size, nv.Meta.ETag = v.Meta.Size, v.Meta.ETag
-	nv.Meta.Parts = cloneParts(meta.Parts)
-	if nv.Meta.Parts == nil {
-		nv.Meta.Parts = v.Meta.Parts
-	}
-	if nv.Meta.ModTime.IsZero() {
-		nv.Meta.ModTime = time.Now().UTC()
-	}
-	okN := 0
-	errs := make([]error, len(st.drives))
-	parallel(len(st.drives), func(pos int) {
-		if !has[pos] {
-			errs[pos] = errNoDrive
-			return
-		}
-		d := st.drives[pos]
-		dv := nv
-		dv.Erasure.Index = ms[pos].v.Erasure.Index
-		dv.Inline = ms[pos].v.Inline
-		data, err := encodeMeta([]version{dv})
-		if err != nil {
-			errs[pos] = err
-			return
-		}
-		tmp := d.tmp(nv.WriteID + ".meta")
-		if err := d.writeFile(tmp, data, !s.opts.NoSync); err != nil {
-			errs[pos] = err
-			return
-		}
-		errs[pos] = d.renameSync(tmp, filepath.Join(d.objDir(bucket, kp), metaName), !s.opts.NoSync)
-		if errs[pos] != nil {
-			d.remove(tmp)
-		}
-	})
-	for _, err := range errs {
-		if err == nil {
-			okN++
-		}
-	}
-	if okN < len(st.drives) {
-		s.queueHeal(bucket, key)
-	}
-	if okN < writeQuorum(v.Erasure) {
-		return backends.ObjectInfo{}, quorumErr(okN, len(st.drives))
-	}
-	return info(key, &nv), nil
-}
-
-func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
-	kp, err := keyPath(key)
-	if err != nil {
-		return err
-	}
-	if err := s.checkBucket(bucket); err != nil {
-		return err
-	}
-	l := s.lock(bucket, key)
-	l.Lock()
-	defer l.Unlock()
-	return s.deleteLocked(s.setFor(bucket, key), bucket, key, kp)
-}
 
 // deleteObject removes an object's meta.json (which unpublishes it), then
 // its data dirs, then the folders left empty up to the bucket's folder.

@@ -107,7 +107,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 	l.Lock()
 	defer l.Unlock()
 	ms := readMetas(st, bucket, kp)
-	v, has, err := resolve(ms, key)
+	vs, err := resolve(ms, key)
 	if backends.Is(err, backends.NoSuchKey) {
 		for pos, m := range ms {
 			if m.err == nil || errors.Is(m.err, errCorruptMeta) {
@@ -121,42 +121,61 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 	if err != nil {
 		return res, unrecoverable(st, err)
 	}
-	e := v.Erasure
-	n := e.Data + e.Parity
-	// need[pos]: the drive's meta must be rewritten; badPart[pos][pi]: the
-	// drive's shard of part pi must be rebuilt.
+	lk := listKey(vs)
+	n := len(st.drives)
+	// need[pos]: the drive's meta must be rewritten (its list differs, or
+	// an inline shard in it is bad); healed[pos]: something was rebuilt.
 	need := make([]bool, n)
-	badPart := make([][]bool, n)
+	healed := make([]bool, n)
 	for pos := range st.drives {
-		if !st.drives[pos].present() {
-			continue // an absent drive is healed when it is back
+		need[pos] = st.drives[pos].present() && (ms[pos].err != nil || listKey(ms[pos].vs) != lk)
+	}
+	// frames[i]: rebuilt inline shards of version i, by shard index.
+	frames := make([][][]byte, len(vs))
+	for i := range vs {
+		v := &vs[i]
+		if v.DeleteMarker {
+			continue
 		}
-		need[pos] = !has[pos]
+		e := v.Erasure
+		cs := copiesOf(ms, v.WriteID)
+		has := holding(cs)
 		if v.DataDir == "" {
-			if v.Meta.Size > 0 && (!has[pos] || !verifyFrame(ms[pos].v.Inline)) {
-				need[pos] = true
+			if v.Meta.Size == 0 {
+				continue
+			}
+			bad := make([]bool, n)
+			anyBad := false
+			for pos := range st.drives {
+				if st.drives[pos].present() && (cs[pos] == nil || !verifyFrame(cs[pos].Inline)) {
+					bad[pos], anyBad = true, true
+				}
+			}
+			if !anyBad {
+				continue
+			}
+			fr, err := s.rebuildInline(v, cs, bad)
+			if err != nil {
+				return res, unrecoverable(st, err)
+			}
+			frames[i] = fr
+			for pos := range bad {
+				if bad[pos] {
+					need[pos] = true
+				}
 			}
 			continue
 		}
-		badPart[pos] = make([]bool, len(v.Parts))
-		for pi, p := range v.Parts {
-			badPart[pos][pi] = !has[pos] || !st.drives[pos].verifyShardFile(partPath(st.drives[pos], bucket, kp, v, p.Number), e, p.Size)
-		}
-	}
-	if v.DataDir == "" {
-		frames, err := s.rebuildInline(v, ms, has, need)
-		if err != nil {
-			return res, unrecoverable(st, err)
-		}
-		for pos := range need {
-			if need[pos] {
-				if err := s.writeMeta(st.drives[pos], bucket, kp, v, shardOf(e, pos), frames); err == nil {
-					res.Healed++
-				}
+		badPart := make([][]bool, n)
+		for pos := range st.drives {
+			if !st.drives[pos].present() {
+				continue // an absent drive is healed when it is back
+			}
+			badPart[pos] = make([]bool, len(v.Parts))
+			for pi, p := range v.Parts {
+				badPart[pos][pi] = !has[pos] || !st.drives[pos].verifyShardFile(partPath(st.drives[pos], bucket, kp, v, p.Number), e, p.Size)
 			}
 		}
-	} else {
-		healed := make([]bool, n)
 		for pi, p := range v.Parts {
 			var targets []int
 			for pos := range badPart {
@@ -177,23 +196,20 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 				healed[pos] = true
 			}
 		}
-		for pos := range st.drives {
-			if need[pos] {
-				if old := ms[pos].v; old != nil && old.DataDir != "" && old.DataDir != v.DataDir {
-					st.drives[pos].removeAll(filepath.Join(st.drives[pos].objDir(bucket, kp), "~"+old.DataDir))
-				}
-				if err := s.writeMeta(st.drives[pos], bucket, kp, v, shardOf(e, pos), nil); err == nil {
-					healed[pos] = true
-				}
-			}
-			if healed[pos] {
-				res.Healed++
+	}
+	for pos := range st.drives {
+		if need[pos] {
+			if err := s.writeMeta(st.drives[pos], bucket, kp, vs, pos, ms[pos].vs, frames); err == nil {
+				healed[pos] = true
 			}
 		}
+		if healed[pos] {
+			res.Healed++
+		}
 	}
-	// Data dirs that the current version does not use (a crash between
-	// the two renames of a publish leaves one) go. The object's lock is
-	// held: no publish is under way.
+	// Data dirs that no version uses (a crash between the two renames of
+	// a publish leaves one) go. The object's lock is held: no publish is
+	// under way.
 	parallel(len(st.drives), func(pos int) {
 		d := st.drives[pos]
 		if !d.present() {
@@ -202,7 +218,7 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		objDir := d.objDir(bucket, kp)
 		ents, _ := d.readDir(objDir)
 		for _, ent := range ents {
-			if isStaleDataDir(ent.Name(), v) {
+			if isStaleDataDir(ent.Name(), vs) {
 				d.removeAll(filepath.Join(objDir, ent.Name()))
 			}
 		}
@@ -247,18 +263,18 @@ func verifyShards(r io.ReaderAt, e erasureInfo, size int64) bool {
 	return true
 }
 
-func (s *Store) rebuildInline(v *version, ms []driveMeta, has, need []bool) ([][]byte, error) {
+// rebuildInline rebuilds the inline shards of v from the intact ones of
+// the drives' copies (cs) that are not bad; it returns every shard framed,
+// by shard index.
+func (s *Store) rebuildInline(v *version, cs []*version, bad []bool) ([][]byte, error) {
 	e := v.Erasure
 	n := e.Data + e.Parity
 	frames := make([][]byte, n)
-	if v.Meta.Size == 0 {
-		return frames, nil
-	}
 	shards := make([][]byte, n)
 	good := 0
-	for pos, m := range ms {
-		if has[pos] && !need[pos] && verifyFrame(m.v.Inline) {
-			shards[m.v.Erasure.Index] = append([]byte(nil), m.v.Inline[hashSize:]...)
+	for pos, c := range cs {
+		if c != nil && !bad[pos] && verifyFrame(c.Inline) && c.Erasure.Index >= 0 && c.Erasure.Index < n {
+			shards[c.Erasure.Index] = append([]byte(nil), c.Inline[hashSize:]...)
 			good++
 		}
 	}
@@ -387,15 +403,17 @@ func (s *Store) rebuildPart(ctx context.Context, st *set, bucket, kp string, v *
 	return nil
 }
 
-// writeMeta writes the version v as the drive holding shard j has it.
-func (s *Store) writeMeta(d *drive, bucket, kp string, v *version, j int, frames [][]byte) error {
-	dv := *v
-	dv.Erasure.Index = j
-	dv.Inline = nil
-	if frames != nil {
-		dv.Inline = frames[j]
+// writeMeta writes the version list vs as the drive at pos keeps it: its
+// own inline shards where they are intact (own: the drive's old list), the
+// rebuilt ones of frames (by version, then shard index) where not.
+func (s *Store) writeMeta(d *drive, bucket, kp string, vs []version, pos int, own []version, frames [][][]byte) error {
+	dl := localize(vs, pos, own, nil)
+	for i := range dl {
+		if frames[i] != nil && !verifyFrame(dl[i].Inline) && dl[i].Erasure.Index >= 0 {
+			dl[i].Inline = frames[i][dl[i].Erasure.Index]
+		}
 	}
-	data, err := encodeMeta([]version{dv})
+	data, err := encodeMeta(dl)
 	if err != nil {
 		return err
 	}

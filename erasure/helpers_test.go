@@ -26,15 +26,21 @@ func mkdirs(t testing.TB, paths []string) {
 
 // readVersion reads an object's latest version from its folder on a drive.
 func readVersion(objDir string) (*version, error) {
-	data, err := os.ReadFile(filepath.Join(objDir, metaName))
-	if err != nil {
-		return nil, err
-	}
-	vs, err := decodeMeta(data)
+	vs, err := readVersionsAt(objDir)
 	if err != nil {
 		return nil, err
 	}
 	return &vs[0], nil
+}
+
+// readVersionsAt reads all of an object's versions from its folder on a
+// drive.
+func readVersionsAt(objDir string) ([]version, error) {
+	data, err := os.ReadFile(filepath.Join(objDir, metaName))
+	if err != nil {
+		return nil, err
+	}
+	return decodeMeta(data)
 }
 
 // verifyShardFile checks a shard file's size and every block's hash.

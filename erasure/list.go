@@ -172,33 +172,31 @@ func (s *Store) mergeWalk(ctx context.Context, bucket, prefix, after string, fn 
 	}
 }
 
-// listEntry returns the object listed at key when a read quorum of its
-// set's drives holds it.
-func listEntry(st *set, bucket, key string, holders []int) (*version, bool) {
+// listEntry returns the versions of key when a read quorum of its set's
+// drives agrees on them.
+func listEntry(st *set, bucket, key string, holders []int) ([]version, bool) {
 	kp, err := keyPath(key)
 	if err != nil {
 		return nil, false
 	}
 	for _, pos := range holders {
-		v, err := st.drives[pos].readVersion(st.drives[pos].objDir(bucket, kp))
+		vs, err := st.drives[pos].readVersions(st.drives[pos].objDir(bucket, kp))
 		if err != nil {
 			continue
 		}
-		// Count the holders that agree with this version.
+		// Count the holders that agree with this list.
+		lk := listKey(vs)
 		agree := 1
 		for _, q := range holders {
-			if q == pos {
+			if q == pos || agree >= vs[0].Erasure.Data {
 				continue
 			}
-			if w, err := st.drives[q].readVersion(st.drives[q].objDir(bucket, kp)); err == nil && w.WriteID == v.WriteID {
+			if ws, err := st.drives[q].readVersions(st.drives[q].objDir(bucket, kp)); err == nil && listKey(ws) == lk {
 				agree++
-				if agree >= v.Erasure.Data {
-					break
-				}
 			}
 		}
-		if agree >= v.Erasure.Data {
-			return v, true
+		if agree >= vs[0].Erasure.Data {
+			return vs, true
 		}
 		return nil, false
 	}
@@ -217,8 +215,8 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, opts backends.Li
 	count := 0
 	last := ""
 	err := s.mergeWalk(ctx, bucket, opts.Prefix, opts.Marker, func(key string, st *set, holders []int) (string, bool) {
-		v, ok := listEntry(st, bucket, key, holders)
-		if !ok {
+		vs, ok := listEntry(st, bucket, key, holders)
+		if !ok || vs[0].DeleteMarker {
 			return "", true
 		}
 		cp := ""
@@ -241,9 +239,96 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, opts backends.Li
 			last = cp
 			return cp, true
 		}
-		res.Objects = append(res.Objects, info(key, v))
+		res.Objects = append(res.Objects, info(key, &vs[0]))
 		last = key
 		return "", true
 	})
 	return res, err
+}
+
+// ListVersions lists the versions and delete markers of bucket in key
+// order, newest first per key (backends.VersionStore). A page ends after
+// MaxKeys entries (versions and common prefixes), and the next starts
+// after (NextKeyMarker, NextVersionIDMarker).
+func (s *Store) ListVersions(ctx context.Context, bucket string, opts backends.VersionListOptions) (backends.VersionList, error) {
+	var res backends.VersionList
+	if err := s.checkBucket(bucket); err != nil {
+		return res, err
+	}
+	max := opts.MaxKeys
+	if max <= 0 || max > 1000 {
+		max = 1000
+	}
+	// The walk starts at the key marker itself when a version ID marker
+	// says where in its versions to go on.
+	after := opts.KeyMarker
+	if opts.KeyMarker != "" && opts.VersionIDMarker != "" {
+		after = keyBefore(opts.KeyMarker)
+	}
+	count := 0
+	full := func() bool {
+		if count < max {
+			return false
+		}
+		res.IsTruncated = true
+		return true
+	}
+	err := s.mergeWalk(ctx, bucket, opts.Prefix, after, func(key string, st *set, holders []int) (string, bool) {
+		if opts.Delimiter != "" {
+			if i := strings.Index(key[len(opts.Prefix):], opts.Delimiter); i >= 0 {
+				cp := key[:len(opts.Prefix)+i+len(opts.Delimiter)]
+				if cp <= opts.KeyMarker {
+					return cp, true
+				}
+				if full() {
+					return "", false
+				}
+				count++
+				res.Prefixes = append(res.Prefixes, cp)
+				res.NextKeyMarker, res.NextVersionIDMarker = cp, ""
+				return cp, true
+			}
+		}
+		if key < opts.KeyMarker || key == opts.KeyMarker && opts.VersionIDMarker == "" {
+			return "", true
+		}
+		vs, ok := listEntry(st, bucket, key, holders)
+		if !ok {
+			return "", true
+		}
+		start := 0
+		if key == opts.KeyMarker {
+			// Go on after the marker's version; a marker that names no
+			// version of the key skips the key.
+			start = len(vs)
+			for i := range vs {
+				if vs[i].ID == opts.VersionIDMarker {
+					start = i + 1
+					break
+				}
+			}
+		}
+		for i := start; i < len(vs); i++ {
+			if full() {
+				return "", false
+			}
+			count++
+			res.Versions = append(res.Versions, versionInfo(key, vs, i))
+			res.NextKeyMarker, res.NextVersionIDMarker = key, vs[i].ID
+		}
+		return "", true
+	})
+	if !res.IsTruncated {
+		res.NextKeyMarker, res.NextVersionIDMarker = "", ""
+	}
+	return res, err
+}
+
+// keyBefore returns a string that sorts just before key, for a walk that
+// must include key itself ("after" is exclusive).
+func keyBefore(key string) string {
+	if key[len(key)-1] == 0 {
+		return key[:len(key)-1]
+	}
+	return key[:len(key)-1] + string(key[len(key)-1]-1) + "\xff"
 }

@@ -50,6 +50,12 @@ type version struct {
 	Meta    backends.Meta `json:"meta"`
 	// Inline is this drive's shard of a small object: [hash][shard].
 	Inline []byte `json:"inline,omitempty"`
+	// DeleteMarker marks a delete marker: a version without data.
+	DeleteMarker bool `json:"dm,omitempty"`
+	// from, in a list being written, is the write ID this version had
+	// before a metadata change, under which the drives keep its inline
+	// shards.
+	from string
 }
 
 type erasureInfo struct {
@@ -121,18 +127,14 @@ func decodeMeta(data []byte) ([]version, error) {
 	return vs, nil
 }
 
-// readVersion reads the latest version of an object on the drive.
-// A missing object is fs.ErrNotExist.
-func (d *drive) readVersion(objDir string) (*version, error) {
+// readVersions reads the versions of an object on the drive, newest
+// first. A missing object is fs.ErrNotExist.
+func (d *drive) readVersions(objDir string) ([]version, error) {
 	data, err := d.readFile(filepath.Join(objDir, metaName))
 	if err != nil {
 		return nil, err
 	}
-	vs, err := decodeMeta(data)
-	if err != nil {
-		return nil, err
-	}
-	return &vs[0], nil
+	return decodeMeta(data)
 }
 
 // ---- keys and paths ----
@@ -209,57 +211,110 @@ func checkBucketName(bucket string) error {
 
 // ---- reading metadata across a set ----
 
+// driveMeta is one drive's meta.json: the object's versions, newest first.
 type driveMeta struct {
-	v   *version
+	vs  []version
 	err error
 }
 
-// readMetas reads the object's latest version on every drive of the set.
+// readMetas reads the object's versions on every drive of the set.
 func readMetas(st *set, bucket, kp string) []driveMeta {
 	out := make([]driveMeta, len(st.drives))
 	parallel(len(st.drives), func(i int) {
-		v, err := st.drives[i].readVersion(st.drives[i].objDir(bucket, kp))
-		out[i] = driveMeta{v, err}
+		vs, err := st.drives[i].readVersions(st.drives[i].objDir(bucket, kp))
+		out[i] = driveMeta{vs, err}
 	})
 	return out
 }
 
-// resolve picks the version that a read quorum of drives agrees on. It
-// returns the version and, per drive position, whether that drive holds it.
-func resolve(ms []driveMeta, key string) (*version, []bool, error) {
+// listKey identifies a version list across drives: every write and every
+// metadata change gives a version a new write ID, so drives whose lists
+// have the same write IDs in the same order hold the same versions.
+func listKey(vs []version) string {
+	if len(vs) == 1 {
+		return vs[0].WriteID
+	}
+	var b strings.Builder
+	for i := range vs {
+		b.WriteString(vs[i].WriteID)
+		b.WriteByte(',')
+	}
+	return b.String()
+}
+
+// resolve picks the version list that a read quorum of drives agrees on
+// (the newest, if several do) and returns it as one of those drives has
+// it.
+func resolve(ms []driveMeta, key string) ([]version, error) {
 	counts := map[string]int{}
-	var best *version
+	keys := make([]string, len(ms))
 	notFound, failed := 0, 0
-	for _, m := range ms {
+	for i, m := range ms {
 		switch {
 		case m.err == nil:
-			counts[m.v.WriteID]++
+			keys[i] = listKey(m.vs)
+			counts[keys[i]]++
 		case errors.Is(m.err, fs.ErrNotExist):
 			notFound++
 		default:
 			failed++
 		}
 	}
-	for _, m := range ms {
-		if m.err != nil || counts[m.v.WriteID] < m.v.Erasure.Data {
+	best := -1
+	for i, m := range ms {
+		if m.err != nil || counts[keys[i]] < m.vs[0].Erasure.Data {
 			continue
 		}
-		if best == nil || m.v.Meta.ModTime.After(best.Meta.ModTime) ||
-			m.v.Meta.ModTime.Equal(best.Meta.ModTime) && m.v.WriteID > best.WriteID {
-			best = m.v
+		if best < 0 {
+			best = i
+			continue
+		}
+		a, b := &m.vs[0], &ms[best].vs[0]
+		if a.Meta.ModTime.After(b.Meta.ModTime) ||
+			a.Meta.ModTime.Equal(b.Meta.ModTime) && keys[i] > keys[best] {
+			best = i
 		}
 	}
-	if best == nil {
+	if best < 0 {
 		if notFound > 0 && (notFound*2 >= len(ms) || len(counts) == 0) {
-			return nil, nil, backends.Errorf(backends.NoSuchKey, "the specified key does not exist")
+			return nil, backends.Errorf(backends.NoSuchKey, "the specified key does not exist")
 		}
-		return nil, nil, unavailable("read quorum not met for %q: %d of %d drives answer", key, len(ms)-failed-notFound, len(ms))
+		return nil, unavailable("read quorum not met for %q: %d of %d drives answer", key, len(ms)-failed-notFound, len(ms))
 	}
-	has := make([]bool, len(ms))
-	for i, m := range ms {
-		has[i] = m.err == nil && m.v.WriteID == best.WriteID
+	return ms[best].vs, nil
+}
+
+// copiesOf returns, per drive position, the drive's record of the version
+// with write ID wid; nil where the drive does not hold it.
+func copiesOf(ms []driveMeta, wid string) []*version {
+	out := make([]*version, len(ms))
+	for pos, m := range ms {
+		for i := range m.vs {
+			if m.vs[i].WriteID == wid {
+				out[pos] = &m.vs[i]
+				break
+			}
+		}
 	}
-	return best, has, nil
+	return out
+}
+
+// holding reports, per drive position, whether the drive holds the copy.
+func holding(cs []*version) []bool {
+	has := make([]bool, len(cs))
+	for i, c := range cs {
+		has[i] = c != nil
+	}
+	return has
+}
+
+// latest is the newest version of a resolved list, NoSuchKey when it is a
+// delete marker (the plain Backend methods' view).
+func latest(vs []version) (*version, error) {
+	if vs[0].DeleteMarker {
+		return nil, backends.Errorf(backends.NoSuchKey, "the specified key does not exist")
+	}
+	return &vs[0], nil
 }
 
 // parallel runs fn(0..n-1) at once and waits.
@@ -279,4 +334,15 @@ func parallel(n int, fn func(i int)) {
 
 func info(key string, v *version) backends.ObjectInfo {
 	return backends.ObjectInfo{Key: key, Meta: v.Meta}
+}
+
+// versionInfo is the info of version i of a list, as a VersionStore
+// returns it.
+func versionInfo(key string, vs []version, i int) backends.ObjectInfo {
+	in := info(key, &vs[i])
+	in.VersionID, in.IsLatest, in.DeleteMarker = vs[i].ID, i == 0, vs[i].DeleteMarker
+	if in.DeleteMarker {
+		in.Size, in.ETag, in.Parts = 0, "", nil
+	}
+	return in
 }

@@ -60,19 +60,33 @@ func (s *Store) MoveObject(ctx context.Context, bucket, src, dst string) error {
 	}
 	ss, ds := s.setFor(bucket, src), s.setFor(bucket, dst)
 	ms := readMetas(ss, bucket, skp)
-	v, has, err := resolve(ms, src)
+	vs, err := resolve(ms, src)
 	if err != nil {
 		return err
 	}
+	v, err := latest(vs)
+	if err != nil {
+		return err
+	}
+	cs := copiesOf(ms, v.WriteID)
 	if ss == ds {
-		err = s.moveInSet(ss, bucket, src, skp, dst, dkp, v, ms, has)
+		err = s.moveInSet(ss, bucket, src, skp, dst, dkp, v, cs)
 	} else {
-		err = s.moveAcross(ctx, ss, ds, bucket, src, skp, dst, dkp, v, ms, has)
+		err = s.moveAcross(ctx, ss, ds, bucket, src, skp, dst, dkp, v, cs)
 	}
 	if err != nil {
 		return err
 	}
-	return s.deleteLocked(ss, bucket, src, skp)
+	_, err = s.apply(ss, bucket, src, skp, nil, false, func(cur []version) ([]version, error) {
+		out := make([]version, 0, len(cur))
+		for _, o := range cur {
+			if o.WriteID != v.WriteID {
+				out = append(out, o)
+			}
+		}
+		return out, nil
+	})
+	return err
 }
 
 // lock2 takes the write locks of two keys in stripe order, once when they
@@ -97,13 +111,15 @@ func (s *Store) stripe(bucket, key string) int {
 	return int(crc32.ChecksumIEEE([]byte(bucket+"\x00"+key)) % uint32(len(s.locks)))
 }
 
-// moveInSet publishes v at dst with the shards of src, linked; the caller
-// holds both keys' locks.
-func (s *Store) moveInSet(st *set, bucket, src, skp, dst, dkp string, v *version, ms []driveMeta, has []bool) error {
+// moveInSet publishes v at dst, as its null version, with the shards of
+// src, linked (cs: the drives' copies of v); the caller holds both keys'
+// locks.
+func (s *Store) moveInSet(st *set, bucket, src, skp, dst, dkp string, v *version, cs []*version) error {
 	n := len(st.drives)
 	nv := *v
+	nv.ID = "null"
 	nv.WriteID = newUUID()
-	w := &staged{wid: nv.WriteID, ok: make([]bool, n)}
+	w := &staged{wid: nv.WriteID, e: v.Erasure, ok: make([]bool, n)}
 	if v.DataDir != "" {
 		nv.DataDir = nv.WriteID
 		w.data = true
@@ -112,13 +128,13 @@ func (s *Store) moveInSet(st *set, bucket, src, skp, dst, dkp string, v *version
 	}
 	var degraded atomic.Bool
 	parallel(n, func(pos int) {
-		if !has[pos] {
+		if cs[pos] == nil {
 			return
 		}
 		d := st.drives[pos]
 		if !w.data {
-			if j := ms[pos].v.Erasure.Index; j >= 0 && j < n {
-				w.inline[j] = ms[pos].v.Inline
+			if j := cs[pos].Erasure.Index; j >= 0 && j < n {
+				w.inline[j] = cs[pos].Inline
 				w.ok[pos] = true
 			}
 			return
@@ -142,7 +158,7 @@ func (s *Store) moveInSet(st *set, bucket, src, skp, dst, dkp string, v *version
 		s.discard(st, w)
 		return quorumErr(w.count(), n)
 	}
-	if _, err := s.commitLocked(st, bucket, dst, dkp, w, nv); err != nil {
+	if _, err := s.commitLocked(st, bucket, dst, dkp, w, nv, nil); err != nil {
 		return err
 	}
 	if degraded.Load() || w.count() < n {
@@ -153,10 +169,10 @@ func (s *Store) moveInSet(st *set, bucket, src, skp, dst, dkp string, v *version
 
 // moveAcross writes v's data and metadata again at dst on another set; the
 // caller holds both keys' locks.
-func (s *Store) moveAcross(ctx context.Context, ss, ds *set, bucket, src, skp, dst, dkp string, v *version, ms []driveMeta, has []bool) error {
+func (s *Store) moveAcross(ctx context.Context, ss, ds *set, bucket, src, skp, dst, dkp string, v *version, cs []*version) error {
 	var r io.Reader
 	if v.DataDir == "" {
-		data, degraded, err := decodeInline(v, ms, has)
+		data, degraded, err := decodeInline(v, cs)
 		if degraded {
 			s.queueHeal(bucket, src)
 		}
@@ -165,7 +181,7 @@ func (s *Store) moveAcross(ctx context.Context, ss, ds *set, bucket, src, skp, d
 		}
 		r = bytes.NewReader(data)
 	} else {
-		or, err := s.newReader(ctx, ss, bucket, src, skp, v, has, 0, v.Meta.Size)
+		or, err := s.newReader(ctx, ss, bucket, src, skp, v, holding(cs), 0, v.Meta.Size)
 		if err != nil {
 			return err
 		}
@@ -181,7 +197,7 @@ func (s *Store) moveAcross(ctx context.Context, ss, ds *set, bucket, src, skp, d
 	} else {
 		var data []byte
 		if data, err = io.ReadAll(r); err == nil {
-			w, err = s.stageInline(ds, e, data)
+			w, err = s.stageInline(ds, e, wid, data)
 		}
 	}
 	if err != nil {
@@ -191,12 +207,12 @@ func (s *Store) moveAcross(ctx context.Context, ss, ds *set, bucket, src, skp, d
 		s.discard(ds, w)
 		return backends.Errorf(backends.Internal, "erasure: %q read back %d bytes, not %d, while moving it", src, w.size, v.Meta.Size)
 	}
-	nv := version{ID: v.ID, WriteID: wid, Erasure: e, Meta: v.Meta}
+	nv := version{ID: "null", WriteID: wid, Erasure: e, Meta: v.Meta}
 	if w.size > InlineLimit {
 		nv.DataDir = wid
 		nv.Parts = []partLayout{{Number: 1, Size: w.size}}
 	}
-	_, err = s.commitLocked(ds, bucket, dst, dkp, w, nv)
+	_, err = s.commitLocked(ds, bucket, dst, dkp, w, nv, nil)
 	return err
 }
 

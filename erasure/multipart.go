@@ -246,12 +246,30 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) (ba
 }
 
 func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
-	kp, err := keyPath(key)
+	vs, err := s.complete(bucket, key, "null", uploadID, parts, meta)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	if err := s.checkBucket(bucket); err != nil {
+	return info(key, &vs[0]), nil
+}
+
+// CompleteMultipartVersion publishes an upload as version id of key
+// (backends.VersionStore).
+func (s *Store) CompleteMultipartVersion(ctx context.Context, bucket, key, id, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+	vs, err := s.complete(bucket, key, id, uploadID, parts, meta)
+	if err != nil {
 		return backends.ObjectInfo{}, err
+	}
+	return versionInfo(key, vs, 0), nil
+}
+
+func (s *Store) complete(bucket, key, id, uploadID string, parts []int, meta backends.Meta) ([]version, error) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, err
 	}
 	st := s.setFor(bucket, key)
 	l := s.lock(bucket, key)
@@ -259,7 +277,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	defer l.Unlock()
 	up, _, err := s.readUpload(st, bucket, key, uploadID)
 	if err != nil {
-		return backends.ObjectInfo{}, err
+		return nil, err
 	}
 	e := up.Erasure
 	recs := s.readParts(st, bucket, uploadID, e)
@@ -268,16 +286,16 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	for i, n := range parts {
 		r := recs[n]
 		if r == nil {
-			return backends.ObjectInfo{}, backends.Errorf(backends.InvalidPart, "part %d was not uploaded", n)
+			return nil, backends.Errorf(backends.InvalidPart, "part %d was not uploaded", n)
 		}
 		if i > 0 && n <= parts[i-1] {
-			return backends.ObjectInfo{}, backends.Errorf(backends.InvalidPartOrder, "parts are not in ascending order")
+			return nil, backends.Errorf(backends.InvalidPartOrder, "parts are not in ascending order")
 		}
 		layout = append(layout, partLayout{Number: n, Size: r.Part.Size})
 		size += r.Part.Size
 	}
 	wid := newUUID()
-	w := &staged{wid: wid, ok: make([]bool, len(st.drives)), data: true, size: size}
+	w := &staged{wid: wid, e: e, ok: make([]bool, len(st.drives)), data: true, size: size}
 	for pos, d := range st.drives {
 		if !d.present() || d.mkdir(d.tmp(wid)) != nil {
 			continue
@@ -296,13 +314,13 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		w.ok[pos] = true
 		_ = good
 	}
-	v := version{ID: "null", WriteID: wid, Erasure: e, DataDir: wid, Parts: layout, Meta: meta}
+	v := version{ID: id, WriteID: wid, Erasure: e, DataDir: wid, Parts: layout, Meta: meta}
 	v.Meta.Size = size
 	v.Meta.ModTime = time.Now().UTC()
 	v.Meta.Parts = cloneParts(meta.Parts)
-	out, err := s.commitLocked(st, bucket, key, kp, w, v)
+	out, err := s.commitLocked(st, bucket, key, kp, w, v, nil)
 	if err != nil {
-		return backends.ObjectInfo{}, err
+		return nil, err
 	}
 	for _, d := range st.drives {
 		d.removeAll(d.uploadDir(bucket, uploadID))

@@ -26,18 +26,12 @@ func verifyFrame(f []byte) bool {
 }
 
 func (s *Store) HeadObject(ctx context.Context, bucket, key string) (backends.ObjectInfo, error) {
-	kp, err := keyPath(key)
+	_, _, _, vs, unlock, err := s.open(bucket, key)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	if err := s.checkBucket(bucket); err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	st := s.setFor(bucket, key)
-	l := s.lock(bucket, key)
-	l.RLock()
-	defer l.RUnlock()
-	v, _, err := resolve(readMetas(st, bucket, kp), key)
+	defer unlock()
+	v, err := latest(vs)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
@@ -45,46 +39,46 @@ func (s *Store) HeadObject(ctx context.Context, bucket, key string) (backends.Ob
 }
 
 func (s *Store) GetObject(ctx context.Context, bucket, key string, rng *backends.Range) (io.ReadCloser, backends.ObjectInfo, error) {
-	kp, err := keyPath(key)
+	st, kp, ms, vs, unlock, err := s.open(bucket, key)
 	if err != nil {
 		return nil, backends.ObjectInfo{}, err
 	}
-	if err := s.checkBucket(bucket); err != nil {
-		return nil, backends.ObjectInfo{}, err
-	}
-	st := s.setFor(bucket, key)
-	l := s.lock(bucket, key)
-	l.RLock()
-	defer l.RUnlock()
-	ms := readMetas(st, bucket, kp)
-	v, has, err := resolve(ms, key)
+	defer unlock()
+	v, err := latest(vs)
 	if err != nil {
 		return nil, backends.ObjectInfo{}, err
 	}
+	rc, err := s.readData(ctx, st, bucket, key, kp, ms, v, rng)
+	if err != nil {
+		return nil, backends.ObjectInfo{}, err
+	}
+	return rc, info(key, v), nil
+}
+
+// readData opens the range rng of version v's data; the caller holds the
+// key's read lock.
+func (s *Store) readData(ctx context.Context, st *set, bucket, key, kp string, ms []driveMeta, v *version, rng *backends.Range) (io.ReadCloser, error) {
 	off, length, err := rng.Resolve(v.Meta.Size)
 	if err != nil {
-		return nil, backends.ObjectInfo{}, err
+		return nil, err
 	}
+	cs := copiesOf(ms, v.WriteID)
 	if v.DataDir == "" {
-		data, degraded, err := decodeInline(v, ms, has)
+		data, degraded, err := decodeInline(v, cs)
 		if degraded {
 			s.queueHeal(bucket, key)
 		}
 		if err != nil {
-			return nil, backends.ObjectInfo{}, err
+			return nil, err
 		}
-		return io.NopCloser(bytes.NewReader(data[off : off+length])), info(key, v), nil
+		return io.NopCloser(bytes.NewReader(data[off : off+length])), nil
 	}
-	r, err := s.newReader(ctx, st, bucket, key, kp, v, has, off, length)
-	if err != nil {
-		return nil, backends.ObjectInfo{}, err
-	}
-	return r, info(key, v), nil
+	return s.newReader(ctx, st, bucket, key, kp, v, holding(cs), off, length)
 }
 
 // decodeInline rebuilds a small object from the shards in the drives'
-// meta.json, verifying each.
-func decodeInline(v *version, ms []driveMeta, has []bool) ([]byte, bool, error) {
+// copies of its version (cs, by drive position), verifying each.
+func decodeInline(v *version, cs []*version) ([]byte, bool, error) {
 	e := v.Erasure
 	if v.Meta.Size == 0 {
 		return nil, false, nil
@@ -92,15 +86,15 @@ func decodeInline(v *version, ms []driveMeta, has []bool) ([]byte, bool, error) 
 	n := e.Data + e.Parity
 	shards := make([][]byte, n)
 	good := 0
-	for pos, m := range ms {
-		if !has[pos] {
+	for _, c := range cs {
+		if c == nil {
 			continue
 		}
-		j := m.v.Erasure.Index
-		if j < 0 || j >= n || !verifyFrame(m.v.Inline) {
+		j := c.Erasure.Index
+		if j < 0 || j >= n || !verifyFrame(c.Inline) {
 			continue
 		}
-		shards[j] = m.v.Inline[hashSize:]
+		shards[j] = c.Inline[hashSize:]
 		good++
 	}
 	degraded := good < n

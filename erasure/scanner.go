@@ -298,31 +298,37 @@ func (s *Store) needsHeal(bucket, key string) bool {
 	l.RLock()
 	defer l.RUnlock()
 	ms := readMetas(st, bucket, kp)
-	v, has, err := resolve(ms, key)
+	vs, err := resolve(ms, key)
 	if err != nil {
 		return true // dangling or unreadable: HealObject decides
 	}
-	e := v.Erasure
+	lk := listKey(vs)
 	for pos, d := range st.drives {
 		if !d.present() {
 			continue
 		}
-		if !has[pos] {
+		if ms[pos].err != nil || listKey(ms[pos].vs) != lk {
 			return true
 		}
-		if unusedDataDir(d, bucket, kp, v) {
+		if unusedDataDir(d, bucket, kp, vs) {
 			return true
 		}
-		if v.DataDir == "" {
-			if v.Meta.Size > 0 && !verifyFrame(ms[pos].v.Inline) {
-				return true
+		for i := range ms[pos].vs {
+			v := &ms[pos].vs[i]
+			if v.DeleteMarker {
+				continue
 			}
-			continue
-		}
-		for _, p := range v.Parts {
-			fi, err := d.stat(partPath(d, bucket, kp, v, p.Number))
-			if err != nil || fi.Size() != e.shardFileSize(p.Size) {
-				return true
+			if v.DataDir == "" {
+				if v.Meta.Size > 0 && !verifyFrame(v.Inline) {
+					return true
+				}
+				continue
+			}
+			for _, p := range v.Parts {
+				fi, err := d.stat(partPath(d, bucket, kp, v, p.Number))
+				if err != nil || fi.Size() != v.Erasure.shardFileSize(p.Size) {
+					return true
+				}
 			}
 		}
 	}
@@ -330,11 +336,11 @@ func (s *Store) needsHeal(bucket, key string) bool {
 }
 
 // unusedDataDir reports whether the object's folder on d holds a data dir
-// other than v's.
-func unusedDataDir(d *drive, bucket, kp string, v *version) bool {
+// that no version of vs uses.
+func unusedDataDir(d *drive, bucket, kp string, vs []version) bool {
 	ents, _ := d.readDir(d.objDir(bucket, kp))
 	for _, ent := range ents {
-		if isStaleDataDir(ent.Name(), v) {
+		if isStaleDataDir(ent.Name(), vs) {
 			return true
 		}
 	}
@@ -342,7 +348,15 @@ func unusedDataDir(d *drive, bucket, kp string, v *version) bool {
 }
 
 // isStaleDataDir reports whether the entry name of an object's folder is a
-// data dir that version v does not use.
-func isStaleDataDir(name string, v *version) bool {
-	return strings.HasPrefix(name, "~") && !strings.HasPrefix(name, "~~") && name != folderMark && name != "~"+v.DataDir
+// data dir that no version of vs uses.
+func isStaleDataDir(name string, vs []version) bool {
+	if !strings.HasPrefix(name, "~") || strings.HasPrefix(name, "~~") || name == folderMark {
+		return false
+	}
+	for i := range vs {
+		if vs[i].DataDir != "" && name == "~"+vs[i].DataDir {
+			return false
+		}
+	}
+	return true
 }

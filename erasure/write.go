@@ -234,15 +234,33 @@ func encodeInline(e erasureInfo, data []byte) ([][]byte, error) {
 var headPool = sync.Pool{New: func() any { b := make([]byte, InlineLimit+1); return &b }}
 
 func (s *Store) PutObject(ctx context.Context, bucket, key string, data io.Reader, opts backends.PutOptions) (backends.ObjectInfo, error) {
-	kp, err := keyPath(key)
+	vs, err := s.put(ctx, bucket, key, "null", data, opts)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	if err := s.checkBucket(bucket); err != nil {
+	return info(key, &vs[0]), nil
+}
+
+// PutVersion writes data as version id of key (backends.VersionStore).
+func (s *Store) PutVersion(ctx context.Context, bucket, key, id string, data io.Reader, opts backends.PutOptions) (backends.ObjectInfo, error) {
+	vs, err := s.put(ctx, bucket, key, id, data, opts)
+	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	return versionInfo(key, vs, 0), nil
+}
+
+// put writes data as version id of key and returns the key's versions.
+func (s *Store) put(ctx context.Context, bucket, key, id string, data io.Reader, opts backends.PutOptions) ([]version, error) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
-		return backends.ObjectInfo{}, err
+		return nil, err
 	}
 	meta := opts.Meta
 	if meta == nil {
@@ -261,14 +279,14 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	case nil:
 		w, err = s.stageData(ctx, st, e, wid, "part.1", io.MultiReader(bytes.NewReader(head[:m]), data))
 	case io.EOF, io.ErrUnexpectedEOF:
-		w, err = s.stageInline(st, e, head[:m])
+		w, err = s.stageInline(st, e, wid, head[:m])
 	default:
 		err = rerr
 	}
 	if err != nil {
-		return backends.ObjectInfo{}, err
+		return nil, err
 	}
-	v := version{ID: "null", WriteID: wid, Erasure: e, Meta: *meta}
+	v := version{ID: id, WriteID: wid, Erasure: e, Meta: *meta}
 	v.Meta.Size = w.size
 	v.Meta.ModTime = time.Now().UTC()
 	v.Meta.Parts = cloneParts(meta.Parts)
@@ -289,14 +307,12 @@ func cloneParts(p []backends.PartInfo) []backends.PartInfo {
 // staged is a write waiting in the drives' staging areas: per drive
 // position, whether the drive has it, and the inline shards.
 type staged struct {
-	wid    string
+	wid    string // the write ID of the new version
+	e      erasureInfo
 	ok     []bool   // by drive position
 	inline [][]byte // by shard index
 	size   int64
 	data   bool // a data dir tmp/<wid> is staged
-	// dataDir is the data dir of the new version; publish removes the old
-	// version's data dir when it differs.
-	dataDir string
 }
 
 func (w *staged) count() int {
@@ -325,7 +341,7 @@ func (s *Store) stageData(ctx context.Context, st *set, e erasureInfo, wid, name
 		}
 		files[j] = f
 	})
-	w := &staged{wid: wid, ok: make([]bool, n), data: true}
+	w := &staged{wid: wid, e: e, ok: make([]bool, n), data: true}
 	size, errs, err := encodeStream(ctx, e, r, files)
 	for j, f := range files {
 		if f == nil {
@@ -352,12 +368,12 @@ func (s *Store) stageData(ctx context.Context, st *set, e erasureInfo, wid, name
 	return w, nil
 }
 
-func (s *Store) stageInline(st *set, e erasureInfo, data []byte) (*staged, error) {
+func (s *Store) stageInline(st *set, e erasureInfo, wid string, data []byte) (*staged, error) {
 	frames, err := encodeInline(e, data)
 	if err != nil {
 		return nil, err
 	}
-	w := &staged{ok: make([]bool, len(st.drives)), inline: frames, size: int64(len(data))}
+	w := &staged{wid: wid, e: e, ok: make([]bool, len(st.drives)), inline: frames, size: int64(len(data))}
 	for i, d := range st.drives {
 		w.ok[i] = d.present()
 	}
@@ -374,92 +390,175 @@ func (s *Store) discard(st *set, w *staged) {
 		if w.data {
 			d.removeAll(d.tmp(w.wid))
 		}
-		d.remove(d.tmp(w.wid + ".meta"))
 	})
 }
 
-// commit writes the per-drive meta.json into staging, then, under the
-// object's lock, checks the preconditions and publishes on every drive by
-// rename: the data dir first, then meta.json, so readers see the old
-// version or the new one.
-func (s *Store) stageMetas(st *set, w *staged, v version) error {
-	w.wid = v.WriteID
-	w.dataDir = v.DataDir
-	e := v.Erasure
-	for pos, d := range st.drives {
-		if !w.ok[pos] {
-			continue
-		}
-		dv := v
-		dv.Erasure.Index = shardOf(e, pos)
-		if w.inline != nil {
-			dv.Inline = w.inline[dv.Erasure.Index]
-		}
-		data, err := encodeMeta([]version{dv})
-		if err == nil {
-			err = d.writeFile(d.tmp(w.wid+".meta"), data, !s.opts.NoSync)
-		}
-		if err != nil {
-			w.ok[pos] = false
-		}
-	}
-	if w.count() < writeQuorum(e) {
-		s.discard(st, w)
-		return quorumErr(w.count(), len(st.drives))
-	}
-	return nil
-}
-
-func (s *Store) commit(st *set, bucket, key, kp string, w *staged, v version, opts *backends.PutOptions) (backends.ObjectInfo, error) {
-	if err := s.stageMetas(st, w, v); err != nil {
-		return backends.ObjectInfo{}, err
-	}
+// commit publishes the staged version v of key, taking the key's lock.
+func (s *Store) commit(st *set, bucket, key, kp string, w *staged, v version, opts *backends.PutOptions) ([]version, error) {
 	l := s.lock(bucket, key)
 	l.Lock()
 	defer l.Unlock()
-	if opts != nil {
-		if err := checkCond(st, bucket, kp, key, opts); err != nil {
-			s.discard(st, w)
-			return backends.ObjectInfo{}, err
+	return s.commitLocked(st, bucket, key, kp, w, v, opts)
+}
+
+// commitLocked adds the staged version v to the key's versions (a "null"
+// v replaces the null version), after checking opts' preconditions
+// against the newest version; the caller holds the key's lock.
+func (s *Store) commitLocked(st *set, bucket, key, kp string, w *staged, v version, opts *backends.PutOptions) ([]version, error) {
+	return s.apply(st, bucket, key, kp, w, v.ID == "null", func(cur []version) ([]version, error) {
+		if opts != nil {
+			if err := checkCond(cur, key, opts); err != nil {
+				return nil, err
+			}
+		}
+		return withVersion(cur, v), nil
+	})
+}
+
+// withVersion returns vs with v as the newest version; a null v replaces
+// the null version.
+func withVersion(vs []version, v version) []version {
+	out := make([]version, 0, len(vs)+1)
+	out = append(out, v)
+	for _, o := range vs {
+		if o.ID != v.ID {
+			out = append(out, o)
 		}
 	}
-	return s.publish(st, bucket, key, kp, w, v)
+	return out
 }
 
-// commitLocked is commit for a caller that holds the object's lock.
-func (s *Store) commitLocked(st *set, bucket, key, kp string, w *staged, v version) (backends.ObjectInfo, error) {
-	if err := s.stageMetas(st, w, v); err != nil {
-		return backends.ObjectInfo{}, err
+// apply changes the version list of key under its lock: edit gets the list
+// that the drives agree on (nil when there is none) and returns the new
+// one, which every drive then publishes (by rename: the staged data dir of
+// w first, when there is one, then meta.json), dropping the data dirs that
+// no version uses any more. An empty new list removes the object. The
+// change needs write quorum. An edit that replaces or removes the null
+// version (nullEdit) of a key whose versions cannot be read goes on, with
+// no current list, when the drives that answer hold only a null version;
+// otherwise it fails, keeping versions that may come back.
+func (s *Store) apply(st *set, bucket, key, kp string, w *staged, nullEdit bool, edit func(cur []version) ([]version, error)) ([]version, error) {
+	fail := func(err error) ([]version, error) {
+		if w != nil {
+			s.discard(st, w)
+		}
+		return nil, err
 	}
-	return s.publish(st, bucket, key, kp, w, v)
-}
-
-func (s *Store) publish(st *set, bucket, key, kp string, w *staged, v version) (backends.ObjectInfo, error) {
-	e := v.Erasure
+	ms := readMetas(st, bucket, kp)
+	cur, err := resolve(ms, key)
+	switch {
+	case err == nil:
+	case backends.Is(err, backends.NoSuchKey):
+		cur = nil
+	case nullEdit && onlyNull(ms):
+		cur = nil
+	default:
+		return fail(err)
+	}
+	nl, err := edit(cur)
+	if err != nil {
+		return fail(err)
+	}
+	if len(nl) == 0 {
+		if err := s.deleteLocked(st, bucket, key, kp); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	e := nl[0].Erasure
+	if w != nil {
+		e = w.e
+	}
+	keep := map[string]bool{}
+	for _, v := range nl {
+		if v.DataDir != "" {
+			keep[v.DataDir] = true
+		}
+	}
+	gen := newUUID()
 	errs := make([]error, len(st.drives))
 	parallel(len(st.drives), func(pos int) {
-		if !w.ok[pos] {
+		d := st.drives[pos]
+		if w != nil && !w.ok[pos] || !d.present() {
 			errs[pos] = errNoDrive
 			return
 		}
-		errs[pos] = st.drives[pos].publish(bucket, kp, w.wid, w.data, w.dataDir, !s.opts.NoSync)
+		data, err := encodeMeta(localize(nl, pos, ms[pos].vs, w))
+		if err == nil {
+			err = d.writeFile(d.tmp(gen+".meta"), data, !s.opts.NoSync)
+		}
+		if err == nil {
+			dataWID := ""
+			if w != nil && w.data {
+				dataWID = w.wid
+			}
+			err = d.publish(bucket, kp, gen, dataWID, keep, !s.opts.NoSync)
+		}
+		if err != nil {
+			d.remove(d.tmp(gen + ".meta"))
+			if w != nil && w.data {
+				d.removeAll(d.tmp(w.wid))
+			}
+		}
+		errs[pos] = err
 	})
 	okN := 0
-	for pos, err := range errs {
+	for _, err := range errs {
 		if err == nil {
 			okN++
-		} else if w.ok[pos] {
-			st.drives[pos].removeAll(st.drives[pos].tmp(w.wid))
-			st.drives[pos].remove(st.drives[pos].tmp(w.wid + ".meta"))
 		}
 	}
 	if okN < len(st.drives) {
 		s.queueHeal(bucket, key)
 	}
 	if okN < writeQuorum(e) {
-		return backends.ObjectInfo{}, quorumErr(okN, len(st.drives))
+		return nil, quorumErr(okN, len(st.drives))
 	}
-	return info(key, &v), nil
+	return nl, nil
+}
+
+// onlyNull reports whether every drive that answered holds nothing but a
+// null version.
+func onlyNull(ms []driveMeta) bool {
+	for _, m := range ms {
+		if m.err == nil && (len(m.vs) != 1 || m.vs[0].ID != "null") {
+			return false
+		}
+	}
+	return true
+}
+
+// localize returns the version list nl as the drive at pos keeps it: each
+// version with this drive's shard index, and the drive's own inline shard
+// (from the staged write w for the new version, else from the drive's old
+// list own; a drive that lacked a version gets none, which reads take for a
+// missing shard and heal rebuilds).
+func localize(nl []version, pos int, own []version, w *staged) []version {
+	out := make([]version, len(nl))
+	for i, v := range nl {
+		v.Erasure.Index = shardOf(v.Erasure, pos)
+		v.Inline = nil
+		switch {
+		case w != nil && v.WriteID == w.wid:
+			if w.inline != nil && v.Erasure.Index >= 0 {
+				v.Inline = w.inline[v.Erasure.Index]
+			}
+		case v.DataDir == "" && !v.DeleteMarker:
+			src := v.WriteID
+			if v.from != "" {
+				src = v.from
+			}
+			for _, o := range own {
+				if o.WriteID == src && o.Erasure.Index == v.Erasure.Index {
+					v.Inline = o.Inline
+					break
+				}
+			}
+		}
+		v.from = ""
+		out[i] = v
+	}
+	return out
 }
 
 // shardOf returns the shard index that the drive at pos holds.
@@ -472,19 +571,21 @@ func shardOf(e erasureInfo, pos int) int {
 	return -1
 }
 
-func checkCond(st *set, bucket, kp, key string, opts *backends.PutOptions) error {
+// checkCond checks the preconditions of a write against the newest
+// version of cur (a delete marker counts as no object).
+func checkCond(cur []version, key string, opts *backends.PutOptions) error {
 	if !opts.IfNoneMatch && opts.IfMatch == "" {
 		return nil
 	}
-	v, _, err := resolve(readMetas(st, bucket, kp), key)
-	if err != nil && !backends.Is(err, backends.NoSuchKey) {
-		return err
+	var v *version
+	if len(cur) > 0 && !cur[0].DeleteMarker {
+		v = &cur[0]
 	}
-	if opts.IfNoneMatch && err == nil {
+	if opts.IfNoneMatch && v != nil {
 		return backends.Errorf(backends.PreconditionFailed, "an object exists at %q", key)
 	}
 	if opts.IfMatch != "" {
-		if err != nil {
+		if v == nil {
 			return backends.Errorf(backends.PreconditionFailed, "no object at %q to match", key)
 		}
 		if strings.Trim(opts.IfMatch, `"`) != v.Meta.ETag {
@@ -494,25 +595,26 @@ func checkCond(st *set, bucket, kp, key string, opts *backends.PutOptions) error
 	return nil
 }
 
-// publish moves a staged version into place on one drive and removes the
-// data of the version it replaces. With sync, the renames are durable
-// before it returns (the folder is synced after the metadata's rename,
-// which comes after the data's).
-func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string, sync bool) error {
+// publish moves a staged meta.json (tmp/<gen>.meta) and, when dataWID is
+// set, its staged data dir (tmp/<dataWID>) into place on one drive, then
+// removes the data dirs that no version uses any more (not in keep). With
+// sync, the renames are durable before it returns (the folder is synced
+// after the metadata's rename, which comes after the data's).
+func (d *drive) publish(bucket, kp, gen, dataWID string, keep map[string]bool, sync bool) error {
 	bdir := d.bucketDir(bucket)
 	if _, err := d.stat(bdir); err != nil {
 		return err // never re-create a removed drive or bucket
 	}
 	objDir := d.objDir(bucket, kp)
-	old, _ := d.readVersion(objDir)
-	moved := !data
+	old, _ := d.readVersions(objDir)
+	moved := dataWID == ""
 	var err error
 	for try := 0; try < 10; try++ {
 		if err = d.mkdirAll(objDir); err != nil {
 			return err
 		}
 		if !moved {
-			err = d.rename(d.tmp(wid), filepath.Join(objDir, "~"+wid))
+			err = d.rename(d.tmp(dataWID), filepath.Join(objDir, "~"+dataWID))
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // a delete removed the empty folder meanwhile
 			}
@@ -521,7 +623,7 @@ func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string, sync 
 			}
 			moved = true
 		}
-		err = d.renameSync(d.tmp(wid+".meta"), filepath.Join(objDir, metaName), sync)
+		err = d.renameSync(d.tmp(gen+".meta"), filepath.Join(objDir, metaName), sync)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -530,8 +632,10 @@ func (d *drive) publish(bucket, kp, wid string, data bool, dataDir string, sync 
 	if err != nil {
 		return fmt.Errorf("publish on %s: %w", d.path, err)
 	}
-	if old != nil && old.DataDir != "" && old.DataDir != dataDir {
-		d.removeAll(filepath.Join(objDir, "~"+old.DataDir))
+	for _, o := range old {
+		if o.DataDir != "" && !keep[o.DataDir] {
+			d.removeAll(filepath.Join(objDir, "~"+o.DataDir))
+		}
 	}
 	return nil
 }

@@ -49,3 +49,8 @@ func (f Forward) CreateBucketAt(ctx context.Context, bucket, location string) er
 	}
 	return f.Backend.CreateBucket(ctx, bucket)
 }
+
+// VersionStore forwards backends.NativeVersioner.
+func (f Forward) VersionStore(bucket string) (backends.VersionStore, bool) {
+	return backends.VersionStoreFor(f.Backend, bucket)
+}

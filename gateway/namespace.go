@@ -438,3 +438,15 @@ func (n *Namespace) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// VersionStore forwards the versions that a bucket's backend keeps itself,
+// for a bucket that is the backend's bucket of the same name as it is (no
+// renaming, no prefix); other mounts keep their versions in the versioning
+// layer's store.
+func (n *Namespace) VersionStore(bucket string) (backends.VersionStore, bool) {
+	b, m, err := n.route(bucket)
+	if err != nil || m.Remote != bucket || m.Prefix != "" {
+		return nil, false
+	}
+	return backends.VersionStoreFor(b, bucket)
+}

@@ -107,24 +107,11 @@ type Versioner interface {
 	ListObjectVersions(ctx context.Context, bucket string, opts VersionListOptions) (VersionList, error)
 }
 
-// VersionListOptions select the versions of a ListObjectVersions.
-type VersionListOptions struct {
-	Prefix          string
-	Delimiter       string
-	KeyMarker       string
-	VersionIDMarker string
-	MaxKeys         int
-}
-
-// VersionList is one page of ListObjectVersions: versions and delete
-// markers (ObjectInfo.DeleteMarker) in key order, newest first per key.
-type VersionList struct {
-	Versions            []backends.ObjectInfo
-	Prefixes            []string
-	IsTruncated         bool
-	NextKeyMarker       string
-	NextVersionIDMarker string
-}
+// VersionListOptions and VersionList are those of backends.VersionStore.
+type (
+	VersionListOptions = backends.VersionListOptions
+	VersionList        = backends.VersionList
+)
 
 // Bucket documents of the data services, stored with PutBucketConfig.
 const (

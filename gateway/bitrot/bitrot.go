@@ -370,3 +370,13 @@ func (l *Layer) UpdateMeta(ctx context.Context, bucket, key string, meta backend
 	}
 	return info, nil
 }
+
+// VersionStore forwards the versions of a bucket that the backend below
+// keeps itself only where the layer steps aside (the backend checks its own
+// data); elsewhere every write must pass through the layer.
+func (l *Layer) VersionStore(bucket string) (backends.VersionStore, bool) {
+	if !backends.VerifiesIntegrity(l.Backend, bucket) {
+		return nil, false
+	}
+	return backends.VersionStoreFor(l.Backend, bucket)
+}

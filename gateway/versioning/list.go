@@ -97,6 +97,9 @@ func (l *Layer) ListObjectVersions(ctx context.Context, bucket string, opts gate
 		_, err := l.Backend.HeadBucket(ctx, bucket)
 		return out, err
 	}
+	if vs, ok := l.native(bucket); ok {
+		return l.nativeList(ctx, vs, bucket, opts)
+	}
 	limit := opts.MaxKeys
 	if limit <= 0 || limit > 1000 {
 		limit = 1000

@@ -454,14 +454,14 @@ func (l *Layer) dropNulls(ctx context.Context, bucket, key, keep string) error {
 // a delete marker is NoSuchKey, with the marker reported in
 // Options.Result; a delete marker asked for by its ID is MethodNotAllowed.
 func (l *Layer) GetObject(ctx context.Context, bucket, key string, rng *backends.Range) (io.ReadCloser, backends.ObjectInfo, error) {
-	return l.read(ctx, bucket, key, func(name string) (io.ReadCloser, backends.ObjectInfo, error) {
+	return l.read(ctx, bucket, key, rng, false, func(name string) (io.ReadCloser, backends.ObjectInfo, error) {
 		return l.Backend.GetObject(ctx, bucket, name, rng)
 	})
 }
 
 // HeadObject is GetObject without the data.
 func (l *Layer) HeadObject(ctx context.Context, bucket, key string) (backends.ObjectInfo, error) {
-	_, info, err := l.read(ctx, bucket, key, func(name string) (io.ReadCloser, backends.ObjectInfo, error) {
+	_, info, err := l.read(ctx, bucket, key, nil, true, func(name string) (io.ReadCloser, backends.ObjectInfo, error) {
 		info, err := l.Backend.HeadObject(ctx, bucket, name)
 		return nil, info, err
 	})
@@ -474,13 +474,16 @@ func closeBody(rc io.ReadCloser) {
 	}
 }
 
-func (l *Layer) read(ctx context.Context, bucket, key string, open func(name string) (io.ReadCloser, backends.ObjectInfo, error)) (io.ReadCloser, backends.ObjectInfo, error) {
+func (l *Layer) read(ctx context.Context, bucket, key string, rng *backends.Range, head bool, open func(name string) (io.ReadCloser, backends.ObjectInfo, error)) (io.ReadCloser, backends.ObjectInfo, error) {
 	if reserved(key) {
 		return nil, backends.ObjectInfo{}, errNoSuchKey(key)
 	}
 	id := gateway.OptionsFrom(ctx).VersionID
 	if id != "" && !ValidID(id) {
 		return nil, backends.ObjectInfo{}, errBadID()
+	}
+	if vs, ok := l.native(bucket); ok {
+		return l.nativeRead(ctx, vs, bucket, key, id, rng, head)
 	}
 	st, err := l.Status(ctx, bucket)
 	if err != nil {
@@ -580,6 +583,9 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	if vs, ok := l.native(bucket); ok {
+		return l.nativePut(ctx, vs, bucket, key, data, opts, st)
+	}
 	if opts.Meta == nil {
 		opts.Meta = &backends.Meta{}
 	}
@@ -608,6 +614,9 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	st, err := l.Status(ctx, bucket)
 	if err != nil {
 		return backends.ObjectInfo{}, err
+	}
+	if vs, ok := l.native(bucket); ok {
+		return l.nativeComplete(ctx, vs, bucket, key, uploadID, parts, meta, st)
 	}
 	if st == Unversioned {
 		meta.Sys = withID(meta.Sys, "")
@@ -703,6 +712,9 @@ func (l *Layer) UpdateMeta(ctx context.Context, bucket, key string, meta backend
 	if id != "" && !ValidID(id) {
 		return backends.ObjectInfo{}, errBadID()
 	}
+	if vs, ok := l.native(bucket); ok {
+		return l.nativeUpdateMeta(ctx, vs, bucket, key, id, meta)
+	}
 	st, err := l.Status(ctx, bucket)
 	if err != nil {
 		return backends.ObjectInfo{}, err
@@ -785,6 +797,9 @@ func (l *Layer) DeleteObject(ctx context.Context, bucket, key string) error {
 	id := gateway.OptionsFrom(ctx).VersionID
 	if id != "" && !ValidID(id) {
 		return errBadID()
+	}
+	if vs, ok := l.native(bucket); ok {
+		return l.nativeDelete(ctx, vs, bucket, key, id)
 	}
 	st, err := l.Status(ctx, bucket)
 	if err != nil {
@@ -915,7 +930,7 @@ func (l *Layer) CreateMultipartUpload(ctx context.Context, bucket, key string, m
 	if err != nil {
 		return "", err
 	}
-	if st != Unversioned {
+	if _, native := l.native(bucket); st != Unversioned && !native {
 		if err := checkKeyLen(key); err != nil {
 			return "", err
 		}
