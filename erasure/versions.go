@@ -80,6 +80,21 @@ func (s *Store) open(bucket, key string) (*set, string, []driveMeta, []version, 
 	return st, kp, ms, vs, l.RUnlock, nil
 }
 
+// lockKey checks key and bucket and takes the key's write lock, for a
+// change of its versions.
+func (s *Store) lockKey(bucket, key string) (*set, string, func(), error) {
+	kp, err := keyPath(key)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return nil, "", nil, err
+	}
+	l := s.lock(bucket, key)
+	l.Lock()
+	return s.setFor(bucket, key), kp, l.Unlock, nil
+}
+
 // HeadVersion returns the info of version id of key ("" the newest).
 func (s *Store) HeadVersion(ctx context.Context, bucket, key, id string) (backends.ObjectInfo, error) {
 	_, _, _, vs, unlock, err := s.open(bucket, key)
@@ -142,17 +157,11 @@ func (s *Store) UpdateVersionMeta(ctx context.Context, bucket, key, id string, m
 // that pick returns.
 func (s *Store) updateMeta(bucket, key, id string, meta backends.Meta) ([]version, int, backends.ObjectInfo, error) {
 	var in backends.ObjectInfo
-	kp, err := keyPath(key)
+	st, kp, unlock, err := s.lockKey(bucket, key)
 	if err != nil {
 		return nil, 0, in, err
 	}
-	if err := s.checkBucket(bucket); err != nil {
-		return nil, 0, in, err
-	}
-	st := s.setFor(bucket, key)
-	l := s.lock(bucket, key)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	at := 0
 	vs, err := s.apply(st, bucket, key, kp, nil, false, func(cur []version) ([]version, error) {
 		if cur == nil {
@@ -200,17 +209,11 @@ func (s *Store) DeleteVersion(ctx context.Context, bucket, key, id string) (back
 }
 
 func (s *Store) deleteVersion(bucket, key, id string) (backends.ObjectInfo, error) {
-	kp, err := keyPath(key)
+	st, kp, unlock, err := s.lockKey(bucket, key)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	if err := s.checkBucket(bucket); err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	st := s.setFor(bucket, key)
-	l := s.lock(bucket, key)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	var gone backends.ObjectInfo
 	_, err = s.apply(st, bucket, key, kp, nil, id == "null", func(cur []version) ([]version, error) {
 		if cur == nil && id == "null" {
@@ -239,17 +242,11 @@ func (s *Store) deleteVersion(bucket, key, id string) (backends.ObjectInfo, erro
 // PutDeleteMarker adds a delete marker with ID id as the newest version of
 // key (a "null" one replaces the null version).
 func (s *Store) PutDeleteMarker(ctx context.Context, bucket, key, id string) (backends.ObjectInfo, error) {
-	kp, err := keyPath(key)
+	st, kp, unlock, err := s.lockKey(bucket, key)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	if err := s.checkBucket(bucket); err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	st := s.setFor(bucket, key)
-	l := s.lock(bucket, key)
-	l.Lock()
-	defer l.Unlock()
+	defer unlock()
 	m := version{ID: id, WriteID: newUUID(), Erasure: s.layoutFor(st, bucket, key, ""), DeleteMarker: true,
 		Meta: backends.Meta{ModTime: time.Now().UTC()}}
 	vs, err := s.apply(st, bucket, key, kp, nil, false, func(cur []version) ([]version, error) {

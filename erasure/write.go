@@ -492,7 +492,7 @@ func (s *Store) apply(st *set, bucket, key, kp string, w *staged, nullEdit bool,
 			if w != nil && w.data {
 				dataWID = w.wid
 			}
-			err = d.publish(bucket, kp, gen, dataWID, keep, !s.opts.NoSync)
+			err = d.publish(bucket, kp, gen, dataWID, ms[pos].vs, keep, !s.opts.NoSync)
 		}
 		if err != nil {
 			d.remove(d.tmp(gen + ".meta"))
@@ -597,16 +597,16 @@ func checkCond(cur []version, key string, opts *backends.PutOptions) error {
 
 // publish moves a staged meta.json (tmp/<gen>.meta) and, when dataWID is
 // set, its staged data dir (tmp/<dataWID>) into place on one drive, then
-// removes the data dirs that no version uses any more (not in keep). With
+// removes the data dirs of the drive's old list (old, read under the same
+// lock) that no version uses any more (not in keep). With
 // sync, the renames are durable before it returns (the folder is synced
 // after the metadata's rename, which comes after the data's).
-func (d *drive) publish(bucket, kp, gen, dataWID string, keep map[string]bool, sync bool) error {
+func (d *drive) publish(bucket, kp, gen, dataWID string, old []version, keep map[string]bool, sync bool) error {
 	bdir := d.bucketDir(bucket)
 	if _, err := d.stat(bdir); err != nil {
 		return err // never re-create a removed drive or bucket
 	}
 	objDir := d.objDir(bucket, kp)
-	old, _ := d.readVersions(objDir)
 	moved := dataWID == ""
 	var err error
 	for try := 0; try < 10; try++ {
