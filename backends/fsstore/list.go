@@ -286,7 +286,7 @@ func (l *lister) walk(dir string) error {
 func (s *Store) listInfo(bucket, key string, fi fs.FileInfo) (backends.ObjectInfo, bool) {
 	if s.xattrs {
 		// The xattr is read through the open file.
-		f, info, err := s.open(bucket, key)
+		f, info, err := s.openRead(bucket, key)
 		if err != nil {
 			return backends.ObjectInfo{}, false
 		}

@@ -463,27 +463,56 @@ func (s *Store) folderInfo(bucket, key string) (backends.ObjectInfo, error) {
 	return backends.ObjectInfo{Key: key, Meta: m}, nil
 }
 
-// open opens the file at key with its metadata. When no record matches the
-// file, it checks whether a writer replaced the file meanwhile and tries
-// again, so that data and metadata match.
+// open opens the file at key with its metadata, for a caller that holds
+// the key's lock (or that can take a record missed by a race for none).
 func (s *Store) open(bucket, key string) (File, backends.ObjectInfo, error) {
+	f, info, _, err := s.openMeta(bucket, key)
+	return f, info, err
+}
+
+// openRead is open for a reader that does not hold the key's lock. Some
+// file systems miss a name for a moment while a file is renamed over it
+// (Samba answers "not found"), so a reader that misses the file or its
+// record while this Store changed a key of the same lock stripe opens it
+// again under the lock, where no change of this Store can overlap it.
+func (s *Store) openRead(bucket, key string) (File, backends.ObjectInfo, error) {
+	l := &s.locks[s.stripe(bucket, key)]
+	gen := l.gen.Load()
+	f, info, ok, err := s.openMeta(bucket, key)
+	missed := err == nil && !ok || backends.Is(err, backends.NoSuchKey)
+	if !missed || !l.busy.Load() && l.gen.Load() == gen {
+		return f, info, err
+	}
+	if f != nil {
+		f.Close()
+	}
+	l.lock()
+	defer l.unlock()
+	return s.open(bucket, key)
+}
+
+// openMeta opens the file at key with its metadata; ok is false when no
+// record matched it (the metadata is derived from the file). When no
+// record matches, it checks whether a writer replaced the file meanwhile
+// and tries again, so that data and metadata match.
+func (s *Store) openMeta(bucket, key string) (File, backends.ObjectInfo, bool, error) {
 	p := objPath(bucket, key)
 	for try := 0; ; try++ {
 		f, err := s.fs.Open(p)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, backends.ObjectInfo{}, noSuchKey(bucket, key)
+				return nil, backends.ObjectInfo{}, false, noSuchKey(bucket, key)
 			}
-			return nil, backends.ObjectInfo{}, fsErr(err, "cannot open "+key)
+			return nil, backends.ObjectInfo{}, false, fsErr(err, "cannot open "+key)
 		}
 		fi, err := f.Stat()
 		if err != nil {
 			f.Close()
-			return nil, backends.ObjectInfo{}, fsErr(err, "cannot open "+key)
+			return nil, backends.ObjectInfo{}, false, fsErr(err, "cannot open "+key)
 		}
 		if !fi.Mode().IsRegular() {
 			f.Close()
-			return nil, backends.ObjectInfo{}, noSuchKey(bucket, key)
+			return nil, backends.ObjectInfo{}, false, noSuchKey(bucket, key)
 		}
 		m, ok := s.loadMeta(bucket, key, f, fi)
 		if !ok && try < 3 {
@@ -495,7 +524,7 @@ func (s *Store) open(bucket, key string) (File, backends.ObjectInfo, error) {
 				continue
 			}
 		}
-		return f, backends.ObjectInfo{Key: key, Meta: m}, nil
+		return f, backends.ObjectInfo{Key: key, Meta: m}, ok, nil
 	}
 }
 
@@ -516,7 +545,15 @@ func (s *Store) HeadObject(ctx context.Context, bucket, key string) (backends.Ob
 	if err := s.checkObject(ctx, bucket, key); err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	return s.headLocked(bucket, key)
+	if isFolderKey(key) {
+		return s.folderInfo(bucket, key)
+	}
+	f, info, err := s.openRead(bucket, key)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	f.Close()
+	return info, nil
 }
 
 // objectReader streams a range of an open file.
@@ -541,7 +578,7 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string, rng *backends
 		}
 		return io.NopCloser(strings.NewReader("")), info, nil
 	}
-	f, info, err := s.open(bucket, key)
+	f, info, err := s.openRead(bucket, key)
 	if err != nil {
 		return nil, info, err
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strata-storage/strata/backends"
@@ -39,7 +40,27 @@ type Store struct {
 	xattrs bool
 
 	seed  maphash.Seed
-	locks [256]sync.Mutex
+	locks [256]keyLock
+}
+
+// keyLock is the lock of a stripe of keys. Readers do not take it, but
+// they can tell whether a change of one of its keys overlapped them: busy
+// while it is held, gen counts the releases.
+type keyLock struct {
+	mu   sync.Mutex
+	busy atomic.Bool
+	gen  atomic.Uint64
+}
+
+func (l *keyLock) lock() {
+	l.mu.Lock()
+	l.busy.Store(true)
+}
+
+func (l *keyLock) unlock() {
+	l.gen.Add(1)
+	l.busy.Store(false)
+	l.mu.Unlock()
 }
 
 var _ backends.Backend = (*Store)(nil)
@@ -131,9 +152,9 @@ func (s *Store) cleanTemp(cutoff time.Time) error {
 // lock takes the lock of one key (striped: keys may share a lock; a
 // goroutine holds two only through lock2).
 func (s *Store) lock(bucket, key string) func() {
-	m := &s.locks[s.stripe(bucket, key)]
-	m.Lock()
-	return m.Unlock
+	l := &s.locks[s.stripe(bucket, key)]
+	l.lock()
+	return l.unlock
 }
 
 func (s *Store) stripe(bucket, key string) int {
@@ -150,17 +171,17 @@ func (s *Store) stripe(bucket, key string) int {
 func (s *Store) lock2(bucket, a, b string) func() {
 	i, j := s.stripe(bucket, a), s.stripe(bucket, b)
 	if i == j {
-		s.locks[i].Lock()
-		return s.locks[i].Unlock
+		s.locks[i].lock()
+		return s.locks[i].unlock
 	}
 	if i > j {
 		i, j = j, i
 	}
-	s.locks[i].Lock()
-	s.locks[j].Lock()
+	s.locks[i].lock()
+	s.locks[j].lock()
 	return func() {
-		s.locks[j].Unlock()
-		s.locks[i].Unlock()
+		s.locks[j].unlock()
+		s.locks[i].unlock()
 	}
 }
 

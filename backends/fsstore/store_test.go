@@ -3,8 +3,11 @@ package fsstore_test
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
@@ -140,4 +143,66 @@ func TestFailedPublishKeepsMeta(t *testing.T) {
 			t.Fatalf("after recovery: %+v", h)
 		}
 	}
+}
+
+// missOnRename misses a name, as Samba can, for a moment while a file is
+// renamed over it: Open and Stat of it fail with "not found".
+type missOnRename struct {
+	fsstore.FS
+	mu     sync.Mutex
+	hidden map[string]int
+}
+
+func (f *missOnRename) Rename(oldname, newname string) error {
+	if _, err := f.FS.Lstat(newname); err != nil {
+		return f.FS.Rename(oldname, newname)
+	}
+	f.mu.Lock()
+	f.hidden[newname]++
+	f.mu.Unlock()
+	time.Sleep(200 * time.Microsecond)
+	err := f.FS.Rename(oldname, newname)
+	time.Sleep(200 * time.Microsecond)
+	f.mu.Lock()
+	if f.hidden[newname]--; f.hidden[newname] == 0 {
+		delete(f.hidden, newname)
+	}
+	f.mu.Unlock()
+	return err
+}
+
+func (f *missOnRename) miss(op, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hidden[name] > 0 {
+		return &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+	}
+	return nil
+}
+
+func (f *missOnRename) Open(name string) (fsstore.File, error) {
+	if err := f.miss("open", name); err != nil {
+		return nil, err
+	}
+	return f.FS.Open(name)
+}
+
+func (f *missOnRename) Stat(name string) (fs.FileInfo, error) {
+	if err := f.miss("stat", name); err != nil {
+		return nil, err
+	}
+	return f.FS.Stat(name)
+}
+
+// Readers of a key that is being rewritten never see it missing, nor data
+// with another version's metadata, on a file system that misses names
+// during renames (the suite's ConcurrentWriters is the case that meets it).
+func TestSuiteMissOnRename(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backends.Backend {
+		s, err := fsstore.New(&missOnRename{FS: newMemFS(), hidden: map[string]int{}}, fsstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
 }
