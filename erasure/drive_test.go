@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-storage/strata/backends"
 )
 
 func driveState(s *Store, i int) DriveStatus { return s.Drives()[i] }
@@ -199,5 +201,68 @@ func TestSlowShardRacesParity(t *testing.T) {
 		if why := d.offline(); why != "" {
 			t.Fatalf("slow drive %d taken offline: %s", i, why)
 		}
+	}
+}
+
+// A heal that finds the object whole verifies it without the key's lock:
+// a PUT of the key goes on while the verify waits on a slow drive.
+func TestHealVerifyDoesNotBlockWriters(t *testing.T) {
+	s, _ := newStore(t, 4, Options{Parity: 2})
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	if _, err := s.PutObject(ctx, "b", "k", bytes.NewReader(rnd(3<<20)), backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d := s.allDrives()[0]
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	d.setFault(func(op string) error {
+		if op == "open" { // heal opens the shard files to verify them
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		return nil
+	})
+	healed := make(chan error, 1)
+	go func() {
+		_, err := s.HealObject(ctx, "b", "k")
+		healed <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("heal did not open a shard file")
+	}
+	data := rnd(2 << 20)
+	put := make(chan error, 1)
+	go func() {
+		_, err := s.PutObject(ctx, "b", "k", bytes.NewReader(data), backends.PutOptions{})
+		put <- err
+	}()
+	select {
+	case err := <-put:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the PUT waited for heal's verify")
+	}
+	close(release)
+	d.setFault(nil)
+	if err := <-healed; err != nil {
+		t.Fatalf("heal: %v", err)
+	}
+	rc, _, err := s.GetObject(ctx, "b", "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, not the new object", len(got))
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/strata-storage/strata/backends"
 )
@@ -102,15 +104,34 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 	st := s.setFor(bucket, key)
 	s.reviveSet(st)
 	s.healBucket(bucket)
-	res := HealResult{Drives: len(st.drives)}
+	// A first look without the key's lock: writers of the key do not
+	// wait on the deep verify of an object that is whole. Only an object
+	// that needs work is looked at again, and repaired, under the lock.
+	if res, err := s.healObject(ctx, st, bucket, key, kp, true); err == nil {
+		return res, nil
+	}
 	l := s.lock(bucket, key)
 	l.Lock()
 	defer l.Unlock()
+	return s.healObject(ctx, st, bucket, key, kp, false)
+}
+
+// errNeedsWork is the answer of a look at an object that is not whole.
+var errNeedsWork = errors.New("heal: the object needs repair")
+
+// healObject is HealObject on set st. With look, it changes nothing and
+// fails (errNeedsWork, or the error met) unless the object is whole;
+// without it, the caller holds the key's lock and it repairs.
+func (s *Store) healObject(ctx context.Context, st *set, bucket, key, kp string, look bool) (HealResult, error) {
+	res := HealResult{Drives: len(st.drives)}
 	ms := readMetas(st, bucket, kp)
 	vs, err := resolve(ms, key)
 	if backends.Is(err, backends.NoSuchKey) {
 		for pos, m := range ms {
 			if m.err == nil || errors.Is(m.err, errCorruptMeta) {
+				if look {
+					return res, errNeedsWork
+				}
 				st.drives[pos].deleteObject(bucket, kp)
 				res.Removed = true
 			}
@@ -154,6 +175,9 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 			if !anyBad {
 				continue
 			}
+			if look {
+				return res, errNeedsWork
+			}
 			fr, err := s.rebuildInline(v, cs, bad)
 			if err != nil {
 				return res, unrecoverable(st, err)
@@ -186,6 +210,9 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 			if len(targets) == 0 {
 				continue
 			}
+			if look {
+				return res, errNeedsWork
+			}
 			if err := s.rebuildPart(ctx, st, bucket, kp, v, p, pi, badPart, targets); err != nil {
 				if errors.Is(err, errTooFewShards) {
 					err = unrecoverable(st, err)
@@ -196,6 +223,9 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 				healed[pos] = true
 			}
 		}
+	}
+	if look && slices.Contains(need, true) {
+		return res, errNeedsWork
 	}
 	for pos := range st.drives {
 		if need[pos] {
@@ -208,8 +238,10 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		}
 	}
 	// Data dirs that no version uses (a crash between the two renames of
-	// a publish leaves one) go. The object's lock is held: no publish is
-	// under way.
+	// a publish leaves one) go. Without look, the object's lock is held:
+	// no publish is under way (with it, one may be: a data dir that a
+	// publish has not yet named is only reported).
+	var stale atomic.Bool
 	parallel(len(st.drives), func(pos int) {
 		d := st.drives[pos]
 		if !d.present() {
@@ -219,10 +251,16 @@ func (s *Store) HealObject(ctx context.Context, bucket, key string) (HealResult,
 		ents, _ := d.readDir(objDir)
 		for _, ent := range ents {
 			if isStaleDataDir(ent.Name(), vs) {
-				d.removeAll(filepath.Join(objDir, ent.Name()))
+				stale.Store(true)
+				if !look {
+					d.removeAll(filepath.Join(objDir, ent.Name()))
+				}
 			}
 		}
 	})
+	if look && stale.Load() {
+		return res, errNeedsWork
+	}
 	s.unqueueHeal(bucket, key)
 	return res, nil
 }
