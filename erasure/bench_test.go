@@ -26,13 +26,16 @@ func BenchmarkPut64MiB(b *testing.B) {
 	}
 }
 
-func BenchmarkGet64MiB(b *testing.B) {
+func BenchmarkGet64MiB(b *testing.B) { benchGet(b, benchSize) }
+
+// benchGet reads an object of size bytes again and again.
+func benchGet(b *testing.B, size int) {
 	s, _ := newStore(b, 4, Options{Parity: 2, NoSync: true})
 	s.CreateBucket(b.Context(), "bench")
-	if _, err := s.PutObject(b.Context(), "bench", "obj", bytes.NewReader(rnd(benchSize)), backends.PutOptions{}); err != nil {
+	if _, err := s.PutObject(b.Context(), "bench", "obj", bytes.NewReader(rnd(size)), backends.PutOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(benchSize)
+	b.SetBytes(int64(size))
 	b.ResetTimer()
 	for range b.N {
 		rc, _, err := s.GetObject(b.Context(), "bench", "obj", nil)
@@ -62,23 +65,7 @@ func BenchmarkPut4KiB(b *testing.B) {
 	}
 }
 
-func BenchmarkGet4KiB(b *testing.B) {
-	s, _ := newStore(b, 4, Options{Parity: 2, NoSync: true})
-	s.CreateBucket(b.Context(), "bench")
-	if _, err := s.PutObject(b.Context(), "bench", "obj", bytes.NewReader(rnd(4<<10)), backends.PutOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(4 << 10)
-	b.ResetTimer()
-	for range b.N {
-		rc, _, err := s.GetObject(b.Context(), "bench", "obj", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, rc)
-		rc.Close()
-	}
-}
+func BenchmarkGet4KiB(b *testing.B) { benchGet(b, 4<<10) }
 
 // BenchmarkRawEncodeHash is the limit: Reed-Solomon 2+2 encoding and
 // HighwayHash-256 of every shard of 1 MiB blocks, in memory.

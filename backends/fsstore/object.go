@@ -530,25 +530,22 @@ func (s *Store) openMeta(bucket, key string) (File, backends.ObjectInfo, bool, e
 
 // headLocked is HeadObject for a caller that holds the key's lock.
 func (s *Store) headLocked(bucket, key string) (backends.ObjectInfo, error) {
-	if isFolderKey(key) {
-		return s.folderInfo(bucket, key)
-	}
-	f, info, err := s.open(bucket, key)
-	if err != nil {
-		return backends.ObjectInfo{}, err
-	}
-	f.Close()
-	return info, nil
+	return s.head(bucket, key, s.open)
 }
 
 func (s *Store) HeadObject(ctx context.Context, bucket, key string) (backends.ObjectInfo, error) {
 	if err := s.checkObject(ctx, bucket, key); err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	return s.head(bucket, key, s.openRead)
+}
+
+// head returns the info of key, opening its file with open.
+func (s *Store) head(bucket, key string, open func(bucket, key string) (File, backends.ObjectInfo, error)) (backends.ObjectInfo, error) {
 	if isFolderKey(key) {
 		return s.folderInfo(bucket, key)
 	}
-	f, info, err := s.openRead(bucket, key)
+	f, info, err := open(bucket, key)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
