@@ -7,6 +7,7 @@ package dir
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -61,6 +62,9 @@ const (
 type FS struct {
 	root *os.Root
 	path string
+	// copyRange: the tree is on a local file system where
+	// copy_file_range is known to work (see copyRangeSafe).
+	copyRange bool
 }
 
 var (
@@ -85,7 +89,7 @@ func NewFS(root string) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dir: %w", err)
 	}
-	return &FS{root: r, path: abs}, nil
+	return &FS{root: r, path: abs, copyRange: copyRangeSafe(abs)}, nil
 }
 
 // Path returns the absolute path of the tree.
@@ -161,7 +165,7 @@ func (d *FS) Create(name string) (fsstore.Writer, error) {
 			return nil, err
 		}
 	}
-	return &writer{f: f}, nil
+	return &writer{f: f, copyRange: d.copyRange}, nil
 }
 
 func (d *FS) Mkdir(name string) error {
@@ -227,7 +231,8 @@ func (d *FS) SyncDir(name string) error {
 }
 
 // file and writer expose only what fsstore needs: an *os.File given to
-// io.Copy would use copy_file_range or sendfile.
+// io.Copy would use copy_file_range or sendfile, which only CopyFrom uses,
+// on the local file systems where it is known to work.
 type file struct{ f *os.File }
 
 func (f *file) Read(p []byte) (int, error)                { return f.f.Read(p) }
@@ -236,7 +241,21 @@ func (f *file) Close() error                              { return f.f.Close() }
 func (f *file) Stat() (fs.FileInfo, error)                { return f.f.Stat() }
 func (f *file) ReadAt(p []byte, off int64) (int, error)   { return f.f.ReadAt(p, off) }
 
-type writer struct{ f *os.File }
+type writer struct {
+	f         *os.File
+	copyRange bool
+}
+
+// CopyFrom appends n bytes of src through os.File.ReadFrom, which uses
+// copy_file_range (and falls back to a plain copy where the kernel
+// cannot).
+func (w *writer) CopyFrom(src fsstore.File, n int64) (int64, error) {
+	sf, ok := src.(*file)
+	if !ok || !w.copyRange {
+		return 0, errors.ErrUnsupported
+	}
+	return w.f.ReadFrom(io.LimitReader(sf.f, n))
+}
 
 func (w *writer) Write(p []byte) (int, error) { return w.f.Write(p) }
 func (w *writer) Sync() error                 { return w.f.Sync() }

@@ -246,7 +246,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 				}
 				return fsErr(err, "cannot read part")
 			}
-			n, err := copyData(ctx, w, f)
+			n, err := appendPart(ctx, w, f, p.Part.Size)
 			f.Close()
 			if err != nil {
 				return fsErr(err, "cannot join parts")
@@ -268,6 +268,46 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	s.removeAll(dir)
 	unlock()
 	return info, nil
+}
+
+// copyChunk is how much one CopyFrom appends between checks of the
+// request's context.
+const copyChunk = 64 << 20
+
+// appendPart appends the part file f, of size bytes by its record, to w:
+// inside the file system when w is a FileCopier that can, else through a
+// buffer. It returns the bytes appended, or the size of a file that is not
+// size bytes long (the caller refuses the part).
+func appendPart(ctx context.Context, w io.Writer, f File, size int64) (int64, error) {
+	fc, ok := w.(FileCopier)
+	if !ok {
+		return copyData(ctx, w, f)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if fi.Size() != size {
+		return fi.Size(), nil // nothing appended: the caller refuses the part
+	}
+	var n int64
+	for n < size {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		k, err := fc.CopyFrom(f, min(size-n, copyChunk))
+		n += k
+		if errors.Is(err, errors.ErrUnsupported) && n == 0 {
+			return copyData(ctx, w, f)
+		}
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			break // shorter than it was a moment ago
+		}
+	}
+	return n, nil
 }
 
 func (s *Store) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
