@@ -151,6 +151,9 @@ func (s *Store) healObject(ctx context.Context, st *set, bucket, key, kp string,
 	for pos := range st.drives {
 		need[pos] = st.drives[pos].present() && (ms[pos].err != nil || listKey(ms[pos].vs) != lk)
 	}
+	if look && slices.Contains(need, true) {
+		return res, errNeedsWork // a list to rewrite: verify once, under the lock
+	}
 	// frames[i]: rebuilt inline shards of version i, by shard index.
 	frames := make([][][]byte, len(vs))
 	for i := range vs {
@@ -223,9 +226,6 @@ func (s *Store) healObject(ctx context.Context, st *set, bucket, key, kp string,
 				healed[pos] = true
 			}
 		}
-	}
-	if look && slices.Contains(need, true) {
-		return res, errNeedsWork
 	}
 	for pos := range st.drives {
 		if need[pos] {
