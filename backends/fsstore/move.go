@@ -99,7 +99,8 @@ func (s *Store) moveFile(bucket, src, dst string) error {
 	if err := s.makeParents(bucket, dst); err != nil {
 		return err
 	}
-	if err := s.clearTarget(bucket, dst); err != nil {
+	cur, err := s.clearTarget(bucket, dst)
+	if err != nil {
 		return err
 	}
 	if !inXattr {
@@ -112,7 +113,7 @@ func (s *Store) moveFile(bucket, src, dst string) error {
 		// key do not always grow here as they do in commit; readers
 		// tell files apart by equality only.
 		sc := &sidecar{Records: []record{rec}}
-		if cur, err := s.fs.Lstat(target); err == nil && cur.Mode().IsRegular() {
+		if cur != nil && cur.Mode().IsRegular() {
 			if stampOf(fi) == stampOf(cur) {
 				nfi, err := s.bumpMTime(from, cur)
 				if err != nil {

@@ -183,7 +183,8 @@ func (s *Store) publishLocked(ctx context.Context, bucket, key string, st *stage
 	if err := s.makeParents(bucket, key); err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	if err := s.clearTarget(bucket, key); err != nil {
+	cur, err := s.clearTarget(bucket, key)
+	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	if !inXattr {
@@ -191,7 +192,7 @@ func (s *Store) publishLocked(ctx context.Context, bucket, key string, st *stage
 		// current file, so that whichever file a reader (or the tree
 		// after a crash) sees, its record is there.
 		sc := &sidecar{Records: []record{rec}}
-		if cur, err := s.fs.Lstat(target); err == nil && cur.Mode().IsRegular() {
+		if cur != nil && cur.Mode().IsRegular() {
 			if !st.fi.ModTime().After(cur.ModTime()) {
 				// A coarse clock: move the new file's mtime past the
 				// current one's. Strictly increasing mtimes keep the
@@ -352,21 +353,25 @@ func (s *Store) checkParents(bucket, key string) error {
 }
 
 // clearTarget makes room for a file at key: a directory there is removed if
-// it is empty and not a folder object, else the key is in conflict.
-func (s *Store) clearTarget(bucket, key string) error {
+// it is empty and not a folder object, else the key is in conflict. It
+// returns what is at key otherwise (nil when nothing is).
+func (s *Store) clearTarget(bucket, key string) (fs.FileInfo, error) {
 	target := objPath(bucket, key)
 	fi, err := s.fs.Lstat(target)
-	if err != nil || !fi.IsDir() {
-		return nil
+	if err != nil {
+		return nil, nil
+	}
+	if !fi.IsDir() {
+		return fi, nil
 	}
 	conflict := backends.Errorf(backends.Conflict, "cannot write %q: %q is a folder holding other keys, and a file-system backend cannot store both", key, key+"/")
 	if s.readSidecar(bucket, key+"/") != nil {
-		return conflict
+		return nil, conflict
 	}
 	if err := s.fs.Remove(target); err != nil {
-		return conflict
+		return nil, conflict
 	}
-	return nil
+	return nil, nil
 }
 
 func (s *Store) PutObject(ctx context.Context, bucket, key string, data io.Reader, opts backends.PutOptions) (backends.ObjectInfo, error) {
