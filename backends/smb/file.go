@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,53 @@ type handle struct {
 	f       *smb2.File
 	name    string
 	expired atomic.Bool
+
+	// Of a file open for reading: its attributes when it was opened
+	// (Open needs them, and Stat answers with them rather than asking
+	// the server again), the offset of the next Read, and whether a
+	// read came back short. A short SMB read ends at the end of the
+	// file, so the next Read answers EOF without a request.
+	//
+	// After the first read at an offset, reads smaller than readChunk are
+	// served from chunks of that size, and while one is being taken the
+	// next one is read ahead: rdata is what is left of the current chunk
+	// (held in rbuf), ahead the chunk being read.
+	fi    fs.FileInfo
+	pos   int64
+	eof   bool
+	seq   bool // a read at pos came before: the next ones read ahead
+	rbuf  *[]byte
+	rdata []byte
+	ahead *fetch
+
+	// Of a file open for writing: writes are gathered into chunks of
+	// writeChunk bytes (the most one SMB WRITE carries), and each full
+	// chunk is written while the next one fills. wbuf is the chunk
+	// filling, written the bytes before it, and pending the write in
+	// flight, if any.
+	wbuf    *[]byte
+	written int64
+	pending chan error
+	werr    error
+}
+
+// writeChunk and readChunk are the sizes of the writes a writer sends and
+// of the reads ahead of a reader: the largest SMB WRITE and READ that
+// Windows servers take.
+const (
+	writeChunk = 1 << 20
+	readChunk  = writeChunk
+)
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, writeChunk); return &b }}
+
+// fetch is a read of one chunk, maybe still in flight.
+type fetch struct {
+	buf  *[]byte
+	off  int64
+	n    int
+	err  error
+	done chan struct{}
 }
 
 var (
@@ -77,8 +125,88 @@ func (h *handle) result(err error) error {
 }
 
 func (h *handle) Read(p []byte) (n int, err error) {
-	err = h.guard(func() (err error) { n, err = h.f.Read(p); return err })
-	return n, h.result(err)
+	if h.fi == nil { // a writer: no offset of its own
+		err = h.guard(func() (err error) { n, err = h.f.Read(p); return err })
+		return n, h.result(err)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if len(h.rdata) > 0 {
+		n = copy(p, h.rdata)
+		h.rdata = h.rdata[n:]
+		h.pos += int64(n)
+		return n, nil
+	}
+	if h.eof {
+		return 0, io.EOF
+	}
+	h.dropChunk()
+	if !h.seq || len(p) >= readChunk || h.pos+int64(len(p)) >= h.fi.Size() {
+		// The first read at an offset (a range may want no more), a
+		// large read, or the last one: straight into p.
+		h.dropAhead()
+		err = h.guard(func() (err error) { n, err = h.f.ReadAt(p, h.pos); return err })
+		h.pos += int64(n)
+		h.eof = err == nil && n < len(p)
+		h.seq = true
+		return n, h.result(err)
+	}
+	ft := h.ahead
+	h.ahead = nil
+	if ft == nil || ft.off != h.pos {
+		h.release(ft)
+		ft = h.fetch(h.pos)
+	}
+	<-ft.done
+	if ft.err != nil && !(ft.err == io.EOF && ft.n > 0) {
+		h.release(ft)
+		return 0, h.result(ft.err)
+	}
+	h.rbuf, h.rdata = ft.buf, (*ft.buf)[:ft.n]
+	h.eof = ft.n < readChunk
+	if next := h.pos + int64(ft.n); !h.eof && next < h.fi.Size() {
+		h.ahead = h.fetch(next)
+	}
+	n = copy(p, h.rdata)
+	h.rdata = h.rdata[n:]
+	h.pos += int64(n)
+	return n, nil
+}
+
+// fetch starts reading the chunk at off.
+func (h *handle) fetch(off int64) *fetch {
+	ft := &fetch{buf: chunkPool.Get().(*[]byte), off: off, done: make(chan struct{})}
+	go func() {
+		defer close(ft.done)
+		ft.err = h.guard(func() (err error) {
+			ft.n, err = h.f.ReadAt((*ft.buf)[:readChunk], off)
+			return err
+		})
+	}()
+	return ft
+}
+
+// release waits for a fetch and gives its buffer back.
+func (h *handle) release(ft *fetch) {
+	if ft != nil {
+		<-ft.done
+		chunkPool.Put(ft.buf)
+	}
+}
+
+// dropChunk gives back the buffer of the current chunk.
+func (h *handle) dropChunk() {
+	if h.rbuf != nil {
+		chunkPool.Put(h.rbuf)
+		h.rbuf, h.rdata = nil, nil
+	}
+}
+
+// dropAhead waits for the read ahead, if any, and forgets it.
+func (h *handle) dropAhead() {
+	h.release(h.ahead)
+	h.ahead = nil
 }
 
 func (h *handle) ReadAt(p []byte, off int64) (n int, err error) {
@@ -87,27 +215,123 @@ func (h *handle) ReadAt(p []byte, off int64) (n int, err error) {
 }
 
 func (h *handle) Seek(off int64, whence int) (int64, error) {
-	return h.f.Seek(off, whence) // local: the offset is kept by the client
+	if h.fi == nil {
+		return h.f.Seek(off, whence) // local: the offset is kept by the client
+	}
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		off += h.pos
+	case io.SeekEnd:
+		off += h.fi.Size()
+	default:
+		return h.pos, errors.New("smb: bad whence")
+	}
+	if off < 0 {
+		return h.pos, errors.New("smb: negative offset")
+	}
+	if off != h.pos {
+		h.dropChunk()
+		h.eof, h.seq = false, false
+		h.pos = off
+	}
+	return off, nil
 }
 
 func (h *handle) Write(p []byte) (n int, err error) {
-	err = h.guard(func() (err error) { n, err = h.f.Write(p); return err })
-	return n, h.result(err)
+	for len(p) > 0 {
+		if h.werr != nil {
+			return n, h.werr
+		}
+		if h.wbuf == nil {
+			h.wbuf = chunkPool.Get().(*[]byte)
+		}
+		b := *h.wbuf
+		m := copy(b[len(b):cap(b)], p)
+		*h.wbuf = b[:len(b)+m]
+		n += m
+		p = p[m:]
+		if len(*h.wbuf) == cap(*h.wbuf) {
+			h.flush(true)
+		}
+	}
+	return n, nil
+}
+
+// flush sends the filling chunk, after the write in flight has ended. With
+// async it returns at once and the chunk is written in the background.
+func (h *handle) flush(async bool) {
+	h.wait()
+	if h.werr != nil || h.wbuf == nil {
+		return
+	}
+	buf, off := h.wbuf, h.written
+	h.wbuf = nil
+	h.written += int64(len(*buf))
+	write := func() error {
+		defer func() { *buf = (*buf)[:0]; chunkPool.Put(buf) }()
+		return h.result(h.guard(func() error {
+			_, err := h.f.WriteAt(*buf, off)
+			return err
+		}))
+	}
+	if !async {
+		h.werr = write()
+		return
+	}
+	h.pending = make(chan error, 1)
+	go func() { h.pending <- write() }()
+}
+
+// wait waits for the write in flight.
+func (h *handle) wait() {
+	if h.pending != nil {
+		if err := <-h.pending; h.werr == nil {
+			h.werr = err
+		}
+		h.pending = nil
+	}
+}
+
+// drain writes everything gathered and returns the first error of any write.
+func (h *handle) drain() error {
+	h.flush(false)
+	return h.werr
 }
 
 func (h *handle) Sync() error {
+	if err := h.drain(); err != nil {
+		return err
+	}
 	return h.result(h.guard(h.f.Sync))
 }
 
 func (h *handle) Stat() (fs.FileInfo, error) {
+	if h.fi != nil {
+		return h.fi, nil
+	}
+	if err := h.drain(); err != nil {
+		return nil, err
+	}
 	var fi fs.FileInfo
 	err := h.guard(func() (err error) { fi, err = h.f.Stat(); return err })
 	return fi, h.result(err)
 }
 
 func (h *handle) Close() error {
-	if h.c.dead.Load() {
-		return nil // the server dropped the handle with the connection
+	h.dropAhead()
+	h.dropChunk()
+	werr := h.drain()
+	if h.wbuf != nil { // left by a failed write
+		*h.wbuf = (*h.wbuf)[:0]
+		chunkPool.Put(h.wbuf)
+		h.wbuf = nil
 	}
-	return h.result(h.guard(h.f.Close))
+	if h.c.dead.Load() {
+		return werr // the server dropped the handle with the connection
+	}
+	if err := h.result(h.guard(h.f.Close)); werr == nil {
+		werr = err
+	}
+	return werr
 }

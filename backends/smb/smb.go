@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	smb2 "github.com/cloudsoda/go-smb2"
@@ -97,6 +98,9 @@ func Open(ctx context.Context, cfg Config) (*fsstore.Store, error) {
 		fsys.Close()
 		return nil, err
 	}
+	// Without the probe, names are checked as on a share that ignores
+	// case: slower, never wrong.
+	fsys.probeCase()
 	return s, nil
 }
 
@@ -115,6 +119,8 @@ type FS struct {
 
 	mu    sync.Mutex
 	exact map[string]bool // folders (FS names) known to exist with this exact case
+
+	caseSensitive atomic.Bool // the share compares names with case: no checkCase
 }
 
 var _ fsstore.FS = (*FS)(nil)
@@ -317,6 +323,7 @@ func (f *FS) Open(name string) (fsstore.File, error) {
 		h.Close()
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (not a regular file)", fs.ErrNotExist)}
 	}
+	h.fi = fi
 	return h, nil
 }
 

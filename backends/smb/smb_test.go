@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -122,6 +125,106 @@ func TestNames(t *testing.T) {
 		_, err := s.PutObject(t.Context(), bucket, k, bytes.NewReader(nil), backends.PutOptions{})
 		wantKind(t, "put "+k, err, backends.InvalidKey)
 	}
+}
+
+// The case check of an existing name searches its folder with a pattern
+// the server filters, not with a listing of the whole folder; names with
+// pattern characters fall back to the listing. Both refuse a name that
+// differs only in case.
+func TestCaseCheckInLargeFolder(t *testing.T) {
+	srv := startSamba(t, "")
+	fsys, err := NewFS(t.Context(), srv.config("casecheck"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	create := func(name string) {
+		t.Helper()
+		w, err := fsys.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	if err := fsys.Mkdir("big"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		create(fmt.Sprintf("big/f%04d", i))
+	}
+	create("big/Photo.JPG")
+	create("big/a[1]")
+	create("big/é")
+	for _, c := range []struct {
+		seg  string
+		want bool
+	}{{"Photo.JPG", true}, {"photo.jpg", false}, {"PHOTO.JPG", false}, {"Photo.JP", false}, {"é", true}, {"a[1]", false}, {"f0042", true}} {
+		if got := fsys.foundExact("big", c.seg); got != c.want {
+			t.Errorf("foundExact(big, %q) = %v, want %v", c.seg, got, c.want)
+		}
+	}
+	for _, name := range []string{"big/Photo.JPG", "big/a[1]", "big/é", "big/new", "big/f0042"} {
+		if err := fsys.checkCase(name); err != nil {
+			t.Errorf("checkCase(%q): %v", name, err)
+		}
+	}
+	if probe(t, srv.config("casecheck")) {
+		t.Error("the probe found Samba's default share case-sensitive")
+	}
+	for _, name := range []string{"big/photo.jpg", "big/A[1]", "big/F0042", "BIG/f0042"} {
+		var be *backends.Error
+		if err := fsys.checkCase(name); !errors.As(err, &be) || be.Kind != backends.Conflict {
+			t.Errorf("checkCase(%q) = %v, want a Conflict", name, err)
+		}
+	}
+}
+
+// On a share that compares names with case, keys differing only in case
+// are different files: the probe turns the check off.
+func TestCaseSensitiveShare(t *testing.T) {
+	srv := startSamba(t, "case sensitive = yes")
+	s := open(t, srv.config("sensitive"))
+	bucket := backendtest.NewBucket(t, s)
+	for _, k := range []string{"Report.TXT", "report.txt", "dir/x", "DIR/x"} {
+		backendtest.Put(t, s, bucket, k, []byte(k), backends.Meta{})
+	}
+	for _, k := range []string{"Report.TXT", "report.txt", "dir/x", "DIR/x"} {
+		if b, err := get(t, s, bucket, k); err != nil || string(b) != k {
+			t.Errorf("get %s: %q %v", k, b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(srv.share, "sensitive", bucket, "DIR", "x")); err != nil {
+		t.Errorf("DIR/x is not a file of its own on the share: %v", err)
+	}
+	if !probe(t, srv.config("sensitive")) {
+		t.Error("the probe did not find the share case-sensitive")
+	}
+}
+
+// probe reports what probeCase finds on the share of cfg.
+func probe(t *testing.T, cfg Config) (caseSensitive bool) {
+	t.Helper()
+	fsys, err := NewFS(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	if err := fsys.Mkdir(fsstore.SysDir); err != nil && !errors.Is(err, fs.ErrExist) {
+		t.Fatal(err)
+	}
+	if err := fsys.probeCase(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := fsys.ReadDir(fsstore.SysDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "case-probe-") {
+			t.Errorf("the probe left %s behind", e.Name())
+		}
+	}
+	return fsys.caseSensitive.Load()
 }
 
 // The server restarts between requests and during an upload.
@@ -266,3 +369,91 @@ func TestSigningEncryption(t *testing.T) {
 		t.Logf("wrong password: %v", err)
 	}
 }
+
+// Writes are gathered into chunks written in the background, and reads
+// after the first one at an offset are served from chunks read ahead:
+// whatever the sizes of the writes, reads and seeks, the bytes are right.
+func TestChunkedWritesAndReads(t *testing.T) {
+	srv := startSamba(t, "")
+	fsys, err := NewFS(t.Context(), srv.config("chunks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	data := make([]byte, 3*readChunk+readChunk/2+17)
+	for i := range data {
+		data[i] = byte(i*7 + i>>12)
+	}
+	w, err := fsys.Create("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off, i := 0, 0; off < len(data); i++ {
+		n := min(len(data)-off, []int{1, 7 << 10, writeChunk + 3, 300 << 10, writeChunk}[i%5])
+		if m, err := w.Write(data[off : off+n]); err != nil || m != n {
+			t.Fatalf("write %d at %d: %d %v", n, off, m, err)
+		}
+		off += n
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := w.Stat(); err != nil || fi.Size() != int64(len(data)) {
+		t.Fatalf("stat after sync: %v %v", fi, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(srv.share, "chunks", "f")); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("the file on the share differs from what was written (%d bytes, %v)", len(b), err)
+	}
+
+	for _, size := range []int{1, 8 << 10, 256 << 10, readChunk - 1, readChunk, 2 * readChunk} {
+		f, err := fsys.Open("f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(bufReader{f, size})
+		f.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("reads of %d bytes: %d bytes, %v", size, len(got), err)
+		}
+	}
+
+	f, err := fsys.Open("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, r := range []struct{ off, n int }{
+		{0, 100}, {readChunk - 10, 2 * readChunk}, {len(data) - 5, 5}, {17, 1}, {readChunk, 300 << 10}, {len(data) - 1, 1},
+	} {
+		if _, err := f.Seek(int64(r.off), io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(io.LimitReader(bufReader{f, 64 << 10}, int64(r.n)))
+		if err != nil || !bytes.Equal(got, data[r.off:r.off+r.n]) {
+			t.Fatalf("range %d+%d: %d bytes, %v", r.off, r.n, len(got), err)
+		}
+	}
+	if n, err := f.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Fatalf("read at the end: %d %v, want EOF", n, err)
+	}
+	if end, err := f.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
+		t.Fatalf("seek to the end: %d %v", end, err)
+	}
+	if _, err := f.Seek(-3, io.SeekCurrent); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, data[len(data)-3:]) {
+		t.Fatalf("the last 3 bytes: %q %v", got, err)
+	}
+}
+
+// bufReader reads from r with reads of n bytes.
+type bufReader struct {
+	r io.Reader
+	n int
+}
+
+func (b bufReader) Read(p []byte) (int, error) { return b.r.Read(p[:min(len(p), b.n)]) }
