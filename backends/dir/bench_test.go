@@ -62,7 +62,7 @@ func BenchmarkGetObject(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{rc}, buf); err != nil {
+				if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{rc}, buf); err != nil {
 					b.Fatal(err)
 				}
 				rc.Close()
@@ -113,7 +113,7 @@ func BenchmarkRawRead(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+				io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{f}, buf)
 				f.Close()
 			}
 		})

@@ -60,7 +60,7 @@ func BenchmarkSMB(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if n, _ := io.CopyBuffer(io.Discard, f, buf); n != int64(size) {
+				if n, _ := io.CopyBuffer(struct{ io.Writer }{io.Discard}, f, buf); n != int64(size) {
 					b.Fatalf("read %d", n)
 				}
 				f.Close()
@@ -82,7 +82,7 @@ func BenchmarkSMB(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if n, _ := io.CopyBuffer(io.Discard, rc, buf); n != int64(size) {
+				if n, _ := io.CopyBuffer(struct{ io.Writer }{io.Discard}, rc, buf); n != int64(size) {
 					b.Fatalf("read %d", n)
 				}
 				rc.Close()

@@ -53,7 +53,7 @@ func BenchmarkGet64MiB(b *testing.B) {
 					b.Fatal(err)
 				}
 				// As s3api copies: through a plain reader into a buffer.
-				if n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{rc}, buf); err != nil || n != benchSize {
+				if n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{rc}, buf); err != nil || n != benchSize {
 					b.Fatal(n, err)
 				}
 				rc.Close()
