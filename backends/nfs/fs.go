@@ -324,7 +324,7 @@ func (f *FS) Create(name string) (fsstore.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &writer{c: f.c, fh: fh, name: path.Base(name), buf: make([]byte, 0, f.c.wtsize)}, nil
+	return &writer{c: f.c, fh: fh, name: path.Base(name)}, nil
 }
 
 func (f *FS) Mkdir(name string) error {
@@ -454,56 +454,115 @@ func (i *info) Mode() fs.FileMode {
 	return m
 }
 
-// file reads a regular file with READ calls of the server's preferred
-// size, buffering what a small Read did not take.
+// file reads a regular file. The first read at an offset asks for what it
+// needs; the reads after it that are smaller than the server's READ size
+// are served from chunks of that size, and while one is being taken the
+// next one is read ahead (at most two chunks per file, from the client's
+// pool).
 type file struct {
-	c    *client
-	fh   []byte
-	info *info
+	c     *client
+	fh    []byte
+	info  *info
+	off   int64
+	buf   *[]byte // a chunk: data at bOff, valid up to len(*buf)
+	bOff  int64
+	eof   bool // the server said EOF at bOff+len(*buf) (or at off, with no chunk)
+	seq   bool // a read at off came before: small reads use chunks
+	ahead *fetch
+}
+
+// fetch is a READ of one chunk, maybe still in flight.
+type fetch struct {
+	buf  *[]byte
 	off  int64
-	buf  []byte // data at bufOff
-	bOff int64
-	eof  bool // the server said EOF at bOff+len(buf)
+	eof  bool
+	err  error
+	done chan struct{}
+}
+
+func (r *file) buffered() []byte {
+	if r.buf == nil {
+		return nil
+	}
+	return *r.buf
 }
 
 func (r *file) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if r.off >= r.bOff && r.off < r.bOff+int64(len(r.buf)) {
-		n := copy(p, r.buf[r.off-r.bOff:])
+	if b := r.buffered(); r.off >= r.bOff && r.off < r.bOff+int64(len(b)) {
+		n := copy(p, b[r.off-r.bOff:])
 		r.off += int64(n)
 		return n, nil
 	}
-	if r.eof && r.off == r.bOff+int64(len(r.buf)) {
+	if r.eof && r.off == r.bOff+int64(len(r.buffered())) {
 		return 0, io.EOF
 	}
-	if len(p) >= int(r.c.rtsize) {
-		n, eof, err := r.c.read(r.fh, uint64(r.off), p[:r.c.rtsize])
+	rtsize := int(r.c.rtsize)
+	if !r.seq || len(p) >= rtsize || r.off+int64(len(p)) >= r.info.Size() {
+		// The first read at an offset (a range may want no more), a
+		// large read, or the last one: straight into p.
+		r.drop()
+		n, eof, err := r.c.read(r.fh, uint64(r.off), p[:min(len(p), rtsize)])
 		r.off += int64(n)
+		r.seq = true
 		if err == nil && n == 0 {
 			err = io.EOF
 		}
 		if eof && n > 0 {
-			r.buf, r.bOff, r.eof = r.buf[:0], r.off, true
+			r.bOff, r.eof = r.off, true
 		}
 		return n, err
 	}
-	if cap(r.buf) < int(r.c.rtsize) {
-		r.buf = make([]byte, r.c.rtsize)
+	ft := r.ahead
+	r.ahead = nil
+	if ft == nil || ft.off != r.off {
+		r.c.release(ft)
+		ft = r.fetch(r.off)
 	}
-	n, eof, err := r.c.read(r.fh, uint64(r.off), r.buf[:r.c.rtsize])
-	if err != nil {
-		r.buf = r.buf[:0]
-		return 0, err
+	<-ft.done
+	r.drop()
+	if ft.err != nil {
+		r.c.release(ft)
+		return 0, ft.err
 	}
-	r.buf, r.bOff, r.eof = r.buf[:n], r.off, eof
-	if n == 0 {
+	r.buf, r.bOff, r.eof = ft.buf, ft.off, ft.eof
+	b := *r.buf
+	if len(b) == 0 {
 		return 0, io.EOF
 	}
-	m := copy(p, r.buf)
-	r.off += int64(m)
-	return m, nil
+	if next := r.bOff + int64(len(b)); !r.eof && next < r.info.Size() {
+		r.ahead = r.fetch(next)
+	}
+	n := copy(p, b)
+	r.off += int64(n)
+	return n, nil
+}
+
+// fetch starts a READ of the chunk at off.
+func (r *file) fetch(off int64) *fetch {
+	ft := &fetch{buf: r.c.chunk(r.c.rtsize), off: off, done: make(chan struct{})}
+	go func() {
+		defer close(ft.done)
+		b := (*ft.buf)[:r.c.rtsize]
+		var n int
+		n, ft.eof, ft.err = r.c.read(r.fh, uint64(off), b)
+		*ft.buf = b[:n]
+		if ft.err == nil && n == 0 {
+			ft.eof = true
+		}
+	}()
+	return ft
+}
+
+// drop gives back the current chunk (the read ahead stays).
+func (r *file) drop() {
+	if r.buf != nil {
+		r.bOff += int64(len(*r.buf))
+		r.c.putChunk(r.buf)
+		r.buf = nil
+	}
 }
 
 func (r *file) ReadAt(p []byte, off int64) (int, error) {
@@ -535,69 +594,123 @@ func (r *file) Seek(off int64, whence int) (int64, error) {
 	if off < 0 {
 		return r.off, errors.New("nfs: negative offset")
 	}
+	if off != r.off {
+		r.seq = false
+	}
 	r.off = off
 	return off, nil
 }
 
-func (r *file) Close() error               { r.buf = nil; return nil }
+func (r *file) Close() error {
+	r.c.release(r.ahead)
+	r.ahead = nil
+	if r.buf != nil {
+		r.c.putChunk(r.buf)
+		r.buf = nil
+	}
+	return nil
+}
+
 func (r *file) Stat() (fs.FileInfo, error) { return r.info, nil }
 
 // writer sends UNSTABLE WRITEs of the server's preferred size and makes
 // them durable with COMMIT in Sync. Each WRITE reply carries the server's
 // write verifier; if COMMIT returns another one, the server restarted and
 // may have lost data, and Sync fails.
+//
+// Writes are gathered into a chunk of that size; a full chunk is written
+// in the background while the next one fills (at most two chunks per
+// file, from the client's pool). An error of a WRITE is returned by the
+// next Write, or by Sync at the latest.
 type writer struct {
-	c      *client
-	fh     []byte
-	name   string
-	off    uint64
-	buf    []byte
-	verf   uint64
-	verfOK bool
-	dirty  bool // unstable data sent since the last COMMIT
-	err    error
-	info   *info
+	c       *client
+	fh      []byte
+	name    string
+	off     uint64  // the bytes handed to WRITEs, sent or in flight
+	buf     *[]byte // the chunk filling, nil before the first Write
+	pending chan error
+	verf    uint64
+	verfOK  bool
+	dirty   bool // unstable data sent since the last COMMIT
+	err     error
+	info    *info
 }
 
 func (w *writer) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
 	n := 0
 	for len(p) > 0 {
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+k]
+		if w.err != nil {
+			return n, w.err
+		}
+		if w.buf == nil {
+			w.buf = w.c.chunk(w.c.wtsize)
+		}
+		b := *w.buf
+		k := copy(b[len(b):w.c.wtsize], p)
+		*w.buf = b[:len(b)+k]
 		p = p[k:]
 		n += k
-		if len(w.buf) == cap(w.buf) {
-			if err := w.flush(); err != nil {
-				return n - k, err
-			}
+		if len(*w.buf) == int(w.c.wtsize) {
+			w.send(true)
 		}
 	}
 	return n, nil
 }
 
-func (w *writer) flush() error {
-	for len(w.buf) > 0 {
-		n, how, verf, err := w.c.write(w.fh, w.off, w.buf, stableUnstable)
-		if err == nil && n == 0 {
-			err = errors.New("nfs: the server wrote nothing")
-		}
-		if err == nil && how != stableFileSync {
-			if w.verfOK && verf != w.verf {
-				err = errors.New("nfs: the server restarted during the write (write verifier changed); data may be lost")
-			}
-			w.verf, w.verfOK, w.dirty = verf, true, true
-		}
-		if err != nil {
-			w.err = err
-			return err
-		}
-		w.off += uint64(n)
-		w.buf = append(w.buf[:0], w.buf[n:]...)
+// send writes the filling chunk after the WRITE in flight has ended; with
+// async it returns at once.
+func (w *writer) send(async bool) {
+	w.wait()
+	if w.err != nil || w.buf == nil || len(*w.buf) == 0 {
+		return
 	}
-	return nil
+	chunk, off := w.buf, w.off
+	w.buf = nil
+	w.off += uint64(len(*chunk))
+	write := func() error {
+		defer w.c.putChunk(chunk)
+		for data := *chunk; len(data) > 0; {
+			n, how, verf, err := w.c.write(w.fh, off, data, stableUnstable)
+			if err == nil && n == 0 {
+				err = errors.New("nfs: the server wrote nothing")
+			}
+			if err == nil && how != stableFileSync {
+				if w.verfOK && verf != w.verf {
+					err = errors.New("nfs: the server restarted during the write (write verifier changed); data may be lost")
+				}
+				w.verf, w.verfOK, w.dirty = verf, true, true
+			}
+			if err != nil {
+				return err
+			}
+			off += uint64(n)
+			data = data[n:]
+		}
+		return nil
+	}
+	if !async {
+		w.err = write()
+		return
+	}
+	w.pending = make(chan error, 1)
+	go func() { w.pending <- write() }()
+}
+
+// wait waits for the WRITE in flight.
+func (w *writer) wait() {
+	if w.pending != nil {
+		if err := <-w.pending; w.err == nil {
+			w.err = err
+		}
+		w.pending = nil
+	}
+}
+
+// flush writes everything gathered and returns the first error of any
+// WRITE.
+func (w *writer) flush() error {
+	w.send(false)
+	return w.err
 }
 
 func (w *writer) Sync() error {
@@ -624,14 +737,19 @@ func (w *writer) Sync() error {
 }
 
 func (w *writer) Stat() (fs.FileInfo, error) {
-	if w.info != nil && !w.dirty && len(w.buf) == 0 {
+	w.wait()
+	filling := uint64(0)
+	if w.buf != nil {
+		filling = uint64(len(*w.buf))
+	}
+	if w.info != nil && !w.dirty && filling == 0 {
 		return w.info, nil
 	}
 	a, err := w.c.getattr(w.fh)
 	if err != nil {
 		return nil, err
 	}
-	a.size = max(a.size, w.off+uint64(len(w.buf)))
+	a.size = max(a.size, w.off+filling)
 	return newInfo(w.name, a), nil
 }
 
@@ -640,7 +758,11 @@ func (w *writer) Close() error {
 	if err == nil {
 		err = w.flush()
 	}
-	w.buf = nil
+	w.wait()
+	if w.buf != nil {
+		w.c.putChunk(w.buf)
+		w.buf = nil
+	}
 	if w.err == nil {
 		w.err = errors.New("nfs: write to a closed file")
 	}

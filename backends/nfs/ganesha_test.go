@@ -67,6 +67,12 @@ func TestGanesha(t *testing.T) {
 		c.Path = "replaced"
 		testFolderReplaced(t, filepath.Join(export, "replaced"), c)
 	})
+	t.Run("Chunks", func(t *testing.T) {
+		os.MkdirAll(filepath.Join(export, "chunks"), 0o755)
+		c := cfg
+		c.Path = "chunks"
+		testChunks(t, filepath.Join(export, "chunks"), c)
+	})
 	t.Run("RestartMidUpload", func(t *testing.T) {
 		testRestart(t, dir, export, cfg)
 	})

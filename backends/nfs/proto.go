@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	nfsc "github.com/willscott/go-nfs-client/nfs"
@@ -168,10 +169,31 @@ type client struct {
 	cred   []byte
 	rtsize uint32
 	wtsize uint32
+	chunks sync.Pool // *[]byte of capacity max(rtsize, wtsize), for readers and writers
+}
+
+// chunk returns an empty buffer of capacity n or more.
+func (c *client) chunk(n uint32) *[]byte {
+	if b, ok := c.chunks.Get().(*[]byte); ok && cap(*b) >= int(n) {
+		*b = (*b)[:0]
+		return b
+	}
+	b := make([]byte, 0, max(c.rtsize, c.wtsize, n))
+	return &b
+}
+
+func (c *client) putChunk(b *[]byte) { c.chunks.Put(b) }
+
+// release waits for a read ahead and gives its buffer back.
+func (c *client) release(ft *fetch) {
+	if ft != nil {
+		<-ft.done
+		c.putChunk(ft.buf)
+	}
 }
 
 func (c *client) call(proc uint32, idempotent bool, args *enc, handle func(*dec) error) error {
-	return c.nfs.call(nfsc.Nfs3Prog, nfsc.Nfs3Vers, proc, c.cred, args.b, idempotent, handle)
+	return c.nfs.call(nfsc.Nfs3Prog, nfsc.Nfs3Vers, proc, c.cred, args.b, nil, idempotent, handle)
 }
 
 // status reads the status word of a result.
@@ -258,15 +280,14 @@ func (c *client) read(fh []byte, off uint64, p []byte) (int, bool, error) {
 // the server's write verifier.
 func (c *client) write(fh []byte, off uint64, p []byte, stable uint32) (int, uint32, uint64, error) {
 	var e enc
-	e.b = make([]byte, 0, len(p)+len(fh)+32)
 	e.opaque(fh)
 	e.u64(off)
 	e.u32(uint32(len(p)))
 	e.u32(stable)
-	e.opaque(p)
+	e.u32(uint32(len(p))) // the data's length; the data follows as the payload
 	var n, how uint32
 	var verf uint64
-	err := c.call(procWrite, true, &e, func(d *dec) error {
+	err := c.nfs.call(nfsc.Nfs3Prog, nfsc.Nfs3Vers, procWrite, c.cred, e.b, p, true, func(d *dec) error {
 		if err := status(d, "write"); err != nil {
 			return err
 		}
@@ -432,7 +453,7 @@ func mount(p *pool, cred []byte, export string) ([]byte, error) {
 	var e enc
 	e.str(export)
 	var fh []byte
-	err := p.call(nfsc.MountProg, nfsc.MountVers, nfsc.MountProc3MNT, cred, e.b, true, func(d *dec) error {
+	err := p.call(nfsc.MountProg, nfsc.MountVers, nfsc.MountProc3MNT, cred, e.b, nil, true, func(d *dec) error {
 		st := d.u32()
 		if d.err != nil {
 			return d.err

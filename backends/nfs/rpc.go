@@ -85,8 +85,10 @@ func (d dialer) dial(deadline time.Time) (*conn, error) {
 }
 
 // call sends one request and returns the result body (after the accepted
-// reply header), valid until the next call on c.
-func (c *conn) call(deadline time.Time, prog, vers, proc uint32, cred []byte, args []byte) ([]byte, error) {
+// reply header), valid until the next call on c. The arguments are args,
+// then payload (the data of a WRITE, sent from where it is, without a copy)
+// padded to four bytes.
+func (c *conn) call(deadline time.Time, prog, vers, proc uint32, cred, args, payload []byte) ([]byte, error) {
 	xid := xidCounter.Add(1)
 	e := enc{b: c.wbuf[:0]}
 	e.u32(0) // record mark, set below
@@ -100,12 +102,21 @@ func (c *conn) call(deadline time.Time, prog, vers, proc uint32, cred []byte, ar
 	e.u32(authNone) // verifier
 	e.u32(0)
 	e.b = append(e.b, args...)
-	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4)|1<<31)
+	pad := (4 - len(payload)%4) % 4
+	binary.BigEndian.PutUint32(e.b, uint32(len(e.b)-4+len(payload)+pad)|1<<31)
 	c.wbuf = e.b
 	if err := c.c.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
-	if _, err := c.c.Write(e.b); err != nil {
+	var err error
+	if len(payload) == 0 {
+		_, err = c.c.Write(e.b)
+	} else {
+		var zeros [3]byte
+		bufs := net.Buffers{e.b, payload, zeros[:pad]}
+		_, err = bufs.WriteTo(c.c)
+	}
+	if err != nil {
 		return nil, err
 	}
 	for {
@@ -218,7 +229,7 @@ func unavailable(what string, err error) error {
 // been idle (a server restart closes idle connections, and the request
 // never reached it). handle reads the result before the connection goes
 // back to the pool.
-func (p *pool) call(prog, vers, proc uint32, cred, args []byte, idempotent bool, handle func(*dec) error) error {
+func (p *pool) call(prog, vers, proc uint32, cred, args, payload []byte, idempotent bool, handle func(*dec) error) error {
 	deadline := time.Now().Add(p.timeout)
 	timer := time.NewTimer(p.timeout)
 	defer timer.Stop()
@@ -251,7 +262,7 @@ func (p *pool) call(prog, vers, proc uint32, cred, args []byte, idempotent bool,
 			}
 			continue
 		}
-		res, err := c.call(deadline, prog, vers, proc, cred, args)
+		res, err := c.call(deadline, prog, vers, proc, cred, args, payload)
 		if err != nil {
 			var re *rpcError
 			if errors.As(err, &re) {
@@ -340,7 +351,7 @@ func getPort(host string, prog, vers uint32, timeout time.Duration) (int, error)
 	var none enc
 	none.u32(authNone)
 	none.u32(0)
-	err := p.call(100000, 2, 3, none.b, a.b, true, func(d *dec) error {
+	err := p.call(100000, 2, 3, none.b, a.b, nil, true, func(d *dec) error {
 		port = d.u32()
 		return d.err
 	})
