@@ -145,6 +145,11 @@ type lister struct {
 	n          int
 	lastPrefix string
 	done       bool
+
+	// The release counts of the key locks when the listing began: a
+	// key whose record is missing while its lock changed since is read
+	// again under the lock (listInfo).
+	gens [stripes]uint64
 }
 
 // rollup returns the common prefix that k (a key, or a folder's key
@@ -249,7 +254,7 @@ func (l *lister) walk(dir string) error {
 				if err != nil {
 					return backends.ObjectInfo{}, false
 				}
-				return l.s.listInfo(l.bucket, k, fi)
+				return l.s.listInfo(l.bucket, k, fi, &l.gens)
 			})
 			continue
 		}
@@ -282,8 +287,10 @@ func (l *lister) walk(dir string) error {
 	return nil
 }
 
-// listInfo returns the info of a listed file.
-func (s *Store) listInfo(bucket, key string, fi fs.FileInfo) (backends.ObjectInfo, bool) {
+// listInfo returns the info of a listed file, false to leave it out (it
+// went away). gens are the release counts of the key locks before the
+// file was listed.
+func (s *Store) listInfo(bucket, key string, fi fs.FileInfo, gens *[stripes]uint64) (backends.ObjectInfo, bool) {
 	if s.xattrs {
 		// The xattr is read through the open file.
 		f, info, err := s.openRead(bucket, key)
@@ -293,7 +300,20 @@ func (s *Store) listInfo(bucket, key string, fi fs.FileInfo) (backends.ObjectInf
 		f.Close()
 		return info, true
 	}
-	m, _ := s.loadMeta(bucket, key, nil, fi)
+	m, ok := s.loadMeta(bucket, key, nil, fi)
+	if i := s.stripe(bucket, key); !ok && (s.locks[i].busy.Load() || s.locks[i].gen.Load() != gens[i]) {
+		// An overwrite since the file was listed may have dropped its
+		// record from the sidecar: list what is there now, with its
+		// record, under the lock.
+		l := &s.locks[i]
+		l.lock()
+		defer l.unlock()
+		fi, err := s.fs.Lstat(objPath(bucket, key))
+		if err != nil || !fi.Mode().IsRegular() {
+			return backends.ObjectInfo{}, false
+		}
+		m, _ = s.loadMeta(bucket, key, nil, fi)
+	}
 	return backends.ObjectInfo{Key: key, Meta: m}, true
 }
 
@@ -306,6 +326,9 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, opts backends.Li
 	}
 	l := &lister{s: s, ctx: ctx, bucket: bucket, prefix: opts.Prefix, delim: opts.Delimiter,
 		marker: opts.Marker, max: opts.MaxKeys}
+	for i := range s.locks {
+		l.gens[i] = s.locks[i].gen.Load()
+	}
 	if l.max <= 0 {
 		l.max = 1000
 	}

@@ -40,8 +40,11 @@ type Store struct {
 	xattrs bool
 
 	seed  maphash.Seed
-	locks [256]keyLock
+	locks [stripes]keyLock
 }
+
+// stripes is the number of key locks; keys share them by hash.
+const stripes = 256
 
 // keyLock is the lock of a stripe of keys. Readers do not take it, but
 // they can tell whether a change of one of its keys overlapped them: busy

@@ -1,11 +1,13 @@
 package fsstore_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,4 +207,55 @@ func TestSuiteMissOnRename(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// A listing that runs while a key is overwritten again and again shows the
+// key with the ETag of one of its versions, never one derived from the
+// file (which happens when the listed file's record was dropped from the
+// sidecar by a later overwrite before the listing read it).
+func TestListDuringOverwrites(t *testing.T) {
+	s, err := fsstore.New(newMemFS(), fsstore.Options{NoXattrs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	etag := func(i int) string { return fmt.Sprintf("%032x", i+1) }
+	put := func(i int) {
+		data := []byte(fmt.Sprint("version ", i))
+		meta := backends.Meta{ETag: etag(i)}
+		if _, err := s.PutObject(ctx, "bkt", "k", bytes.NewReader(data), backends.PutOptions{Meta: &meta}); err != nil {
+			t.Error(err)
+		}
+	}
+	put(0)
+	var written atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= 3000 && !t.Failed(); i++ {
+			put(i)
+			written.Store(int64(i))
+		}
+	}()
+	for lists := 0; ; lists++ {
+		select {
+		case <-done:
+			t.Logf("%d listings during %d overwrites", lists, written.Load())
+			return
+		default:
+		}
+		res, err := s.ListObjects(ctx, "bkt", backends.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Objects {
+			var i int
+			if _, err := fmt.Sscanf(o.ETag, "%x", &i); err != nil || o.ETag != etag(i-1) || int64(i-1) > written.Load()+1 {
+				t.Fatalf("listing %d: %s has the ETag %q, not one that was written", lists, o.Key, o.ETag)
+			}
+		}
+	}
 }
