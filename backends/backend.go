@@ -126,6 +126,19 @@ type PutOptions struct {
 	IfMatch string
 	// IfNoneMatch publishes only if no object exists at the key.
 	IfNoneMatch bool
+	// Replaced, when set, is called by a backend that implements
+	// ReplaceReporter with the metadata of the object that the put is
+	// about to replace, while it holds the key's lock; it is not called
+	// when no object with Strata metadata is there.
+	Replaced func(old Meta)
+}
+
+// ReplaceReporter is implemented by a backend whose PutObject calls
+// PutOptions.Replaced: a layer that must clean up after the object a put
+// replaces learns about it there, instead of asking with HeadObject before
+// the put (which a concurrent writer can make stale).
+type ReplaceReporter interface {
+	ReportsReplaced() bool
 }
 
 // PartInfo describes one part of a multipart upload or object.

@@ -70,6 +70,8 @@ type staged struct {
 	name string
 	w    Writer
 	fi   fs.FileInfo
+	// replaced is PutOptions.Replaced of the put publishing it.
+	replaced func(backends.Meta)
 }
 
 // stage writes src to a temporary file and makes it durable. The file stays
@@ -212,12 +214,24 @@ func (s *Store) publishLocked(ctx context.Context, bucket, key string, st *stage
 				rec.stamp = stampOf(fi)
 				sc.Records[0] = rec
 			}
-			if old, ok := s.readSidecar(bucket, key).find(stampOf(cur)); ok {
+			if old, found := s.readSidecar(bucket, key).find(stampOf(cur)); found {
 				sc.Records = append(sc.Records, old)
+				if st.replaced != nil {
+					st.replaced(fromRecord(old, cur))
+				}
 			}
 		}
 		if err := s.writeSidecar(bucket, key, sc); err != nil {
 			return backends.ObjectInfo{}, fsErr(err, "cannot write the metadata of "+key)
+		}
+	} else if st.replaced != nil && cur != nil && cur.Mode().IsRegular() {
+		if f, err := s.fs.Open(target); err == nil {
+			if fi, err := f.Stat(); err == nil {
+				if m, ok := s.loadMeta(bucket, key, f, fi); ok {
+					st.replaced(m)
+				}
+			}
+			f.Close()
 		}
 	}
 	if err := s.renameInto(bucket, key, st.name, target); err != nil {
@@ -393,6 +407,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	st.replaced = opts.Replaced
 	var meta backends.Meta
 	if opts.Meta != nil {
 		meta = *opts.Meta

@@ -66,7 +66,13 @@ func (l *keyLock) unlock() {
 	l.mu.Unlock()
 }
 
-var _ backends.Backend = (*Store)(nil)
+var (
+	_ backends.Backend         = (*Store)(nil)
+	_ backends.ReplaceReporter = (*Store)(nil)
+)
+
+// ReportsReplaced says that PutObject calls PutOptions.Replaced.
+func (s *Store) ReportsReplaced() bool { return true }
 
 // Reserved folders below SysDir.
 var (

@@ -3,6 +3,7 @@ package bitrot
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/backends/dir"
 )
 
 const bs = 4096
@@ -352,9 +354,29 @@ func TestAbortRemovesPartHashes(t *testing.T) {
 	}
 }
 
+// The lifecycle of hash objects, with the metadata in extended attributes
+// and in sidecars (where the replaced object's record comes from the
+// sidecar that the write reads anyway).
 func TestHashObjectLifecycle(t *testing.T) {
+	for _, noXattrs := range []bool{false, true} {
+		t.Run(fmt.Sprintf("NoXattrs=%v", noXattrs), func(t *testing.T) {
+			root := t.TempDir()
+			d, err := dir.Open(root, dir.Options{NoXattrs: noXattrs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			l := New(d, Options{BlockSize: bs, Logger: quietLog()})
+			if err := l.CreateBucket(t.Context(), "bkt"); err != nil {
+				t.Fatal(err)
+			}
+			testHashObjectLifecycle(t, l, d, filepath.Join(root, "bkt"))
+		})
+	}
+}
+
+func testHashObjectLifecycle(t *testing.T, l *Layer, inner backends.Backend, dir string) {
 	ctx := t.Context()
-	l, inner, dir := setup(t)
 	big := randBytes(1, 100*bs)
 	info := put(t, l, "bkt", "k", big)
 	if info.Sys[sysRef] == "" {

@@ -223,7 +223,21 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	if l.passThrough(bucket) {
 		return l.Backend.PutObject(ctx, bucket, key, data, opts)
 	}
-	prev := l.currentRef(ctx, bucket, key)
+	var prev string
+	if r, ok := l.Backend.(backends.ReplaceReporter); ok && r.ReportsReplaced() {
+		// The backend names the object it replaces, under its lock.
+		above := opts.Replaced
+		opts.Replaced = func(old backends.Meta) {
+			if r, err := parseRecord(old.Sys); err == nil {
+				prev = r.ref
+			}
+			if above != nil {
+				above(old)
+			}
+		}
+	} else {
+		prev = l.currentRef(ctx, bucket, key)
+	}
 	caller := opts.Meta
 	var meta backends.Meta
 	var rec *record
