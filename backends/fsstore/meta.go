@@ -1,6 +1,7 @@
 package fsstore
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -184,5 +185,12 @@ func (s *Store) readFile(name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max))
+	// Room for the whole file and the EOF after it: one read of a
+	// network file system, where io.ReadAll's growing buffer takes two.
+	var b bytes.Buffer
+	if fi, err := f.Stat(); err == nil && fi.Size() < max {
+		b.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	_, err = b.ReadFrom(io.LimitReader(f, max))
+	return b.Bytes(), err
 }
