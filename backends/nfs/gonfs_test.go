@@ -456,3 +456,81 @@ type bufReader struct {
 }
 
 func (b bufReader) Read(p []byte) (int, error) { return b.r.Read(p[:min(len(p), b.n)]) }
+
+// The server hangs in the middle of a download (a READ ahead in flight)
+// and of an upload (a WRITE behind in flight): both fail with an
+// Unavailable error within the timeout, closing does not hang, and the
+// store works once the server answers again.
+func TestHangMidTransfer(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "bkt"), 0o755)
+	px := newProxy(t, startGoNFS(t, dir))
+	cfg := cfgFor(t, px.addr())
+	cfg.Timeout = time.Second
+	ctx := t.Context()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16)
+	if _, err := s.PutObject(ctx, "bkt", "big", bytesReader(data), backends.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := s.GetObject(ctx, "bkt", "big", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	for range 2 { // past the first read: the next chunk is read ahead
+		if _, err := io.ReadFull(rc, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	px.setHung(true)
+	start := time.Now()
+	_, err = io.Copy(io.Discard, struct{ io.Reader }{rc})
+	rc.Close()
+	if !backends.Is(err, backends.Unavailable) {
+		t.Fatalf("a download across a hang: %v, want Unavailable", err)
+	}
+	if d := time.Since(start); d > 4*cfg.Timeout {
+		t.Fatalf("the download took %v to fail with a timeout of %v", d, cfg.Timeout)
+	}
+	px.setHung(false)
+	px.dropAll()
+
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(data[:3<<20])
+		px.setHung(true)
+		pw.Write(data[3<<20:])
+		pw.Close()
+	}()
+	start = time.Now()
+	_, err = s.PutObject(ctx, "bkt", "up", pr, backends.PutOptions{})
+	pr.CloseWithError(errors.New("done"))
+	if !backends.Is(err, backends.Unavailable) {
+		t.Fatalf("an upload across a hang: %v, want Unavailable", err)
+	}
+	if d := time.Since(start); d > 6*cfg.Timeout {
+		t.Fatalf("the upload took %v to fail with a timeout of %v", d, cfg.Timeout)
+	}
+	px.setHung(false)
+	px.dropAll()
+	if _, err := os.Stat(filepath.Join(dir, "bkt", "up")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a file at the key after the failed upload: %v", err)
+	}
+	if _, err := s.PutObject(ctx, "bkt", "up", bytesReader(data), backends.PutOptions{}); err != nil {
+		t.Fatalf("after the hang: %v", err)
+	}
+	rc, _, err = s.GetObject(ctx, "bkt", "up", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("get after the hang: %d bytes, %v", len(got), err)
+	}
+}

@@ -457,3 +457,70 @@ type bufReader struct {
 }
 
 func (b bufReader) Read(p []byte) (int, error) { return b.r.Read(p[:min(len(p), b.n)]) }
+
+// The server hangs in the middle of a download (chunks being read ahead)
+// and of an upload (chunks being written behind): both fail with an
+// Unavailable error within the timeout, and closing does not hang.
+func TestHungServerMidTransfer(t *testing.T) {
+	srv := startSamba(t, "")
+	cfg := srv.config("hungmid")
+	cfg.Timeout = time.Second
+	s := open(t, cfg)
+	bucket := backendtest.NewBucket(t, s)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 6*readChunk/16)
+	backendtest.Put(t, s, bucket, "big", data, backends.Meta{})
+
+	rc, _, err := s.GetObject(t.Context(), bucket, "big", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256<<10)
+	for range 2 { // past the first read: the next chunk is read ahead
+		if _, err := io.ReadFull(rc, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.signal(syscall.SIGSTOP)
+	start := time.Now()
+	_, err = io.Copy(io.Discard, struct{ io.Reader }{rc})
+	wantKind(t, "a download across a hang", err, backends.Unavailable)
+	rc.Close()
+	if d := time.Since(start); d > 4*cfg.Timeout {
+		t.Fatalf("the download took %v to fail with a timeout of %v", d, cfg.Timeout)
+	}
+	srv.signal(syscall.SIGCONT)
+
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(data[:3*writeChunk])
+		srv.signal(syscall.SIGSTOP)
+		pw.Write(data[3*writeChunk:])
+		pw.Close()
+	}()
+	start = time.Now()
+	_, err = s.PutObject(t.Context(), bucket, "up", pr, backends.PutOptions{})
+	pr.CloseWithError(errors.New("done"))
+	wantKind(t, "an upload across a hang", err, backends.Unavailable)
+	if d := time.Since(start); d > 6*cfg.Timeout {
+		t.Fatalf("the upload took %v to fail with a timeout of %v", d, cfg.Timeout)
+	}
+	srv.signal(syscall.SIGCONT)
+	if _, err := os.Stat(filepath.Join(srv.share, "hungmid", bucket, "up")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a file at the key after the failed upload: %v", err)
+	}
+	// And then the server answers again.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s.PutObject(t.Context(), bucket, "up", bytes.NewReader(data), backends.PutOptions{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after SIGCONT: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if b, err := get(t, s, bucket, "up"); err != nil || !bytes.Equal(b, data) {
+		t.Fatalf("get after recovery: %d bytes, %v", len(b), err)
+	}
+}
