@@ -66,9 +66,6 @@ type Writer interface {
 	Close() error
 }
 
-// Xattrs is implemented by the Files and Writers of an FS that stores
-// extended attributes. Working on the open file (not on a name) ties the
-// attribute to exactly the data that was read or written.
 // FileCopier is a Writer that can append a File of the same FS inside the
 // file system, without the bytes passing through the process
 // (copy_file_range: a reflink, no copy at all, on XFS and Btrfs).
@@ -79,6 +76,9 @@ type FileCopier interface {
 	CopyFrom(src File, n int64) (int64, error)
 }
 
+// Xattrs is implemented by the Files and Writers of an FS that stores
+// extended attributes. Working on the open file (not on a name) ties the
+// attribute to exactly the data that was read or written.
 type Xattrs interface {
 	// GetXattr returns the value of an attribute; a missing attribute is
 	// an error satisfying errors.Is(err, fs.ErrNotExist).
