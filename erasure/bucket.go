@@ -37,30 +37,45 @@ func (s *Store) bucketInfo(bucket string) (backends.BucketInfo, error) {
 		return backends.BucketInfo{}, backends.Errorf(backends.NoSuchBucket, "the specified bucket does not exist")
 	}
 	ds := s.allDrives()
-	found := make([]*bucketFile, len(ds))
-	missing := make([]bool, len(ds))
-	parallel(len(ds), func(i int) {
+	// One drive's answer: its bucket file, or missing when the drive is
+	// there and has none. A majority either way settles the outcome, so
+	// a slow drive does not hold the request up (gather).
+	type answer struct {
+		bf      *bucketFile
+		missing bool
+	}
+	as, _ := gather(len(ds), func(i int) answer {
 		data, err := ds[i].readFile(ds[i].sys("buckets", bucket, "bucket.json"))
 		if errors.Is(err, fs.ErrNotExist) {
-			if ds[i].present() {
-				missing[i] = true
-			}
-			return
+			return answer{missing: ds[i].present()}
 		}
 		var bf bucketFile
 		if err == nil && json.Unmarshal(data, &bf) == nil {
-			found[i] = &bf
+			return answer{bf: &bf}
 		}
+		return answer{}
+	}, func(as []answer, got []bool) bool {
+		have, not := 0, 0
+		for i, a := range as {
+			switch {
+			case !got[i]:
+			case a.bf != nil:
+				have++
+			case a.missing:
+				not++
+			}
+		}
+		return 2*have > len(as) || 2*not > len(as)
 	})
 	var have, not int
 	var first *bucketFile
-	for i := range ds {
-		if found[i] != nil {
+	for _, a := range as {
+		if a.bf != nil {
 			have++
-			if first == nil || found[i].Created.Before(first.Created) {
-				first = found[i]
+			if first == nil || a.bf.Created.Before(first.Created) {
+				first = a.bf
 			}
-		} else if missing[i] {
+		} else if a.missing {
 			not++
 		}
 	}

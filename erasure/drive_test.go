@@ -266,3 +266,63 @@ func TestHealVerifyDoesNotBlockWriters(t *testing.T) {
 		t.Fatalf("read %d bytes, not the new object", len(got))
 	}
 }
+
+// A drive whose metadata reads stall (well within the drive timeout)
+// delays no read: HEAD and GET of every object, and of a missing key, go
+// on without it once a write quorum of drives agrees, with the right
+// bytes; the drive stays online and nothing is queued for healing.
+func TestSlowMetadataDoesNotDelayReads(t *testing.T) {
+	for _, layout := range []struct{ drives, parity int }{{4, 2}, {6, 2}} {
+		t.Run(fmt.Sprintf("%d+%d", layout.drives-layout.parity, layout.parity), func(t *testing.T) {
+			s, _ := newStore(t, layout.drives, Options{Parity: layout.parity, NoSync: true, DriveTimeout: time.Hour})
+			defer s.Close()
+			ctx := t.Context()
+			s.CreateBucket(ctx, "b")
+			objs := mixed(t, s, "b")
+			for i, d := range s.allDrives() {
+				release := make(chan struct{})
+				d.setFault(func(op string) error {
+					if op == "read file" {
+						<-release
+					}
+					return nil
+				})
+				done := make(chan error, 1)
+				go func() {
+					for k, want := range objs {
+						if _, err := s.HeadObject(ctx, "b", k); err != nil {
+							done <- fmt.Errorf("head %s: %w", k, err)
+							return
+						}
+						if got := get(t, s, "b", k); !bytes.Equal(got, want) {
+							done <- fmt.Errorf("%s: wrong bytes", k)
+							return
+						}
+					}
+					_, err := s.HeadObject(ctx, "b", "missing")
+					if !backends.Is(err, backends.NoSuchKey) {
+						done <- fmt.Errorf("head of a missing key: %v", err)
+						return
+					}
+					done <- nil
+				}()
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("drive %d slow: %v", i, err)
+					}
+				case <-time.After(time.Minute):
+					t.Fatalf("reads wait for the metadata of slow drive %d", i)
+				}
+				d.setFault(nil)
+				close(release)
+				if why := d.offline(); why != "" {
+					t.Fatalf("slow drive %d taken offline: %s", i, why)
+				}
+				if n := s.healQueued.Load(); n != 0 {
+					t.Fatalf("slow drive %d: %d objects queued for healing", i, n)
+				}
+			}
+		})
+	}
+}

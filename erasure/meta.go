@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/minio/highwayhash"
 	"github.com/strata-storage/strata/backends"
@@ -225,6 +226,108 @@ func readMetas(st *set, bucket, kp string) []driveMeta {
 		out[i] = driveMeta{vs, err}
 	})
 	return out
+}
+
+// errPending is the error of a drive whose metadata had not come back when
+// a read went on without it.
+var errPending = errors.New("erasure: the drive had not answered yet")
+
+// readMetasQuorum is readMetas for a read: it returns once the answers in
+// hand decide what resolve picks and the drives still out have had a grace
+// to answer (see gather); those drives are errPending. So a slow drive
+// delays no read by more than the grace.
+//
+// The answers decide when one version list is on a write quorum of the
+// drives, or when more than half of the drives have no such key. A write
+// quorum of drives holding one list leaves too few drives for any other
+// list to reach a read quorum (write quorum + read quorum > drives, for
+// every layout of the set), and so does a majority without the key: the
+// drives still out cannot change resolve's choice.
+func readMetasQuorum(st *set, bucket, kp string) []driveMeta {
+	ms, got := gather(len(st.drives), func(i int) driveMeta {
+		vs, err := st.drives[i].readVersions(st.drives[i].objDir(bucket, kp))
+		return driveMeta{vs, err}
+	}, decided)
+	for i := range ms {
+		if !got[i] {
+			ms[i] = driveMeta{err: errPending}
+		}
+	}
+	return ms
+}
+
+// gather runs fn(0..n-1) at once, like parallel, but returns as soon as
+// enough(results, got) says that the calls that have returned (got) settle
+// the outcome and the others have had a grace to return too: four times
+// the wait so far, at least hedgeMin. Calls still running then go on in
+// the background and their results are dropped.
+func gather[T any](n int, fn func(i int) T, enough func([]T, []bool) bool) ([]T, []bool) {
+	out := make([]T, n)
+	got := make([]bool, n)
+	if n == 1 {
+		out[0], got[0] = fn(0), true
+		return out, got
+	}
+	type answer struct {
+		i int
+		v T
+	}
+	ch := make(chan answer, n) // buffered: late answers are dropped
+	began := time.Now()
+	for i := range n {
+		go func() { ch <- answer{i, fn(i)} }()
+	}
+	var grace <-chan time.Time
+	for left := n; left > 0; {
+		select {
+		case a := <-ch:
+			out[a.i], got[a.i] = a.v, true
+			left--
+			if grace == nil && left > 0 && enough(out, got) {
+				t := time.NewTimer(max(hedgeMin, 4*time.Since(began)))
+				defer t.Stop()
+				grace = t.C
+			}
+		case <-grace:
+			return out, got
+		}
+	}
+	return out, got
+}
+
+// decided reports whether the answers in hand (got) decide what resolve
+// picks, whatever the other drives say (see readMetasQuorum).
+func decided(ms []driveMeta, got []bool) bool {
+	counts := map[string]int{}
+	notFound := 0
+	for i, m := range ms {
+		switch {
+		case !got[i]:
+		case m.err == nil && len(m.vs) > 0:
+			k := listKey(m.vs)
+			counts[k]++
+			if counts[k] >= writeQuorum(m.vs[0].Erasure) {
+				return true
+			}
+		case errors.Is(m.err, fs.ErrNotExist):
+			notFound++
+		}
+	}
+	return notFound*2 > len(ms)
+}
+
+// pendingDrives reports, per drive position, which drives were errPending.
+func pendingDrives(ms []driveMeta) (out []bool, count int) {
+	for i, m := range ms {
+		if errors.Is(m.err, errPending) {
+			if out == nil {
+				out = make([]bool, len(ms))
+			}
+			out[i] = true
+			count++
+		}
+	}
+	return out, count
 }
 
 // listKey identifies a version list across drives: every write and every

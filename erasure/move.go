@@ -172,7 +172,7 @@ func (s *Store) moveInSet(st *set, bucket, src, skp, dst, dkp string, v *version
 func (s *Store) moveAcross(ctx context.Context, ss, ds *set, bucket, src, skp, dst, dkp string, v *version, cs []*version) error {
 	var r io.Reader
 	if v.DataDir == "" {
-		data, degraded, err := decodeInline(v, cs)
+		data, degraded, err := decodeInline(v, cs, 0)
 		if degraded {
 			s.queueHeal(bucket, src)
 		}
@@ -181,7 +181,7 @@ func (s *Store) moveAcross(ctx context.Context, ss, ds *set, bucket, src, skp, d
 		}
 		r = bytes.NewReader(data)
 	} else {
-		or, err := s.newReader(ctx, ss, bucket, src, skp, v, holding(cs), 0, v.Meta.Size)
+		or, err := s.newReader(ctx, ss, bucket, src, skp, v, holding(cs), nil, 0, v.Meta.Size)
 		if err != nil {
 			return err
 		}

@@ -63,8 +63,16 @@ func (s *Store) readData(ctx context.Context, st *set, bucket, key, kp string, m
 		return nil, err
 	}
 	cs := copiesOf(ms, v.WriteID)
+	out, nout := pendingDrives(ms)
 	if v.DataDir == "" {
-		data, degraded, err := decodeInline(v, cs)
+		data, degraded, err := decodeInline(v, cs, nout)
+		if err != nil && nout > 0 {
+			// Too many bad copies among the drives that answered: the
+			// slow ones may hold good ones.
+			ms = readMetas(st, bucket, kp)
+			cs, nout = copiesOf(ms, v.WriteID), 0
+			data, degraded, err = decodeInline(v, cs, 0)
+		}
 		if degraded {
 			s.queueHeal(bucket, key)
 		}
@@ -73,12 +81,14 @@ func (s *Store) readData(ctx context.Context, st *set, bucket, key, kp string, m
 		}
 		return io.NopCloser(bytes.NewReader(data[off : off+length])), nil
 	}
-	return s.newReader(ctx, st, bucket, key, kp, v, holding(cs), off, length)
+	return s.newReader(ctx, st, bucket, key, kp, v, holding(cs), out, off, length)
 }
 
 // decodeInline rebuilds a small object from the shards in the drives'
-// copies of its version (cs, by drive position), verifying each.
-func decodeInline(v *version, cs []*version) ([]byte, bool, error) {
+// copies of its version (cs, by drive position), verifying each. It is
+// degraded when fewer than all copies are good, not counting the unheard
+// drives (whose metadata had not come back).
+func decodeInline(v *version, cs []*version, unheard int) ([]byte, bool, error) {
 	e := v.Erasure
 	if v.Meta.Size == 0 {
 		return nil, false, nil
@@ -97,7 +107,7 @@ func decodeInline(v *version, cs []*version) ([]byte, bool, error) {
 		shards[j] = c.Inline[hashSize:]
 		good++
 	}
-	degraded := good < n
+	degraded := good+unheard < n
 	if good < e.Data {
 		return nil, true, unavailable("read quorum not met: %d of %d shards intact, %d needed", good, n, e.Data)
 	}
@@ -131,7 +141,8 @@ type objReader struct {
 	key     string
 	kp      string
 	v       *version
-	has     []bool
+	has     []bool // by drive position: holds the version
+	out     []bool // by drive position: not heard from (nil: none)
 	enc     reedsolomon.Encoder
 	buf     *blockBuf
 	part    int      // index in v.Parts of the open files, -1 none
@@ -145,12 +156,12 @@ type objReader struct {
 	tainted bool // a shard read may still write into buf: do not reuse it
 }
 
-func (s *Store) newReader(ctx context.Context, st *set, bucket, key, kp string, v *version, has []bool, off, length int64) (*objReader, error) {
+func (s *Store) newReader(ctx context.Context, st *set, bucket, key, kp string, v *version, has, out []bool, off, length int64) (*objReader, error) {
 	enc, err := encoder(v.Erasure.Data, v.Erasure.Parity)
 	if err != nil {
 		return nil, err
 	}
-	r := &objReader{ctx: ctx, s: s, st: st, bucket: bucket, key: key, kp: kp, v: v, has: has, enc: enc,
+	r := &objReader{ctx: ctx, s: s, st: st, bucket: bucket, key: key, kp: kp, v: v, has: has, out: out, enc: enc,
 		part: -1, off: off, end: off + length}
 	b := bufPool(v.Erasure).Get().(*blockBuf)
 	b.refs.Store(1)
@@ -187,11 +198,14 @@ func (r *objReader) open(pi int) error {
 	r.bad = make([]bool, n)
 	r.slow = make([]bool, n)
 	name := "part." + strconv.Itoa(r.v.Parts[pi].Number)
-	good := 0
+	good, out := 0, 0
 	for j := range n {
 		pos := e.Dist[j]
 		if !r.has[pos] {
 			r.bad[j] = true
+			if r.out != nil && r.out[pos] {
+				out++
+			}
 			continue
 		}
 		d := r.st.drives[pos]
@@ -204,7 +218,7 @@ func (r *objReader) open(pi int) error {
 		good++
 	}
 	r.part = pi
-	if good < n {
+	if good+out < n {
 		r.degraded()
 	}
 	if good < e.Data {

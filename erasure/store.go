@@ -111,6 +111,7 @@ type Store struct {
 	healQueue   map[ObjectName]struct{}
 	healOrder   []ObjectName
 	healDropped atomic.Int64 // objects not queued: the queue was full
+	healQueued  atomic.Int64 // objects queued since the start
 
 	scan      *scanner // nil when off
 	bg        context.Context
@@ -539,6 +540,7 @@ func (s *Store) queueHeal(bucket, key string) {
 		return // full: dropped, a later read or HealAll finds it again
 	}
 	s.healQueue[o] = struct{}{}
+	s.healQueued.Add(1)
 	s.healOrder = append(s.healOrder, o)
 	s.kickScanner()
 }

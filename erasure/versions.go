@@ -71,7 +71,7 @@ func (s *Store) open(bucket, key string) (*set, string, []driveMeta, []version, 
 	st := s.setFor(bucket, key)
 	l := s.lock(bucket, key)
 	l.RLock()
-	ms := readMetas(st, bucket, kp)
+	ms := readMetasQuorum(st, bucket, kp)
 	vs, err := resolve(ms, key)
 	if err != nil {
 		l.RUnlock()
