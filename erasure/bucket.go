@@ -31,11 +31,33 @@ func (s *Store) allDrives() []*drive {
 }
 
 // bucketInfo reads bucket.json on every drive; the bucket exists when at
-// least as many drives have it as answer that they do not.
+// least as many drives have it as answer that they do not. A bucket found
+// is remembered until DeleteBucket removes it: this process is the only
+// one that changes the drives.
 func (s *Store) bucketInfo(bucket string) (backends.BucketInfo, error) {
 	if err := checkBucketName(bucket); err != nil {
 		return backends.BucketInfo{}, backends.Errorf(backends.NoSuchBucket, "the specified bucket does not exist")
 	}
+	if bi, ok := s.bktKnown.Load(bucket); ok {
+		return bi.(backends.BucketInfo), nil
+	}
+	gen := s.bktGen.Load()
+	bi, err := s.readBucketInfo(bucket)
+	if err == nil && s.bktGen.Load() == gen {
+		s.bktKnown.Store(bucket, bi)
+	}
+	return bi, err
+}
+
+// forgetBucket drops a bucket from the known ones; DeleteBucket calls it
+// once the bucket's files are gone.
+func (s *Store) forgetBucket(bucket string) {
+	s.bktGen.Add(1)
+	s.bktKnown.Delete(bucket)
+}
+
+// readBucketInfo is bucketInfo from the drives.
+func (s *Store) readBucketInfo(bucket string) (backends.BucketInfo, error) {
 	ds := s.allDrives()
 	// One drive's answer: its bucket file, or missing when the drive is
 	// there and has none. A majority either way settles the outcome, so
@@ -142,6 +164,7 @@ func (s *Store) CreateBucket(ctx context.Context, bucket string) error {
 		for _, d := range ds {
 			d.removeBucket(bucket)
 		}
+		s.forgetBucket(bucket) // a lookup meanwhile may have found it
 		return quorumErr(ok, len(ds))
 	}
 	return nil
@@ -205,6 +228,7 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 	for _, d := range s.allDrives() {
 		d.removeBucket(bucket)
 	}
+	s.forgetBucket(bucket)
 	return nil
 }
 

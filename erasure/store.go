@@ -106,6 +106,12 @@ type Store struct {
 
 	locks   [256]sync.RWMutex // per-object namespace locks, striped
 	bktLock sync.Mutex
+	// Buckets known to exist (name -> backends.BucketInfo), so that
+	// object requests do not read bucket.json on every drive; bktGen
+	// counts bucket deletions, and a lookup that overlapped one does not
+	// fill the cache (bucketInfo).
+	bktKnown sync.Map
+	bktGen   atomic.Uint64
 
 	healMu      sync.Mutex
 	healQueue   map[ObjectName]struct{}
