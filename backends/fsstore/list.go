@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/strata-storage/strata/backends"
 )
@@ -212,6 +214,67 @@ func (l *lister) key(k string, info func() (backends.ObjectInfo, bool)) {
 	}
 }
 
+// info returns the listing's info of a file entry, false to leave it out.
+func (l *lister) info(e entry) (backends.ObjectInfo, bool) {
+	fi, err := e.info()
+	if err != nil {
+		return backends.ObjectInfo{}, false
+	}
+	return l.s.listInfo(l.bucket, e.sortKey, fi, &l.gens)
+}
+
+type listed struct {
+	info backends.ObjectInfo
+	ok   bool
+}
+
+// listWorkers is how many files of a folder have their metadata read at
+// once: on NFS and SMB each read is a few round trips to the server, which
+// a listing would otherwise wait for one after another.
+const listWorkers = 8
+
+// prefetch reads, listWorkers at a time, the metadata of the files among
+// ents that the page may list (by index in ents): those with the prefix,
+// after the marker, not rolled up into a common prefix, as many as the
+// page has room for.
+func (l *lister) prefetch(ents []entry) map[int]listed {
+	var want []int
+	for j, e := range ents {
+		if len(want) >= l.max-l.n {
+			break
+		}
+		k := e.sortKey
+		if e.dir || !strings.HasPrefix(k, l.prefix) || k <= l.marker || l.rollup(k) != "" {
+			continue
+		}
+		want = append(want, j)
+	}
+	if len(want) < 2 {
+		return nil
+	}
+	out := make([]listed, len(want))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(listWorkers, len(want)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for w := int(next.Add(1) - 1); w < len(want) && l.ctx.Err() == nil; w = int(next.Add(1) - 1) {
+				out[w].info, out[w].ok = l.info(ents[want[w]])
+			}
+		}()
+	}
+	wg.Wait()
+	if l.ctx.Err() != nil {
+		return nil
+	}
+	pre := make(map[int]listed, len(want))
+	for w, j := range want {
+		pre[j] = out[w]
+	}
+	return pre
+}
+
 // walk lists the folder with key prefix dir.
 func (l *lister) walk(dir string) error {
 	if err := l.ctx.Err(); err != nil {
@@ -234,7 +297,8 @@ func (l *lister) walk(dir string) error {
 		}
 		return 1
 	})
-	for _, e := range ents[i:] {
+	pre := l.prefetch(ents[i:])
+	for j, e := range ents[i:] {
 		if l.done {
 			return nil
 		}
@@ -250,11 +314,10 @@ func (l *lister) walk(dir string) error {
 				continue
 			}
 			l.key(k, func() (backends.ObjectInfo, bool) {
-				fi, err := e.info()
-				if err != nil {
-					return backends.ObjectInfo{}, false
+				if r, ok := pre[j]; ok {
+					return r.info, r.ok
 				}
-				return l.s.listInfo(l.bucket, k, fi, &l.gens)
+				return l.info(e)
 			})
 			continue
 		}

@@ -259,3 +259,59 @@ func TestListDuringOverwrites(t *testing.T) {
 		}
 	}
 }
+
+// concurrentOpens is an FS whose opens take a while and that records how
+// many were in flight at once.
+type concurrentOpens struct {
+	fsstore.FS
+	now, peak atomic.Int64
+}
+
+func (c *concurrentOpens) Open(name string) (fsstore.File, error) {
+	n := c.now.Add(1)
+	defer c.now.Add(-1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
+	time.Sleep(time.Millisecond)
+	return c.FS.Open(name)
+}
+
+// A listing reads the metadata of a folder's files several at a time (on a
+// network file system each read is a few round trips), and lists them in
+// order with their own metadata.
+func TestListReadsMetadataInParallel(t *testing.T) {
+	c := &concurrentOpens{FS: newMemFS()}
+	s, err := fsstore.New(c, fsstore.Options{NoXattrs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		meta := backends.Meta{ETag: fmt.Sprintf("%032x", i+1), ContentType: "t/" + fmt.Sprint(i)}
+		if _, err := s.PutObject(ctx, "bkt", fmt.Sprintf("d/k%02d", i), bytes.NewReader([]byte("x")), backends.PutOptions{Meta: &meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.peak.Store(0)
+	for _, max := range []int{1000, 7} {
+		res, err := s.ListObjects(ctx, "bkt", backends.ListOptions{MaxKeys: max, Marker: "d/k03"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(max, 36); len(res.Objects) != want {
+			t.Fatalf("max %d: %d objects, want %d", max, len(res.Objects), want)
+		}
+		for j, o := range res.Objects {
+			i := j + 4
+			if o.Key != fmt.Sprintf("d/k%02d", i) || o.ETag != fmt.Sprintf("%032x", i+1) {
+				t.Fatalf("max %d: object %d is %s with ETag %s", max, j, o.Key, o.ETag)
+			}
+		}
+	}
+	if p := c.peak.Load(); p < 2 {
+		t.Fatalf("the listing read at most %d sidecar at a time", p)
+	}
+}
