@@ -223,9 +223,12 @@ func (l *lister) info(e entry) (backends.ObjectInfo, bool) {
 	return l.s.listInfo(l.bucket, e.sortKey, fi, &l.gens)
 }
 
+// listed is what prefetch found for an entry: the info of a file (ok
+// false to leave it out), or whether a folder holds any key.
 type listed struct {
 	info backends.ObjectInfo
 	ok   bool
+	err  error
 }
 
 // listWorkers is how many files of a folder have their metadata read at
@@ -233,18 +236,28 @@ type listed struct {
 // a listing would otherwise wait for one after another.
 const listWorkers = 8
 
-// prefetch reads, listWorkers at a time, the metadata of the files among
-// ents that the page may list (by index in ents): those with the prefix,
-// after the marker, not rolled up into a common prefix, as many as the
-// page has room for.
+// prefetch reads, listWorkers at a time, what the page may need of ents
+// (by index in ents), as many entries as the page has room for: the
+// metadata of the files with the prefix, after the marker, not rolled up
+// into a common prefix; and for the folders that roll up into a new
+// common prefix, whether they hold any key.
 func (l *lister) prefetch(ents []entry) map[int]listed {
 	var want []int
+	seen := ""
 	for j, e := range ents {
 		if len(want) >= l.max-l.n {
 			break
 		}
 		k := e.sortKey
-		if e.dir || !strings.HasPrefix(k, l.prefix) || k <= l.marker || l.rollup(k) != "" {
+		if !strings.HasPrefix(k, l.prefix) {
+			continue
+		}
+		cp := l.rollup(k)
+		switch {
+		case !e.dir && k > l.marker && cp == "":
+		case e.dir && cp != "" && cp > l.marker && cp != l.lastPrefix && cp != seen:
+			seen = cp
+		default:
 			continue
 		}
 		want = append(want, j)
@@ -260,7 +273,11 @@ func (l *lister) prefetch(ents []entry) map[int]listed {
 		go func() {
 			defer wg.Done()
 			for w := int(next.Add(1) - 1); w < len(want) && l.ctx.Err() == nil; w = int(next.Add(1) - 1) {
-				out[w].info, out[w].ok = l.info(ents[want[w]])
+				if e := ents[want[w]]; e.dir {
+					out[w].ok, out[w].err = l.s.hasKey(l.ctx, l.bucket, e.sortKey)
+				} else {
+					out[w].info, out[w].ok = l.info(e)
+				}
 			}
 		}()
 	}
@@ -327,7 +344,11 @@ func (l *lister) walk(dir string) error {
 				if cp <= l.marker || cp == l.lastPrefix {
 					continue
 				}
-				ok, err := l.s.hasKey(l.ctx, l.bucket, k)
+				r, found := pre[j]
+				if !found {
+					r.ok, r.err = l.s.hasKey(l.ctx, l.bucket, k)
+				}
+				ok, err := r.ok, r.err
 				if err != nil {
 					return err
 				}

@@ -314,4 +314,35 @@ func TestListReadsMetadataInParallel(t *testing.T) {
 	if p := c.peak.Load(); p < 2 {
 		t.Fatalf("the listing read at most %d sidecar at a time", p)
 	}
+
+	// Common prefixes: whether each folder holds a key is found out
+	// several folders at a time too; empty folders stay hidden.
+	for i := range 20 {
+		if _, err := s.PutObject(ctx, "bkt", fmt.Sprintf("p%02d/x", i), bytes.NewReader(nil), backends.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{5, 12} { // emptied: the folders may stay, unlisted
+		if err := s.DeleteObject(ctx, "bkt", fmt.Sprintf("p%02d/x", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.peak.Store(0)
+	res, err := s.ListObjects(ctx, "bkt", backends.ListOptions{Delimiter: "/", Marker: "p01/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Prefixes
+	var want []string
+	for i := 2; i < 20; i++ {
+		if i != 5 && i != 12 {
+			want = append(want, fmt.Sprintf("p%02d/", i))
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(res.Objects) != 0 {
+		t.Fatalf("prefixes %v, objects %v; want %v", got, res.Objects, want)
+	}
+	if p := c.peak.Load(); p < 2 {
+		t.Fatalf("the listing looked into at most %d folder at a time", p)
+	}
 }
