@@ -141,6 +141,16 @@ type ReplaceReporter interface {
 	ReportsReplaced() bool
 }
 
+// DeleteReporter is implemented by a backend that can tell a layer what a
+// delete removed, as ReplaceReporter does for a put.
+type DeleteReporter interface {
+	// DeleteObjectReporting is DeleteObject that calls deleted with the
+	// metadata of the object it is about to remove, while it holds the
+	// key's lock; deleted is not called when no object with Strata
+	// metadata is there.
+	DeleteObjectReporting(ctx context.Context, bucket, key string, deleted func(old Meta)) error
+}
+
 // PartInfo describes one part of a multipart upload or object.
 type PartInfo struct {
 	Number    int               `json:"n"`

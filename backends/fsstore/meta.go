@@ -172,7 +172,12 @@ func (s *Store) loadMeta(bucket, key string, f File, fi fs.FileInfo) (m backends
 			}
 		}
 	}
-	if r, found := s.readSidecar(bucket, key).find(st); found {
+	return metaFrom(s.readSidecar(bucket, key), key, fi)
+}
+
+// metaFrom is loadMeta with the key's sidecar in hand (nil: none).
+func metaFrom(sc *sidecar, key string, fi fs.FileInfo) (backends.Meta, bool) {
+	if r, found := sc.find(stampOf(fi)); found {
 		return fromRecord(r, fi), true
 	}
 	return derivedMeta(key, fi), false

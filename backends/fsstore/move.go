@@ -153,7 +153,7 @@ func (s *Store) moveFolder(bucket, src, dst string) error {
 	if err := s.putFolderLocked(bucket, dst, info.Meta); err != nil {
 		return err
 	}
-	return s.removeLocked(bucket, src)
+	return s.removeLocked(bucket, src, nil)
 }
 
 // moveByCopy copies src to dst within the tree and removes src; the caller
@@ -187,7 +187,7 @@ func (s *Store) moveByCopy(ctx context.Context, bucket, src, dst string) error {
 			return err
 		}
 		closeSrc()
-		return s.removeLocked(bucket, src)
+		return s.removeLocked(bucket, src, nil)
 	}
 	st, err := s.stage(ctx, func(w io.Writer) error {
 		n, err := copyData(ctx, w, body)
@@ -214,7 +214,7 @@ func (s *Store) moveByCopy(ctx context.Context, bucket, src, dst string) error {
 	if _, err := s.publishLocked(ctx, bucket, dst, st, rec, inXattr, conditions{}); err != nil {
 		return err
 	}
-	return s.removeLocked(bucket, src)
+	return s.removeLocked(bucket, src, nil)
 }
 
 // putFolderLocked stores the folder object key with meta (its time kept);
@@ -236,7 +236,27 @@ func (s *Store) putFolderLocked(bucket, key string, meta backends.Meta) error {
 }
 
 // removeLocked is DeleteObject for a caller that holds the key's lock.
-func (s *Store) removeLocked(bucket, key string) error {
+// reportRecord calls report with the metadata in the record of the file at
+// key (fi, from Lstat), if it has one.
+func (s *Store) reportRecord(bucket, key string, fi fs.FileInfo, report func(backends.Meta)) {
+	var m backends.Meta
+	ok := false
+	if s.xattrs {
+		if f, err := s.fs.Open(objPath(bucket, key)); err == nil {
+			if ffi, err := f.Stat(); err == nil {
+				m, ok = s.loadMeta(bucket, key, f, ffi)
+			}
+			f.Close()
+		}
+	} else {
+		m, ok = metaFrom(s.readSidecar(bucket, key), key, fi)
+	}
+	if ok {
+		report(m)
+	}
+}
+
+func (s *Store) removeLocked(bucket, key string, deleted func(backends.Meta)) error {
 	p := objPath(bucket, key)
 	if isFolderKey(key) {
 		if err := s.removeSidecar(bucket, key); err != nil {
@@ -253,6 +273,9 @@ func (s *Store) removeLocked(bucket, key string) error {
 				return nil
 			}
 			return fsErr(err, "cannot delete "+key)
+		}
+		if deleted != nil {
+			s.reportRecord(bucket, key, fi, deleted)
 		}
 		if err := s.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fsErr(err, "cannot delete "+key)

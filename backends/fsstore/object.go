@@ -662,12 +662,18 @@ func (s *Store) UpdateMeta(ctx context.Context, bucket, key string, meta backend
 }
 
 func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
+	return s.DeleteObjectReporting(ctx, bucket, key, nil)
+}
+
+// DeleteObjectReporting is DeleteObject that calls deleted (when not nil)
+// with the metadata of the file it removes, when it has a record.
+func (s *Store) DeleteObjectReporting(ctx context.Context, bucket, key string, deleted func(backends.Meta)) error {
 	if err := s.checkObject(ctx, bucket, key); err != nil {
 		return err
 	}
 	unlock := s.lock(bucket, key)
 	defer unlock()
-	return s.removeLocked(bucket, key)
+	return s.removeLocked(bucket, key, deleted)
 }
 
 // prune removes the empty folders from dir up, stopping at the bucket, at

@@ -315,9 +315,22 @@ func (l *Layer) DeleteObject(ctx context.Context, bucket, key string) error {
 	if l.passThrough(bucket) {
 		return l.Backend.DeleteObject(ctx, bucket, key)
 	}
-	ref := l.currentRef(ctx, bucket, key)
-	if err := l.Backend.DeleteObject(ctx, bucket, key); err != nil {
-		return err
+	var ref string
+	if d, ok := l.Backend.(backends.DeleteReporter); ok {
+		// The backend names what it deletes, under its lock.
+		err := d.DeleteObjectReporting(ctx, bucket, key, func(old backends.Meta) {
+			if r, err := parseRecord(old.Sys); err == nil {
+				ref = r.ref
+			}
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		ref = l.currentRef(ctx, bucket, key)
+		if err := l.Backend.DeleteObject(ctx, bucket, key); err != nil {
+			return err
+		}
 	}
 	l.removeHashObject(bucket, ref)
 	return nil
