@@ -126,29 +126,11 @@ type PutOptions struct {
 	IfMatch string
 	// IfNoneMatch publishes only if no object exists at the key.
 	IfNoneMatch bool
-	// Replaced, when set, is called by a backend that implements
-	// ReplaceReporter with the metadata of the object that the put is
-	// about to replace, while it holds the key's lock; it is not called
-	// when no object with Strata metadata is there.
+	// Replaced, when set, is called by a backend that reports changes
+	// for the bucket (ChangeReporter) with the metadata of the object
+	// that the put is about to replace, while it holds the key's lock;
+	// it is not called when no object with Strata metadata is there.
 	Replaced func(old Meta)
-}
-
-// ReplaceReporter is implemented by a backend whose PutObject calls
-// PutOptions.Replaced: a layer that must clean up after the object a put
-// replaces learns about it there, instead of asking with HeadObject before
-// the put (which a concurrent writer can make stale).
-type ReplaceReporter interface {
-	ReportsReplaced() bool
-}
-
-// DeleteReporter is implemented by a backend that can tell a layer what a
-// delete removed, as ReplaceReporter does for a put.
-type DeleteReporter interface {
-	// DeleteObjectReporting is DeleteObject that calls deleted with the
-	// metadata of the object it is about to remove, while it holds the
-	// key's lock; deleted is not called when no object with Strata
-	// metadata is there.
-	DeleteObjectReporting(ctx context.Context, bucket, key string, deleted func(old Meta)) error
 }
 
 // PartInfo describes one part of a multipart upload or object.

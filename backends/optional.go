@@ -18,6 +18,29 @@ type Mover interface {
 	MoveObject(ctx context.Context, bucket, src, dst string) error
 }
 
+// ChangeReporter is implemented by backends that can tell a layer what a
+// write or a delete replaced, where ReportsChanges returns true for the
+// bucket: PutObject calls PutOptions.Replaced, and DeleteObjectReporting
+// works. A layer that must clean up after the objects it replaces (the
+// bitrot layer's hash objects) learns about them there, under the key's
+// lock, instead of asking with HeadObject first (an extra request, and
+// stale when another writer comes in between).
+type ChangeReporter interface {
+	ReportsChanges(bucket string) bool
+	// DeleteObjectReporting is DeleteObject that calls deleted with
+	// the metadata of the object it is about to remove, while it holds
+	// the key's lock; deleted is not called when no object with Strata
+	// metadata is there.
+	DeleteObjectReporting(ctx context.Context, bucket, key string, deleted func(old Meta)) error
+}
+
+// ReportsChanges reports whether b reports what writes and deletes of
+// bucket replace (ChangeReporter).
+func ReportsChanges(b Backend, bucket string) bool {
+	r, ok := b.(ChangeReporter)
+	return ok && r.ReportsChanges(bucket)
+}
+
 // IntegrityVerifier is implemented by backends that check the integrity of
 // their data on every read themselves (the erasure store's HighwayHash
 // shards; cloud services). The bitrot layer steps aside for buckets where

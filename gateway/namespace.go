@@ -43,6 +43,7 @@ var (
 	_ backends.Mover             = (*Namespace)(nil)
 	_ backends.IntegrityVerifier = (*Namespace)(nil)
 	_ backends.SysLister         = (*Namespace)(nil)
+	_ backends.ChangeReporter    = (*Namespace)(nil)
 )
 
 // NewNamespace returns a namespace over the named backends. def names the
@@ -420,6 +421,27 @@ type streamOnly struct{ backends.Backend }
 func (n *Namespace) VerifiesIntegrity(bucket string) bool {
 	b, m, err := n.route(bucket)
 	return err == nil && backends.VerifiesIntegrity(b, m.Remote)
+}
+
+// ReportsChanges reports whether bucket's backend reports what writes and
+// deletes replace (backends.ChangeReporter).
+func (n *Namespace) ReportsChanges(bucket string) bool {
+	b, m, err := n.route(bucket)
+	return err == nil && backends.ReportsChanges(b, m.Remote)
+}
+
+// DeleteObjectReporting is DeleteObject on a bucket whose backend reports
+// changes (ReportsChanges).
+func (n *Namespace) DeleteObjectReporting(ctx context.Context, bucket, key string, deleted func(backends.Meta)) error {
+	b, m, err := n.route(bucket)
+	if err != nil {
+		return err
+	}
+	r, ok := b.(backends.ChangeReporter)
+	if !ok || !r.ReportsChanges(m.Remote) {
+		return backends.Errorf(backends.Internal, "the backend of bucket %q does not report changes", bucket)
+	}
+	return r.DeleteObjectReporting(ctx, m.Remote, m.down(key), deleted)
 }
 
 // ListsSys reports whether the listings of bucket's backend carry Meta.Sys.

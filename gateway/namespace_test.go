@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,5 +90,45 @@ func TestNamespaceMoveMapped(t *testing.T) {
 	}
 	if err := n.MoveObject(ctx, "missing", "a", "b"); !backends.Is(err, backends.NoSuchBucket) {
 		t.Fatalf("MoveObject in a bucket no backend has: %v", err)
+	}
+}
+
+// The namespace reports the changes of a mapped bucket as its backend
+// does: a put names the object it replaces, a delete the one it removes,
+// with the bucket's keys; a backend without the interface reports none.
+func TestNamespaceReportsChanges(t *testing.T) {
+	d := dirBackend(t)
+	ctx := t.Context()
+	if err := d.CreateBucket(ctx, "remote"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNamespace(map[string]backends.Backend{"d": d, "p": plain{d}},
+		map[string]Mount{"docs": {Backend: "d", Remote: "remote", Prefix: "pre"}, "raw": {Backend: "p", Remote: "remote"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !backends.ReportsChanges(n, "docs") || backends.ReportsChanges(n, "raw") {
+		t.Fatal("ReportsChanges is not the mapped backend's")
+	}
+	backendtest.Put(t, n, "docs", "k", []byte("one"), backends.Meta{Sys: map[string]string{"x": "1"}})
+	var replaced, deleted []string
+	meta := backends.Meta{Sys: map[string]string{"x": "2"}}
+	_, err = n.PutObject(ctx, "docs", "k", bytes.NewReader([]byte("two")), backends.PutOptions{Meta: &meta,
+		Replaced: func(old backends.Meta) { replaced = append(replaced, old.Sys["x"]) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.DeleteObjectReporting(ctx, "docs", "k", func(old backends.Meta) { deleted = append(deleted, old.Sys["x"]) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(replaced, deleted) != "[1] [2]" {
+		t.Fatalf("replaced %v, deleted %v; want [1] [2]", replaced, deleted)
+	}
+	if _, err := n.HeadObject(ctx, "docs", "k"); !backends.Is(err, backends.NoSuchKey) {
+		t.Fatalf("after the delete: %v", err)
+	}
+	if err := n.DeleteObjectReporting(ctx, "raw", "k", func(backends.Meta) {}); err == nil {
+		t.Fatal("a delete reporting through a backend that cannot report succeeded")
 	}
 }

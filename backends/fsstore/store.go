@@ -67,12 +67,13 @@ func (l *keyLock) unlock() {
 }
 
 var (
-	_ backends.Backend         = (*Store)(nil)
-	_ backends.ReplaceReporter = (*Store)(nil)
+	_ backends.Backend        = (*Store)(nil)
+	_ backends.ChangeReporter = (*Store)(nil)
 )
 
-// ReportsReplaced says that PutObject calls PutOptions.Replaced.
-func (s *Store) ReportsReplaced() bool { return true }
+// ReportsChanges says that PutObject calls PutOptions.Replaced and that
+// DeleteObjectReporting works, for every bucket.
+func (s *Store) ReportsChanges(string) bool { return true }
 
 // Reserved folders below SysDir.
 var (

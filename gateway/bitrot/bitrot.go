@@ -316,8 +316,9 @@ func (l *Layer) DeleteObject(ctx context.Context, bucket, key string) error {
 		return l.Backend.DeleteObject(ctx, bucket, key)
 	}
 	var ref string
-	if d, ok := l.Backend.(backends.DeleteReporter); ok {
+	if backends.ReportsChanges(l.Backend, bucket) {
 		// The backend names what it deletes, under its lock.
+		d := l.Backend.(backends.ChangeReporter)
 		err := d.DeleteObjectReporting(ctx, bucket, key, func(old backends.Meta) {
 			if r, err := parseRecord(old.Sys); err == nil {
 				ref = r.ref

@@ -224,7 +224,7 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		return l.Backend.PutObject(ctx, bucket, key, data, opts)
 	}
 	var prev string
-	if r, ok := l.Backend.(backends.ReplaceReporter); ok && r.ReportsReplaced() {
+	if backends.ReportsChanges(l.Backend, bucket) {
 		// The backend names the object it replaces, under its lock.
 		above := opts.Replaced
 		opts.Replaced = func(old backends.Meta) {
