@@ -20,6 +20,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
+	"github.com/strata-storage/strata/backends/fsstore/fsstoretest"
 )
 
 func init() {
@@ -374,88 +375,15 @@ func TestChunksGoNFS(t *testing.T) {
 	testChunks(t, dir, cfgFor(t, startGoNFS(t, dir)))
 }
 
-// testChunks writes a file in writes of many sizes (gathered into chunks
-// written in the background) and reads it back with reads of many sizes
-// and seeks (served from chunks read ahead): the bytes are right.
+// testChunks checks the chunked writes and reads ahead of the FS.
 func testChunks(t *testing.T, dir string, cfg Config) {
 	fsys, err := NewFS(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fsys.Close()
-	chunk := int(fsys.c.rtsize)
-	data := make([]byte, 3*chunk+chunk/2+17)
-	for i := range data {
-		data[i] = byte(i*7 + i>>12)
-	}
-	w, err := fsys.Create("f")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for off, i := 0, 0; off < len(data); i++ {
-		n := min(len(data)-off, []int{1, 7 << 10, chunk + 3, 300 << 10, chunk}[i%5])
-		if m, err := w.Write(data[off : off+n]); err != nil || m != n {
-			t.Fatalf("write %d at %d: %d %v", n, off, m, err)
-		}
-		off += n
-	}
-	if err := w.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := w.Stat(); err != nil || fi.Size() != int64(len(data)) {
-		t.Fatalf("stat after sync: %v %v", fi, err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || !bytes.Equal(b, data) {
-		t.Fatalf("the file on the export differs from what was written (%d bytes, %v)", len(b), err)
-	}
-	for _, size := range []int{1, 8 << 10, 256 << 10, chunk - 1, chunk, 2 * chunk} {
-		f, err := fsys.Open("f")
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(bufReader{f, size})
-		f.Close()
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("reads of %d bytes: %d bytes, %v", size, len(got), err)
-		}
-	}
-	f, err := fsys.Open("f")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, r := range []struct{ off, n int }{
-		{0, 100}, {chunk - 10, 2 * chunk}, {len(data) - 5, 5}, {17, 1}, {chunk, 300 << 10}, {len(data) - 1, 1},
-	} {
-		if _, err := f.Seek(int64(r.off), io.SeekStart); err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(io.LimitReader(bufReader{f, 64 << 10}, int64(r.n)))
-		if err != nil || !bytes.Equal(got, data[r.off:r.off+r.n]) {
-			t.Fatalf("range %d+%d: %d bytes, %v", r.off, r.n, len(got), err)
-		}
-	}
-	if n, err := f.Read(make([]byte, 10)); n != 0 || err != io.EOF {
-		t.Fatalf("read at the end: %d %v, want EOF", n, err)
-	}
-	if _, err := f.Seek(-3, io.SeekEnd); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := io.ReadAll(f); err != nil || !bytes.Equal(got, data[len(data)-3:]) {
-		t.Fatalf("the last 3 bytes: %q %v", got, err)
-	}
+	fsstoretest.ChunkedIO(t, fsys, dir, int(fsys.c.rtsize))
 }
-
-// bufReader reads from r with reads of n bytes.
-type bufReader struct {
-	r io.Reader
-	n int
-}
-
-func (b bufReader) Read(p []byte) (int, error) { return b.r.Read(p[:min(len(p), b.n)]) }
 
 // The server hangs in the middle of a download (a READ ahead in flight)
 // and of an upload (a WRITE behind in flight): both fail with an
