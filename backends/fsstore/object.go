@@ -225,14 +225,7 @@ func (s *Store) publishLocked(ctx context.Context, bucket, key string, st *stage
 			return backends.ObjectInfo{}, fsErr(err, "cannot write the metadata of "+key)
 		}
 	} else if st.replaced != nil && cur != nil && cur.Mode().IsRegular() {
-		if f, err := s.fs.Open(target); err == nil {
-			if fi, err := f.Stat(); err == nil {
-				if m, ok := s.loadMeta(bucket, key, f, fi); ok {
-					st.replaced(m)
-				}
-			}
-			f.Close()
-		}
+		s.reportRecord(bucket, key, cur, st.replaced)
 	}
 	if err := s.renameInto(bucket, key, st.name, target); err != nil {
 		return backends.ObjectInfo{}, err
