@@ -20,8 +20,9 @@ type Backend interface {
 	ListBuckets(ctx context.Context) ([]BucketInfo, error)
 	CreateBucket(ctx context.Context, bucket string) error
 	HeadBucket(ctx context.Context, bucket string) (BucketInfo, error)
-	// DeleteBucket removes an empty bucket; a bucket holding objects or
-	// uploads in progress is an error of kind NotEmpty.
+	// DeleteBucket removes an empty bucket, and the uploads in progress in
+	// it (as AWS does); a bucket holding objects is an error of kind
+	// NotEmpty, and then nothing is removed.
 	DeleteBucket(ctx context.Context, bucket string) error
 
 	// GetBucketConfig and PutBucketConfig store small named documents that

@@ -218,13 +218,7 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 	if found {
 		return backends.Errorf(backends.NotEmpty, "the bucket %s is not empty", bucket)
 	}
-	ups, err := s.ListMultipartUploads(ctx, bucket, "")
-	if err != nil {
-		return err
-	}
-	if len(ups) > 0 {
-		return backends.Errorf(backends.NotEmpty, "the bucket %s has multipart uploads in progress", bucket)
-	}
+	// Uploads in progress go with the bucket, as on AWS.
 	for _, d := range s.allDrives() {
 		d.removeBucket(bucket)
 	}

@@ -264,8 +264,8 @@ func (b *Backend) HeadBucket(ctx context.Context, bucket string) (backends.Bucke
 	return bi, nil
 }
 
-// DeleteBucket removes the container if it holds no object and no upload
-// in progress; bucket documents go with it. Azure has no conditional
+// DeleteBucket removes the container if it holds no object; bucket
+// documents and uploads in progress go with it, as on AWS. Azure has no conditional
 // delete of a container, so an object written between the check and the
 // delete is lost with it.
 func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
@@ -278,11 +278,6 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	}
 	if more {
 		return backends.Errorf(backends.NotEmpty, "the bucket %s is not empty", bucket)
-	}
-	if ups, err := b.uploadRecords(ctx, bucket, "", 1); err != nil {
-		return err
-	} else if len(ups) > 0 {
-		return backends.Errorf(backends.NotEmpty, "the bucket %s has multipart uploads in progress", bucket)
 	}
 	cctx, cancel = b.call(ctx)
 	defer cancel()

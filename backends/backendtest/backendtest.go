@@ -276,7 +276,12 @@ func testBuckets(t *testing.T, b backends.Backend) {
 		t.Fatalf("ListBuckets: not sorted: %v", list)
 	}
 
-	// Not empty: an object, a folder object, an upload.
+	// Not empty: an object, a folder object. A refused deletion keeps
+	// the uploads in progress.
+	id, err := b.CreateMultipartUpload(ctx, name, "up", backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	Put(t, b, name, "x/y", []byte("data"), backends.Meta{})
 	wantKind(t, "DeleteBucket(with object)", b.DeleteBucket(ctx, name), backends.NotEmpty)
 	if err := b.DeleteObject(ctx, name, "x/y"); err != nil {
@@ -287,22 +292,35 @@ func testBuckets(t *testing.T, b backends.Backend) {
 	if err := b.DeleteObject(ctx, name, "folder/"); err != nil {
 		t.Fatal(err)
 	}
-	id, err := b.CreateMultipartUpload(ctx, name, "up", backends.Meta{})
-	if err != nil {
+	if ups, err := b.ListMultipartUploads(ctx, name, ""); err != nil || len(ups) != 1 || ups[0].UploadID != id {
+		t.Fatalf("ListMultipartUploads after refused deletions = %v, %v; want the upload %s", ups, err, id)
+	}
+	if _, err := b.UploadPart(ctx, name, "up", id, 1, bytes.NewReader([]byte("part")), nil); err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, "DeleteBucket(with upload)", b.DeleteBucket(ctx, name), backends.NotEmpty)
-	if err := b.AbortMultipartUpload(ctx, name, "up", id); err != nil {
-		t.Fatal(err)
-	}
+
+	// Empty but for an upload in progress and a bucket document: the
+	// deletion takes them with it, as AWS does.
 	if err := b.PutBucketConfig(ctx, name, "cors", []byte("doc")); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.DeleteBucket(ctx, name); err != nil {
-		t.Fatalf("DeleteBucket(empty): %v", err)
+		t.Fatalf("DeleteBucket(empty, with an upload in progress): %v", err)
 	}
 	if _, err := b.HeadBucket(ctx, name); !backends.Is(err, backends.NoSuchBucket) {
 		t.Fatalf("HeadBucket(deleted): %v, want NoSuchBucket", err)
+	}
+	if err := b.CreateBucket(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if ups, err := b.ListMultipartUploads(ctx, name, ""); err != nil || len(ups) != 0 {
+		t.Fatalf("ListMultipartUploads of the bucket made again = %v, %v; want none", ups, err)
+	}
+	if _, err := b.UploadPart(ctx, name, "up", id, 2, bytes.NewReader([]byte("part")), nil); !backends.Is(err, backends.NoSuchUpload) {
+		t.Fatalf("UploadPart to an upload of the deleted bucket: %v, want NoSuchUpload", err)
+	}
+	if err := b.DeleteBucket(ctx, name); err != nil {
+		t.Fatalf("DeleteBucket(made again): %v", err)
 	}
 	list, _ = b.ListBuckets(ctx)
 	if slices.ContainsFunc(list, func(bi backends.BucketInfo) bool { return bi.Name == name }) {

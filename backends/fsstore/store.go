@@ -455,15 +455,6 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 	}
 	unlock := s.lock(bucket, "")
 	defer unlock()
-	ups, err := s.fs.ReadDir(join(multipartDir, bucket))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fsErr(err, "cannot read the uploads of bucket "+bucket)
-	}
-	for _, e := range ups {
-		if e.IsDir() && validUploadID(e.Name()) {
-			return backends.Errorf(backends.NotEmpty, "the bucket %q has multipart uploads in progress", bucket)
-		}
-	}
 	// A bucket is empty when its folder holds nothing but empty folders
 	// without folder objects; those are removed with it.
 	if err := s.removeEmptyTree(ctx, bucket, ""); err != nil {
@@ -476,6 +467,7 @@ func (s *Store) DeleteBucket(ctx context.Context, bucket string) error {
 		return fsErr(err, "cannot remove bucket "+bucket)
 	}
 	s.syncDir(".")
+	// Uploads in progress go with the bucket, as on AWS.
 	if err := s.removeBucketState(bucket); err != nil {
 		return fsErr(err, "cannot remove the state of bucket "+bucket)
 	}

@@ -343,18 +343,11 @@ func (b *Backend) HeadBucket(ctx context.Context, bucket string) (backends.Bucke
 	return backends.BucketInfo{Name: a.Name, Created: a.Created}, nil
 }
 
-// DeleteBucket removes a bucket that holds no objects and no uploads, with
-// Strata's own objects in it (bucket documents, leftovers).
+// DeleteBucket removes a bucket that holds no objects, with Strata's own
+// objects in it (bucket documents, uploads in progress, leftovers).
 func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if _, err := b.HeadBucket(ctx, bucket); err != nil {
 		return err
-	}
-	ups, err := b.uploadRecords(ctx, bucket, 1)
-	if err != nil {
-		return err
-	}
-	if len(ups) > 0 {
-		return backends.Errorf(backends.NotEmpty, "gcs: bucket %s has multipart uploads in progress", bucket)
 	}
 	res, err := b.ListObjects(ctx, bucket, backends.ListOptions{MaxKeys: 1})
 	if err != nil {

@@ -108,10 +108,11 @@ func (b *Backend) HeadBucket(ctx context.Context, bucket string) (backends.Bucke
 	return backends.BucketInfo{Name: bucket, Created: t}, nil
 }
 
-// DeleteBucket deletes a bucket that holds no object and no upload. Strata's
-// own objects in it (bucket documents, records) go first. A writer that
-// comes between the check and the deletion makes the deletion fail with
-// NotEmpty, after the documents have gone.
+// DeleteBucket deletes a bucket that holds no object. Uploads in progress
+// are aborted with it, as AWS does, and Strata's own objects in it (bucket
+// documents, records) go first. A writer that comes between the check and
+// the deletion makes the deletion fail with NotEmpty, after the documents
+// (and uploads) have gone.
 func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	res, err := b.ListObjects(ctx, bucket, backends.ListOptions{MaxKeys: 1})
 	if err != nil {
@@ -120,19 +121,13 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 	if len(res.Objects)+len(res.Prefixes) > 0 {
 		return errNotEmpty()
 	}
-	octx, cancel := b.opCtx(ctx)
-	ups, err := b.client.ListMultipartUploads(octx, &s3sdk.ListMultipartUploadsInput{Bucket: &bucket, MaxUploads: aws.Int32(1)})
-	cancel()
-	if err != nil {
-		return mapErr(err, "list uploads")
-	}
-	if len(ups.Uploads) > 0 {
-		return errNotEmpty()
+	if err := b.abortUploads(ctx, bucket); err != nil {
+		return err
 	}
 	if err := b.deleteAll(ctx, bucket, sysPrefix); err != nil {
 		return err
 	}
-	octx, cancel = b.opCtx(ctx)
+	octx, cancel := b.opCtx(ctx)
 	defer cancel()
 	_, err = b.client.DeleteBucket(octx, &s3sdk.DeleteBucketInput{Bucket: &bucket})
 	b.forget(bucket)
@@ -140,6 +135,37 @@ func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
 		return backends.Errorf(backends.NoSuchBucket, "The specified bucket does not exist")
 	}
 	return mapErr(err, "delete bucket "+bucket)
+}
+
+// abortUploads aborts every multipart upload of the remote bucket (the
+// records beside them go with the rest of .strata.sys/).
+func (b *Backend) abortUploads(ctx context.Context, bucket string) error {
+	var keyMarker, idMarker *string
+	for {
+		octx, cancel := b.opCtx(ctx)
+		out, err := b.client.ListMultipartUploads(octx, &s3sdk.ListMultipartUploadsInput{
+			Bucket: &bucket, KeyMarker: keyMarker, UploadIdMarker: idMarker,
+		})
+		cancel()
+		if err != nil {
+			return mapErr(err, "list uploads")
+		}
+		for _, u := range out.Uploads {
+			octx, cancel := b.opCtx(ctx)
+			_, err := b.client.AbortMultipartUpload(octx, &s3sdk.AbortMultipartUploadInput{Bucket: &bucket, Key: u.Key, UploadId: u.UploadId})
+			cancel()
+			if k, _ := errKind(err); err != nil && k != backends.NoSuchKey && k != backends.NoSuchUpload {
+				return mapErr(err, "abort the upload of "+aws.ToString(u.Key))
+			}
+			b.uploadsMu.Lock()
+			delete(b.uploads, aws.ToString(u.UploadId))
+			b.uploadsMu.Unlock()
+		}
+		if !aws.ToBool(out.IsTruncated) || len(out.Uploads) == 0 {
+			return nil
+		}
+		keyMarker, idMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
 }
 
 func errNotEmpty() error {

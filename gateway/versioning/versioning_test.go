@@ -79,13 +79,10 @@ func (b enabledAll) DeleteBucket(ctx context.Context, bucket string) error {
 }
 
 // purge removes the noncurrent versions and delete markers of a bucket
-// that holds no current object and no upload.
+// that holds no current object.
 func purge(ctx context.Context, l backends.Backend, bucket string) error {
 	res, err := l.ListObjects(ctx, bucket, backends.ListOptions{MaxKeys: 1})
 	if err != nil || len(res.Objects)+len(res.Prefixes) > 0 {
-		return nil
-	}
-	if ups, err := l.ListMultipartUploads(ctx, bucket, ""); err != nil || len(ups) > 0 {
 		return nil
 	}
 	v := l.(gateway.Versioner)

@@ -471,21 +471,26 @@ func testBucketNotEmpty(t *testing.T, c *s3.Client) {
 	ctx := ctxT(t)
 	b := newBucket(t, c)
 	putBytes(t, c, b, "a/b/c", []byte("c"))
-	_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(b)})
-	wantErr(t, err, "BucketNotEmpty", 409)
-	wantObject(t, c, b, "a/b/c", []byte("c"))
-
-	// An upload in progress also keeps the bucket.
-	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b), Key: aws.String("a/b/c")})
-	must(t, err, "DeleteObject")
 	cr, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(b), Key: aws.String("mp")})
 	must(t, err, "CreateMultipartUpload")
 	_, err = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(b)})
 	wantErr(t, err, "BucketNotEmpty", 409)
-	_, err = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(b), Key: aws.String("mp"), UploadId: cr.UploadId})
-	must(t, err, "AbortMultipartUpload")
+	wantObject(t, c, b, "a/b/c", []byte("c"))
+	lu, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(b)})
+	must(t, err, "ListMultipartUploads")
+	if len(lu.Uploads) != 1 {
+		t.Errorf("a refused DeleteBucket left %d uploads, want the one in progress", len(lu.Uploads))
+	}
+
+	// An upload in progress does not keep the bucket (as on AWS): it goes
+	// with it.
+	_, err = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b), Key: aws.String("a/b/c")})
+	must(t, err, "DeleteObject")
 	_, err = c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(b)})
-	must(t, err, "DeleteBucket once empty")
+	must(t, err, "DeleteBucket with only an upload in progress")
+	_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(b), Key: aws.String("mp"), UploadId: cr.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("part")})
+	wantErr(t, err, "NoSuchBucket", 404)
 }
 
 func testBucketNames(t *testing.T, s *server, c *s3.Client) {

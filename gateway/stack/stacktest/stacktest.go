@@ -58,21 +58,19 @@ func (v Versioned) CreateBucket(ctx context.Context, bucket string) error {
 func (v Versioned) DeleteBucket(ctx context.Context, bucket string) error {
 	res, err := v.ListObjects(ctx, bucket, backends.ListOptions{MaxKeys: 1})
 	if err == nil && len(res.Objects)+len(res.Prefixes) == 0 {
-		if ups, err := v.ListMultipartUploads(ctx, bucket, ""); err == nil && len(ups) == 0 {
-			for {
-				list, err := v.Backend.(gateway.Versioner).ListObjectVersions(ctx, bucket, gateway.VersionListOptions{MaxKeys: 1000})
-				if err != nil {
+		for {
+			list, err := v.Backend.(gateway.Versioner).ListObjectVersions(ctx, bucket, gateway.VersionListOptions{MaxKeys: 1000})
+			if err != nil {
+				return err
+			}
+			for _, o := range list.Versions {
+				c := gateway.WithOptions(ctx, &gateway.Options{VersionID: o.VersionID})
+				if err := v.DeleteObject(c, bucket, o.Key); err != nil {
 					return err
 				}
-				for _, o := range list.Versions {
-					c := gateway.WithOptions(ctx, &gateway.Options{VersionID: o.VersionID})
-					if err := v.DeleteObject(c, bucket, o.Key); err != nil {
-						return err
-					}
-				}
-				if !list.IsTruncated {
-					break
-				}
+			}
+			if !list.IsTruncated {
+				break
 			}
 		}
 	}
