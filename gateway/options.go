@@ -127,4 +127,7 @@ const (
 	SysLock       = "lock-"
 	SysVersioning = "ver-"
 	SysBitrot     = "rot-"
+	// SysS3 holds what the S3 API keeps of an object beyond Meta's
+	// fields (x-amz-website-redirect-location).
+	SysS3 = "s3-"
 )

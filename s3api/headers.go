@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/gateway"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/tagging"
 )
@@ -67,22 +68,52 @@ func metaFromHeaders(h http.Header) (backends.Meta, error) {
 		}
 		m.Tags = tags
 	}
+	if err := setRedirect(&m, h); err != nil {
+		return m, err
+	}
 	if err := checkUnsupportedHeaders(h); err != nil {
 		return m, err
 	}
 	return m, nil
 }
 
+// sysRedirect is the Meta.Sys entry of x-amz-website-redirect-location,
+// which S3 keeps with the object and returns on GET and HEAD (a website
+// endpoint would redirect to it; Strata has none).
+const sysRedirect = gateway.SysS3 + "redirect"
+
+var errInvalidRedirect = &s3err.APIError{Code: "InvalidRedirectLocation", Status: 400,
+	Message: "The website redirect location must have a prefix of 'http://' or 'https://' or '/'."}
+
+// setRedirect stores the request's x-amz-website-redirect-location in m,
+// after AWS's checks: a path from the root or an http(s) URL, at most
+// 2 KB (and, for Meta.Sys, printable ASCII: a URL is percent-encoded).
+func setRedirect(m *backends.Meta, h http.Header) error {
+	v := h.Get("x-amz-website-redirect-location")
+	if v == "" {
+		return nil
+	}
+	if !strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
+		return errInvalidRedirect
+	}
+	if len(v) > 2<<10 {
+		return errInvalidRedirect.WithMessage("The length of website redirect location cannot exceed 2,048 characters.")
+	}
+	for i := range len(v) {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return errInvalidRedirect.WithMessage("The website redirect location must be a URL of printable ASCII characters (percent-encode the others).")
+		}
+	}
+	if m.Sys == nil {
+		m.Sys = map[string]string{}
+	}
+	m.Sys[sysRedirect] = v
+	return nil
+}
+
 // checkUnsupportedHeaders refuses requests for features Strata does not
 // have yet, rather than ignoring them.
 func checkUnsupportedHeaders(h http.Header) error {
-	for _, name := range []string{
-		"x-amz-website-redirect-location",
-	} {
-		if h.Get(name) != "" {
-			return s3err.ErrNotImplemented.WithMessage("The " + name + " header is not implemented.")
-		}
-	}
 	if acl := h.Get("x-amz-acl"); acl != "" && acl != "private" && acl != "bucket-owner-full-control" {
 		return s3err.ErrNotImplemented.WithMessage("Canned ACLs other than private are not implemented.")
 	}
@@ -135,8 +166,8 @@ func setObjectHeaders(h http.Header, o backends.ObjectInfo) {
 	if n := len(o.Tags); n > 0 {
 		h.Set("x-amz-tagging-count", strconv.Itoa(n))
 	}
-	if n := len(o.Parts); n > 0 {
-		h.Set("x-amz-mp-parts-count", strconv.Itoa(n))
+	if v := o.Sys[sysRedirect]; v != "" {
+		h.Set("x-amz-website-redirect-location", v)
 	}
 }
 
@@ -216,21 +247,21 @@ func (c conditions) check(o backends.ObjectInfo) (failed, notModified bool) {
 }
 
 // parseRange parses an HTTP Range header of one byte range. ok is false for
-// a header S3 ignores (not bytes=, several ranges, malformed), so the whole
-// object is served. "bytes=-0" selects nothing: ok with a nil range and
-// empty set.
+// a header S3 ignores (not bytes=, several ranges, anything but digits
+// around one "-", spaces included), so the whole object is served.
+// "bytes=-0" selects nothing: ok with a nil range and empty set.
 func parseRange(v string) (rng *backends.Range, ok, empty bool) {
 	spec, found := strings.CutPrefix(v, "bytes=")
-	if !found || strings.Contains(spec, ",") {
+	if !found {
 		return nil, false, false
 	}
-	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
-	if !found {
+	first, last, found := strings.Cut(spec, "-")
+	if !found || !allDigits(first) || !allDigits(last) || first == "" && last == "" {
 		return nil, false, false
 	}
 	if first == "" {
 		n, err := strconv.ParseInt(last, 10, 64)
-		if err != nil || n < 0 {
+		if err != nil {
 			return nil, false, false
 		}
 		if n == 0 {
@@ -239,7 +270,7 @@ func parseRange(v string) (rng *backends.Range, ok, empty bool) {
 		return &backends.Range{Start: -n, End: -1}, true, false
 	}
 	start, err := strconv.ParseInt(first, 10, 64)
-	if err != nil || start < 0 {
+	if err != nil {
 		return nil, false, false
 	}
 	if last == "" {
@@ -250,4 +281,13 @@ func parseRange(v string) (rng *backends.Range, ok, empty bool) {
 		return nil, false, false
 	}
 	return &backends.Range{Start: start, End: end}, true, false
+}
+
+func allDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"encoding/xml"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -265,13 +266,13 @@ func (s *Server) uploadPartCopy(q *request) {
 }
 
 type completePart struct {
-	PartNumber        int    `xml:"PartNumber"`
-	ETag              string `xml:"ETag"`
-	ChecksumCRC32     string `xml:"ChecksumCRC32"`
-	ChecksumCRC32C    string `xml:"ChecksumCRC32C"`
-	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME"`
-	ChecksumSHA1      string `xml:"ChecksumSHA1"`
-	ChecksumSHA256    string `xml:"ChecksumSHA256"`
+	PartNumber        *int    `xml:"PartNumber"` // both required by the schema
+	ETag              *string `xml:"ETag"`
+	ChecksumCRC32     string  `xml:"ChecksumCRC32"`
+	ChecksumCRC32C    string  `xml:"ChecksumCRC32C"`
+	ChecksumCRC64NVME string  `xml:"ChecksumCRC64NVME"`
+	ChecksumSHA1      string  `xml:"ChecksumSHA1"`
+	ChecksumSHA256    string  `xml:"ChecksumSHA256"`
 }
 
 func (p completePart) checksum(alg string) string {
@@ -289,24 +290,39 @@ func (s *Server) completeMultipartUpload(q *request) {
 		return
 	}
 	if len(req.Parts) == 0 {
-		q.fail(s3err.ErrMalformedXML.WithMessage("The XML you provided was not well-formed or did not validate against our published schema: you must specify at least one part."))
+		q.fail(s3err.ErrMalformedXML)
 		return
 	}
-	up, uploaded, err := s.uploadOf(q)
-	if err != nil {
-		q.fail(err)
-		return
+	for _, p := range req.Parts {
+		if p.PartNumber == nil || p.ETag == nil {
+			q.fail(s3err.ErrMalformedXML)
+			return
+		}
 	}
 	want := make([]gateway.CompletedPart, len(req.Parts))
 	for i, p := range req.Parts {
-		want[i] = gateway.CompletedPart{Number: p.PartNumber, ETag: p.ETag}
+		want[i] = gateway.CompletedPart{Number: *p.PartNumber, ETag: *p.ETag}
+	}
+	up, uploaded, err := s.uploadOf(q)
+	if err != nil {
+		if !s.completedBefore(q, want, err) {
+			q.fail(err)
+		}
+		return
 	}
 	parts, err := gateway.SelectParts(uploaded, want)
 	if err != nil {
-		q.fail(err)
+		if !s.completedBefore(q, want, err) {
+			q.fail(err)
+		}
 		return
 	}
 	meta := up.Meta
+	meta.Sys = maps.Clone(meta.Sys)
+	if meta.Sys == nil {
+		meta.Sys = map[string]string{}
+	}
+	meta.Sys[sysUpload] = q.query("uploadId")
 	meta.ETag = gateway.MultipartETag(parts)
 	meta.Parts = parts
 	meta.Size = 0
@@ -341,10 +357,43 @@ func (s *Server) completeMultipartUpload(q *request) {
 	}
 	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), meta)
 	if err != nil {
-		q.fail(err)
+		if !s.completedBefore(q, want, err) {
+			q.fail(err)
+		}
 		return
 	}
 	s.forgetUpload(q)
+	writeCompleted(q, info)
+}
+
+// sysUpload is the Meta.Sys entry that names the multipart upload an
+// object was made by.
+const sysUpload = gateway.SysS3 + "upload"
+
+// completedBefore answers a CompleteMultipartUpload that failed because its
+// upload is gone (or its parts went while it ran) with the object that
+// upload made, when that is still the key's current object and was made of
+// the parts asked for now: a client's retry after a lost answer, or a
+// request that raced another complete of the same upload. AWS answers
+// these with success too. It reports whether it answered.
+func (s *Server) completedBefore(q *request, want []gateway.CompletedPart, err error) bool {
+	if !backends.Is(err, backends.NoSuchUpload) && !backends.Is(err, backends.InvalidPart) {
+		return false
+	}
+	info, herr := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
+	if herr != nil || info.Sys[sysUpload] != q.query("uploadId") || len(info.Parts) != len(want) {
+		return false
+	}
+	if _, serr := gateway.SelectParts(info.Parts, want); serr != nil {
+		return false
+	}
+	writeCompleted(q, info)
+	return true
+}
+
+// writeCompleted writes the answer of a CompleteMultipartUpload that made
+// the object info.
+func writeCompleted(q *request, info backends.ObjectInfo) {
 	setSSEHeaders(q.w.Header(), info.Meta, nil)
 	setVersionID(q.w.Header(), info.VersionID)
 	type result struct {

@@ -192,6 +192,12 @@ func (s *Server) getObject(q *request, head bool) {
 		info, err = s.gw.HeadObject(ctx, bucket, key)
 	} else {
 		body, info, err = s.gw.GetObject(ctx, bucket, key, rng)
+		if backends.Is(err, backends.InvalidRange) && rng != nil && rng.Start < 0 {
+			// A suffix range fails only on an empty object, which AWS
+			// answers whole (200, no body) rather than with 416.
+			rng = nil
+			body, info, err = s.gw.GetObject(ctx, bucket, key, nil)
+		}
 	}
 	if backends.Is(err, backends.InvalidRange) {
 		s.rangeNotSatisfiable(q)
@@ -221,6 +227,9 @@ func (s *Server) getObject(q *request, head bool) {
 	}
 
 	off, length := int64(0), info.Size
+	if rng != nil && rng.Start < 0 && info.Size == 0 {
+		rng = nil // as above: an empty object is served whole
+	}
 	if rng != nil {
 		off, length, err = rng.Resolve(info.Size)
 		if err != nil {
@@ -232,8 +241,10 @@ func (s *Server) getObject(q *request, head bool) {
 	setSSEHeaders(h, info.Meta, enc)
 	setVersionID(h, info.VersionID)
 	objectlock.SetHeaders(h, info.Sys)
-	if partNum > 0 && len(info.Parts) == 0 {
-		h.Set("x-amz-mp-parts-count", "1")
+	if partNum > 0 && len(info.Parts) > 0 {
+		// As AWS: only asked with partNumber, and only of an object made
+		// of parts.
+		h.Set("x-amz-mp-parts-count", strconv.Itoa(len(info.Parts)))
 	}
 	if strings.EqualFold(q.Header.Get("x-amz-checksum-mode"), "ENABLED") {
 		switch {
@@ -540,14 +551,22 @@ func (s *Server) copyObject(q *request) {
 		}
 		m.Tags = meta.Tags
 		meta = m
-	} else if sc := q.Header.Get("x-amz-storage-class"); sc != "" {
-		// The storage class may change on a COPY directive too.
-		m, err := metaFromHeaders(http.Header{"X-Amz-Storage-Class": {sc}})
-		if err != nil {
+	} else {
+		if sc := q.Header.Get("x-amz-storage-class"); sc != "" {
+			// The storage class may change on a COPY directive too.
+			m, err := metaFromHeaders(http.Header{"X-Amz-Storage-Class": {sc}})
+			if err != nil {
+				q.fail(err)
+				return
+			}
+			meta.StorageClass = m.StorageClass
+		}
+		// The source's redirect location is not copied (AWS); one the
+		// request gives is set, whatever the directive.
+		if err := setRedirect(&meta, q.Header); err != nil {
 			q.fail(err)
 			return
 		}
-		meta.StorageClass = m.StorageClass
 	}
 	if replaceTags {
 		meta.Tags = nil
@@ -568,7 +587,7 @@ func (s *Server) copyObject(q *request) {
 	var res copyResult
 	res.NS = s3NS
 	if srcBucket == q.bucket() && srcKey == q.key() && (srcVersion == "" || info.IsLatest) && enc == nil && srcEnc == nil {
-		if !replaceMeta && !replaceTags && q.Header.Get("x-amz-storage-class") == "" && q.Header.Get("x-amz-checksum-algorithm") == "" {
+		if !replaceMeta && !replaceTags && q.Header.Get("x-amz-storage-class") == "" && q.Header.Get("x-amz-checksum-algorithm") == "" && q.Header.Get("x-amz-website-redirect-location") == "" {
 			q.fail(s3err.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."))
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/strata-storage/strata/gateway/bitrot"
 	"github.com/strata-storage/strata/gateway/kms"
 	"github.com/strata-storage/strata/gateway/sse"
+	"github.com/strata-storage/strata/gateway/stack"
 	"github.com/strata-storage/strata/s3api"
 	"github.com/strata-storage/strata/s3api/sigv4"
 )
@@ -207,6 +209,29 @@ func TestObjectGetRangeConditions(t *testing.T) {
 	if r.Header.Get("Content-Range") != "bytes */20" {
 		t.Fatalf("416 Content-Range %q", r.Header.Get("Content-Range"))
 	}
+	// Headers S3 does not take for a range are ignored: the whole object.
+	for _, rng := range []string{"bytes=abc", "bytes=,", "bytes=0-0,1-2", "foo=0-1", "bytes=--1", "bytes=0--1", "bytes= -1", "bytes=0 -1", "bytes=+1-2", "bytes=-"} {
+		r = e.do("GET", "/bkt/dir/file.txt", nil, "Range: "+rng)
+		e.want(r, 200, "")
+		if !bytes.Equal(r.body, data) || r.Header.Get("Content-Range") != "" {
+			t.Fatalf("Range %q: %q, Content-Range %q; want the whole object", rng, r.body, r.Header.Get("Content-Range"))
+		}
+	}
+	// An empty object: a suffix range serves it whole (200, as AWS does),
+	// any other range is not satisfiable.
+	e.want(e.do("PUT", "/bkt/empty", nil), 200, "")
+	for _, m := range []string{"GET", "HEAD"} {
+		r = e.do(m, "/bkt/empty", nil, "Range: bytes=-1")
+		e.want(r, 200, "")
+		if len(r.body) != 0 || r.Header.Get("Content-Length") != "0" || r.Header.Get("Content-Range") != "" {
+			t.Fatalf("%s empty object, bytes=-1: %q %v", m, r.body, r.Header)
+		}
+		for _, rng := range []string{"bytes=0-0", "bytes=0-", "bytes=00-01", "bytes=-0"} {
+			if r = e.do(m, "/bkt/empty", nil, "Range: "+rng); r.StatusCode != 416 {
+				t.Fatalf("%s empty object, %s: %d, want 416", m, rng, r.StatusCode)
+			}
+		}
+	}
 	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-None-Match: "+etag), 304, "")
 	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-Match: \"nope\""), 412, "PreconditionFailed")
 	e.want(e.do("GET", "/bkt/dir/file.txt", nil, "If-Match: "+etag), 200, "")
@@ -223,6 +248,9 @@ func TestObjectGetRangeConditions(t *testing.T) {
 	}
 	r = e.do("GET", "/bkt/dir/file.txt?partNumber=1", nil)
 	e.want(r, 206, "")
+	if v := r.Header.Get("x-amz-mp-parts-count"); v != "" {
+		t.Fatalf("partNumber=1 of an object made in one piece: x-amz-mp-parts-count %q, want none", v)
+	}
 	e.want(e.do("GET", "/bkt/dir/file.txt?partNumber=2", nil), 416, "InvalidPartNumber")
 	e.want(e.do("GET", "/bkt/dir/nope", nil), 404, "NoSuchKey")
 	e.want(e.do("GET", "/bkt/dir", nil), 404, "NoSuchKey")
@@ -394,6 +422,9 @@ func TestMultipartRules(t *testing.T) {
 	e.want(complete("1", et1, "2", `"bad"`), 400, "InvalidPart")
 	e.want(complete("1", et1, "2", et2, "3", et3), 400, "EntityTooSmall")
 	e.want(e.do("POST", "/mpu/obj?uploadId="+id, []byte("<not xml")), 400, "MalformedXML")
+	// A part without its number or ETag does not fit the schema.
+	e.want(e.do("POST", "/mpu/obj?uploadId="+id, []byte("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>")), 400, "MalformedXML")
+	e.want(e.do("POST", "/mpu/obj?uploadId="+id, []byte("<CompleteMultipartUpload><Part><ETag>"+et1+"</ETag></Part></CompleteMultipartUpload>")), 400, "MalformedXML")
 	r = e.do("GET", "/mpu/obj?uploadId="+id, nil)
 	e.want(r, 200, "")
 	if c := strings.Count(string(r.body), "<Part>"); c != 3 {
@@ -409,8 +440,11 @@ func TestMultipartRules(t *testing.T) {
 		t.Fatalf("complete: %s", r.body)
 	}
 	r = e.do("GET", "/mpu/obj", nil)
-	if !bytes.Equal(r.body, append(part, "last"...)) || r.Header.Get("x-amz-mp-parts-count") != "2" {
+	if !bytes.Equal(r.body, append(part, "last"...)) || r.Header.Get("x-amz-mp-parts-count") != "" {
 		t.Fatalf("completed object: %d bytes %v", len(r.body), r.Header)
+	}
+	if r = e.do("HEAD", "/mpu/obj?partNumber=1", nil); r.Header.Get("x-amz-mp-parts-count") != "2" {
+		t.Fatalf("HEAD partNumber=1 of the completed object: %v, want x-amz-mp-parts-count 2", r.Header)
 	}
 	r = e.do("GET", "/mpu/obj?partNumber=2", nil)
 	e.want(r, 206, "")
@@ -587,4 +621,138 @@ func BenchmarkObject64MiBBitrot(b *testing.B) {
 	benchPutGetOn(b, newEnvWrapped(b, func(d backends.Backend) backends.Backend {
 		return bitrot.New(d, bitrot.Options{})
 	}), 64<<20)
+}
+
+// x-amz-website-redirect-location is kept with the object and returned on
+// GET and HEAD; a copy takes it from its request, never from its source.
+// Also through the data services, which keep Meta.Sys entries not theirs.
+func TestWebsiteRedirectLocation(t *testing.T) {
+	for name, wrap := range map[string]func(backends.Backend) backends.Backend{
+		"plain": nil,
+		"stack": func(d backends.Backend) backends.Backend { return stack.New(d, stack.Options{}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnvWrapped(t, wrap)
+			e.want(e.do("PUT", "/web", nil), 200, "")
+			const hdr = "x-amz-website-redirect-location"
+			redirect := func(path string) string {
+				t.Helper()
+				r := e.do("HEAD", path, nil)
+				e.want(r, 200, "")
+				g := e.do("GET", path, nil)
+				if g.Header.Get(hdr) != r.Header.Get(hdr) {
+					t.Fatalf("%s: GET says %q, HEAD %q", path, g.Header.Get(hdr), r.Header.Get(hdr))
+				}
+				return r.Header.Get(hdr)
+			}
+			e.want(e.do("PUT", "/web/a", []byte("a"), hdr+": /b.html"), 200, "")
+			if v := redirect("/web/a"); v != "/b.html" {
+				t.Fatalf("PUT: redirect %q, want /b.html", v)
+			}
+			for _, bad := range []string{"b.html", "ftp://x/y", "/" + strings.Repeat("x", 2048), "/caf\xc3\xa9"} {
+				e.want(e.do("PUT", "/web/a", []byte("other"), hdr+": "+bad), 400, "InvalidRedirectLocation")
+			}
+			if r := e.do("GET", "/web/a", nil); string(r.body) != "a" {
+				t.Fatalf("refused PUTs changed the object: %q", r.body)
+			}
+
+			// Copies: COPY does not carry it; the request's header sets it
+			// with either directive; a copy onto itself may change only it.
+			e.want(e.do("PUT", "/web/c1", nil, "x-amz-copy-source: /web/a"), 200, "")
+			if v := redirect("/web/c1"); v != "" {
+				t.Fatalf("copy: redirect %q, want none", v)
+			}
+			e.want(e.do("PUT", "/web/c2", nil, "x-amz-copy-source: /web/a", hdr+": https://example.com/x"), 200, "")
+			if v := redirect("/web/c2"); v != "https://example.com/x" {
+				t.Fatalf("copy with the header: redirect %q", v)
+			}
+			e.want(e.do("PUT", "/web/c3", nil, "x-amz-copy-source: /web/a", "x-amz-metadata-directive: REPLACE", hdr+": /r"), 200, "")
+			if v := redirect("/web/c3"); v != "/r" {
+				t.Fatalf("copy REPLACE with the header: redirect %q", v)
+			}
+			e.want(e.do("PUT", "/web/a", nil, "x-amz-copy-source: /web/a", hdr+": /moved"), 200, "")
+			if v := redirect("/web/a"); v != "/moved" {
+				t.Fatalf("copy onto itself: redirect %q", v)
+			}
+			e.want(e.do("PUT", "/web/c4", nil, "x-amz-copy-source: /web/a", hdr+": nope"), 400, "InvalidRedirectLocation")
+
+			// Multipart: given at creation, the completed object has it.
+			r := e.do("POST", "/web/mp?uploads", nil, hdr+": http://example.com/")
+			e.want(r, 200, "")
+			var init struct{ UploadId string }
+			xml.Unmarshal(r.body, &init)
+			p := e.do("PUT", "/web/mp?partNumber=1&uploadId="+init.UploadId, []byte("part"))
+			e.want(p, 200, "")
+			body := "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") + "</ETag></Part></CompleteMultipartUpload>"
+			e.want(e.do("POST", "/web/mp?uploadId="+init.UploadId, []byte(body)), 200, "")
+			if v := redirect("/web/mp"); v != "http://example.com/" {
+				t.Fatalf("multipart: redirect %q", v)
+			}
+			e.want(e.do("POST", "/web/mp2?uploads", nil, hdr+": mp2"), 400, "InvalidRedirectLocation")
+		})
+	}
+}
+
+// A CompleteMultipartUpload sent again (a retry after a lost answer) or
+// several at once is answered with the object the upload made, as AWS
+// does; a different part list, or a key since overwritten, is not.
+func TestCompleteMultipartUploadAgain(t *testing.T) {
+	for name, wrap := range map[string]func(backends.Backend) backends.Backend{
+		"plain": nil,
+		"stack": func(d backends.Backend) backends.Backend { return stack.New(d, stack.Options{}) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnvWrapped(t, wrap)
+			e.want(e.do("PUT", "/again", nil), 200, "")
+			upload := func(key string) (id, body string) {
+				r := e.do("POST", "/again/"+key+"?uploads", nil)
+				e.want(r, 200, "")
+				var init struct{ UploadId string }
+				xml.Unmarshal(r.body, &init)
+				p1 := e.do("PUT", "/again/"+key+"?partNumber=1&uploadId="+init.UploadId, bytes.Repeat([]byte("a"), 5<<20))
+				p2 := e.do("PUT", "/again/"+key+"?partNumber=2&uploadId="+init.UploadId, []byte("tail"))
+				e.want(p2, 200, "")
+				return init.UploadId, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p1.Header.Get("ETag") +
+					"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + p2.Header.Get("ETag") + "</ETag></Part></CompleteMultipartUpload>"
+			}
+			etagOf := func(r resp) string {
+				var res struct{ ETag string }
+				xml.Unmarshal(r.body, &res)
+				return res.ETag
+			}
+
+			id, body := upload("k")
+			first := e.do("POST", "/again/k?uploadId="+id, []byte(body))
+			e.want(first, 200, "")
+			again := e.do("POST", "/again/k?uploadId="+id, []byte(body))
+			e.want(again, 200, "")
+			if etagOf(again) == "" || etagOf(again) != etagOf(first) {
+				t.Fatalf("complete again: ETag %q, first %q", etagOf(again), etagOf(first))
+			}
+			// Not the same parts: the upload is gone.
+			one := body[:strings.Index(body, "<Part><PartNumber>2")] + "</CompleteMultipartUpload>"
+			e.want(e.do("POST", "/again/k?uploadId="+id, []byte(one)), 404, "NoSuchUpload")
+			e.want(e.do("POST", "/again/k?uploadId=nope", []byte(body)), 404, "NoSuchUpload")
+			// Overwritten since: the upload's object is no more.
+			e.want(e.do("PUT", "/again/k", []byte("new")), 200, "")
+			e.want(e.do("POST", "/again/k?uploadId="+id, []byte(body)), 404, "NoSuchUpload")
+
+			// Five at once: every one answers with the same object.
+			id, body = upload("race")
+			var wg sync.WaitGroup
+			res := make([]resp, 5)
+			for i := range res {
+				wg.Go(func() { res[i] = e.do("POST", "/again/race?uploadId="+id, []byte(body)) })
+			}
+			wg.Wait()
+			for i, r := range res {
+				if r.StatusCode != 200 || etagOf(r) != etagOf(res[0]) || etagOf(r) == "" {
+					t.Fatalf("concurrent complete %d: %d %s", i, r.StatusCode, r.body)
+				}
+			}
+			if r := e.do("GET", "/again/race", nil); len(r.body) != 5<<20+4 {
+				t.Fatalf("the raced object holds %d bytes", len(r.body))
+			}
+		})
+	}
 }

@@ -40,7 +40,7 @@ var (
 	ErrInvalidRequest                    = &APIError{"InvalidRequest", 400, "Invalid Request."}
 	ErrInvalidTag                        = &APIError{"InvalidTag", 400, "The tag provided was not a valid tag."}
 	ErrKeyTooLong                        = &APIError{"KeyTooLongError", 400, "Your key is too long."}
-	ErrMalformedXML                      = &APIError{"MalformedXML", 400, "The XML that you provided was not well formed or did not validate against our published schema."}
+	ErrMalformedXML                      = &APIError{"MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema."}
 	ErrMalformedPOSTRequest              = &APIError{"MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."}
 	ErrMethodNotAllowed                  = &APIError{"MethodNotAllowed", 405, "The specified method is not allowed against this resource."}
 	ErrMissingContentLength              = &APIError{"MissingContentLength", 411, "You must provide the Content-Length HTTP header."}
@@ -50,7 +50,7 @@ var (
 	ErrNoSuchKey                         = &APIError{"NoSuchKey", 404, "The specified key does not exist."}
 	ErrNoSuchTagSet                      = &APIError{"NoSuchTagSet", 404, "The TagSet does not exist."}
 	ErrNoSuchUpload                      = &APIError{"NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."}
-	ErrNotImplemented                    = &APIError{"NotImplemented", 501, "A header or operation that you provided is not implemented."}
+	ErrNotImplemented                    = &APIError{"NotImplemented", 501, "A header you provided implies functionality that is not implemented."}
 	ErrNotModified                       = &APIError{"NotModified", 304, "Not Modified."}
 	ErrPreconditionFailed                = &APIError{"PreconditionFailed", 412, "At least one of the preconditions that you specified did not hold."}
 	ErrConditionalRequestConflict        = &APIError{"ConditionalRequestConflict", 409, "A conflicting operation occurred. If using PutObject you can retry the request."}
