@@ -90,7 +90,8 @@ type Meta struct {
 	// Tags is the object's tag set.
 	Tags map[string]string `json:"tags,omitempty"`
 	// Checksums holds base64 checksums by algorithm (CRC32, CRC32C,
-	// CRC64NVME, SHA1, SHA256); ChecksumType is FULL_OBJECT or COMPOSITE.
+	// CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128);
+	// ChecksumType is FULL_OBJECT or COMPOSITE.
 	Checksums    map[string]string `json:"cks,omitempty"`
 	ChecksumType string            `json:"ckt,omitempty"`
 	// ChecksumAlgorithm is the algorithm chosen for a multipart upload.

@@ -74,8 +74,8 @@ func (b *Backend) deleteUploadRecord(bucket, id string, markers bool) {
 	defer cancel()
 	if markers {
 		// The record, and every name that starts with it: the markers
-		// of part checksums (<record>/parts/) and of part Sys
-		// (<record>.sys/). The records of other uploads have other
+		// of part checksums (<record>.parts/, or <record>/parts/ from
+		// earlier releases) and of part Sys (<record>.sys/). The records of other uploads have other
 		// names of the same length.
 		b.deleteAll(ctx, bucket, uploadRecordKey(id))
 		return
@@ -105,10 +105,9 @@ func (b *Backend) createUpload(ctx context.Context, bucket, key string, h *heade
 		Metadata:           h.Metadata,
 		Tagging:            str(h.Tagging),
 		StorageClass:       types.StorageClass(h.StorageClass),
-		ChecksumAlgorithm:  types.ChecksumAlgorithm(alg),
 	}
-	if alg != "" {
-		in.ChecksumType = types.ChecksumType(typ)
+	if remoteChecksum(alg) {
+		in.ChecksumAlgorithm, in.ChecksumType = types.ChecksumAlgorithm(alg), types.ChecksumType(typ)
 	}
 	octx, cancel := b.opCtx(ctx)
 	defer cancel()
@@ -200,6 +199,18 @@ func (b *Backend) CreateMultipartUpload(ctx context.Context, bucket, key string,
 	return b.createUpload(ctx, bucket, key, &h, m.ChecksumAlgorithm, m.ChecksumType)
 }
 
+// remoteChecksum reports whether the service keeps the checksums of alg
+// for an upload (those setChecksum sends). Services that predate the
+// newer algorithms (SHA512, MD5, XXHASH*) would refuse the upload; Strata
+// keeps those checksums itself, beside the upload's record.
+func remoteChecksum(alg string) bool {
+	switch alg {
+	case "CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256":
+		return true
+	}
+	return false
+}
+
 // setChecksum puts the checksum v of algorithm alg on a part upload.
 func setChecksum(in *s3sdk.UploadPartInput, alg, v string) {
 	switch alg {
@@ -257,14 +268,18 @@ func (b *Backend) uploadPartBuf(ctx context.Context, bucket, key, id string, n i
 	return etag, partChecksums(out.ChecksumCRC32, out.ChecksumCRC32C, out.ChecksumCRC64NVME, out.ChecksumSHA1, out.ChecksumSHA256), nil
 }
 
-// Services that neither check nor keep part checksums (moto, OSS) get them
-// kept by Strata instead, in the names of empty objects beside the
-// upload's record,
-// .strata.sys/uploads/<hash>/parts/<number>/<ETag>/<time>/<value>, so that
-// one listing finds them all. Of a part sent twice with the same data, the
-// later one counts.
+// Services that neither check nor keep part checksums (moto, OSS), and
+// checksums of algorithms the service is not asked to keep, are kept by
+// Strata instead, in the names of empty objects beside the upload's
+// record, .strata.sys/uploads/<hash>.parts/<number>/<ETag>/<time>/<value>,
+// so that one listing finds them all. Of a part sent twice with the same
+// data, the later one counts. (Beside the record, not below it, as the Sys
+// markers; uploads begun by earlier releases have them below it, in
+// <hash>/parts/, which is still read.)
 
-func partMarkerPrefix(id string) string { return uploadRecordKey(id) + "/parts/" }
+func partMarkerPrefix(id string) string { return uploadRecordKey(id) + ".parts/" }
+
+func legacyPartMarkerPrefix(id string) string { return uploadRecordKey(id) + "/parts/" }
 
 func partMarkerKey(id string, n int, etag, value string) string {
 	return fmt.Sprintf("%s%05d/%s/%020d/%s", partMarkerPrefix(id), n, url.PathEscape(etag), time.Now().UnixNano(), url.PathEscape(value))
@@ -353,22 +368,23 @@ func (b *Backend) fillPartChecksums(ctx context.Context, bucket, id, alg string,
 		etag string
 	}
 	kept := map[ref]string{}
-	prefix := partMarkerPrefix(id)
-	err := b.listKeys(ctx, bucket, prefix, func(k string) {
-		// In key order: the later of two markers of a part comes last.
-		f := strings.Split(strings.TrimPrefix(k, prefix), "/")
-		if len(f) != 4 {
-			return
+	for _, prefix := range []string{legacyPartMarkerPrefix(id), partMarkerPrefix(id)} {
+		err := b.listKeys(ctx, bucket, prefix, func(k string) {
+			// In key order: the later of two markers of a part comes last.
+			f := strings.Split(strings.TrimPrefix(k, prefix), "/")
+			if len(f) != 4 {
+				return
+			}
+			n, err1 := strconv.Atoi(f[0])
+			etag, err2 := url.PathUnescape(f[1])
+			v, err3 := url.PathUnescape(f[3])
+			if err1 == nil && err2 == nil && err3 == nil {
+				kept[ref{n, etag}] = v
+			}
+		})
+		if err != nil {
+			return err
 		}
-		n, err1 := strconv.Atoi(f[0])
-		etag, err2 := url.PathUnescape(f[1])
-		v, err3 := url.PathUnescape(f[3])
-		if err1 == nil && err2 == nil && err3 == nil {
-			kept[ref{n, etag}] = v
-		}
-	})
-	if err != nil {
-		return err
 	}
 	for i, p := range parts {
 		if v, ok := kept[ref{p.Number, p.ETag}]; ok && p.Checksums[alg] == "" {

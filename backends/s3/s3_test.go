@@ -750,6 +750,40 @@ func TestPartChecksums(t *testing.T) {
 	})
 }
 
+// An upload with one of the checksums the service may not know (XXHASH3):
+// the service is not asked to keep it, and Strata keeps the parts' own.
+func TestPartChecksumsKeptByStrata(t *testing.T) {
+	servers(t, func(t *testing.T, srv server) {
+		ctx := t.Context()
+		b := newBackend(t, srv.cfg)
+		bucket := backendtest.NewBucket(t, b)
+		id, err := b.CreateMultipartUpload(ctx, bucket, "x", backends.Meta{ChecksumAlgorithm: "XXHASH3", ChecksumType: "COMPOSITE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := []byte("part with a newer checksum")
+		const sum = "AAECAwQFBgc=" // not checked here: the S3 API checks the data
+		m := backends.Meta{Checksums: map[string]string{"XXHASH3": sum}}
+		if _, err := b.UploadPart(ctx, bucket, "x", id, 1, bytes.NewReader(data), &m); err != nil {
+			t.Fatal(err)
+		}
+		up, parts, err := b.ListParts(ctx, bucket, "x", id)
+		if err != nil || len(parts) != 1 || parts[0].Checksums["XXHASH3"] != sum || up.Meta.ChecksumAlgorithm != "XXHASH3" {
+			t.Fatalf("ListParts: %+v %+v, %v", up, parts, err)
+		}
+		final := up.Meta
+		final.ETag = parts[0].ETag + "-1"
+		final.Checksums, final.ChecksumType = map[string]string{"XXHASH3": "whole-1"}, "COMPOSITE"
+		if _, err := b.CompleteMultipartUpload(ctx, bucket, "x", id, []int{1}, final); err != nil {
+			t.Fatal(err)
+		}
+		info, err := b.HeadObject(ctx, bucket, "x")
+		if err != nil || info.Checksums["XXHASH3"] != "whole-1" || len(info.Parts) != 1 || info.Parts[0].Checksums["XXHASH3"] != sum {
+			t.Fatalf("HeadObject: %+v, %v", info, err)
+		}
+	})
+}
+
 // A multipart object that another client wrote moves (and is copied onto
 // itself) with its ETag, when its parts are all of one size but the last.
 func TestMoveForeignMultipart(t *testing.T) {
