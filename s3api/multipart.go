@@ -31,7 +31,7 @@ func (s *Server) createMultipartUpload(q *request) {
 	}
 	if alg := strings.ToUpper(q.Header.Get("x-amz-checksum-algorithm")); alg != "" {
 		if _, err := checksum.New(alg); err != nil {
-			q.fail(s3err.ErrInvalidRequest.WithMessage("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"))
+			q.fail(checksum.ErrUnsupported)
 			return
 		}
 		meta.ChecksumAlgorithm = alg
@@ -45,9 +45,7 @@ func (s *Server) createMultipartUpload(q *request) {
 		case meta.ChecksumAlgorithm == "":
 			q.fail(s3err.ErrInvalidRequest.WithMessage("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."))
 			return
-		case t == "FULL_OBJECT" && (meta.ChecksumAlgorithm == "SHA1" || meta.ChecksumAlgorithm == "SHA256"),
-			t == "COMPOSITE" && meta.ChecksumAlgorithm == "CRC64NVME",
-			t != "FULL_OBJECT" && t != "COMPOSITE":
+		case !checksum.TypeAllowed(meta.ChecksumAlgorithm, t):
 			q.fail(s3err.ErrInvalidRequest.WithMessage("The " + meta.ChecksumAlgorithm + " checksum type does not support " + t + "."))
 			return
 		}
@@ -266,18 +264,9 @@ func (s *Server) uploadPartCopy(q *request) {
 }
 
 type completePart struct {
-	PartNumber        *int    `xml:"PartNumber"` // both required by the schema
-	ETag              *string `xml:"ETag"`
-	ChecksumCRC32     string  `xml:"ChecksumCRC32"`
-	ChecksumCRC32C    string  `xml:"ChecksumCRC32C"`
-	ChecksumCRC64NVME string  `xml:"ChecksumCRC64NVME"`
-	ChecksumSHA1      string  `xml:"ChecksumSHA1"`
-	ChecksumSHA256    string  `xml:"ChecksumSHA256"`
-}
-
-func (p completePart) checksum(alg string) string {
-	return map[string]string{"CRC32": p.ChecksumCRC32, "CRC32C": p.ChecksumCRC32C,
-		"CRC64NVME": p.ChecksumCRC64NVME, "SHA1": p.ChecksumSHA1, "SHA256": p.ChecksumSHA256}[alg]
+	PartNumber *int    `xml:"PartNumber"` // both required by the schema
+	ETag       *string `xml:"ETag"`
+	xmlChecksums
 }
 
 func (s *Server) completeMultipartUpload(q *request) {
@@ -334,7 +323,7 @@ func (s *Server) completeMultipartUpload(q *request) {
 		sizes := make([]int64, len(parts))
 		for i, p := range parts {
 			sums[i], sizes[i] = p.Checksums[alg], p.Size
-			if given := req.Parts[i].checksum(alg); given != "" && given != sums[i] {
+			if given := req.Parts[i].get(alg); given != "" && given != sums[i] {
 				q.fail(s3err.ErrInvalidPart)
 				return
 			}
@@ -403,26 +392,70 @@ func writeCompleted(q *request, info backends.ObjectInfo) {
 		Bucket   string   `xml:"Bucket"`
 		Key      string   `xml:"Key"`
 		ETag     string   `xml:"ETag"`
-		copyChecksums
+		xmlChecksums
 	}
 	res := result{NS: s3NS, Location: objectURL(q.Request, q.bucket(), q.key()), Bucket: q.bucket(), Key: q.key(), ETag: quote(info.ETag)}
 	res.set(info.Checksums, info.ChecksumType)
 	writeXML(q.w, http.StatusOK, res)
 }
 
-// copyChecksums are the checksum elements shared by several results.
-type copyChecksums struct {
+// xmlChecksums are the checksum elements of S3's results (objects, parts,
+// copies, completed uploads), each there when the object has it.
+type xmlChecksums struct {
 	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
 	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
 	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
 	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
 	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	ChecksumSHA512    string `xml:"ChecksumSHA512,omitempty"`
+	ChecksumMD5       string `xml:"ChecksumMD5,omitempty"`
+	ChecksumXXHASH64  string `xml:"ChecksumXXHASH64,omitempty"`
+	ChecksumXXHASH3   string `xml:"ChecksumXXHASH3,omitempty"`
+	ChecksumXXHASH128 string `xml:"ChecksumXXHASH128,omitempty"`
 	ChecksumType      string `xml:"ChecksumType,omitempty"`
 }
 
-func (c *copyChecksums) set(sums map[string]string, typ string) {
-	c.ChecksumCRC32, c.ChecksumCRC32C = sums["CRC32"], sums["CRC32C"]
-	c.ChecksumCRC64NVME, c.ChecksumSHA1, c.ChecksumSHA256 = sums["CRC64NVME"], sums["SHA1"], sums["SHA256"]
+// field is the element of algorithm alg, nil for an unknown one.
+func (c *xmlChecksums) field(alg string) *string {
+	switch alg {
+	case checksum.CRC32:
+		return &c.ChecksumCRC32
+	case checksum.CRC32C:
+		return &c.ChecksumCRC32C
+	case checksum.CRC64NVME:
+		return &c.ChecksumCRC64NVME
+	case checksum.SHA1:
+		return &c.ChecksumSHA1
+	case checksum.SHA256:
+		return &c.ChecksumSHA256
+	case checksum.SHA512:
+		return &c.ChecksumSHA512
+	case checksum.MD5:
+		return &c.ChecksumMD5
+	case checksum.XXHASH64:
+		return &c.ChecksumXXHASH64
+	case checksum.XXHASH3:
+		return &c.ChecksumXXHASH3
+	case checksum.XXHASH128:
+		return &c.ChecksumXXHASH128
+	}
+	return nil
+}
+
+func (c *xmlChecksums) get(alg string) string {
+	if f := c.field(alg); f != nil {
+		return *f
+	}
+	return ""
+}
+
+// set fills the elements from an object's checksums; typ goes with them.
+func (c *xmlChecksums) set(sums map[string]string, typ string) {
+	for alg, v := range sums {
+		if f := c.field(alg); f != nil {
+			*f = v
+		}
+	}
 	if len(sums) > 0 {
 		c.ChecksumType = typ
 	}
@@ -483,7 +516,7 @@ func (s *Server) listParts(q *request) {
 		LastModified string `xml:"LastModified"`
 		ETag         string `xml:"ETag"`
 		Size         int64  `xml:"Size"`
-		copyChecksums
+		xmlChecksums
 	}
 	type result struct {
 		XMLName              xml.Name `xml:"ListPartsResult"`

@@ -468,7 +468,7 @@ type copyResult struct {
 	NS           string   `xml:"xmlns,attr"`
 	ETag         string   `xml:"ETag"`
 	LastModified string   `xml:"LastModified"`
-	copyChecksums
+	xmlChecksums
 }
 
 func (s *Server) copyObject(q *request) {
@@ -734,25 +734,18 @@ func (s *Server) getObjectAttributes(q *request) {
 		q.w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	type checksums struct {
-		ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
-		ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
-		ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
-		ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
-		ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
-		ChecksumType      string `xml:"ChecksumType,omitempty"`
-	}
-	toSums := func(m map[string]string, typ string) *checksums {
+	toSums := func(m map[string]string, typ string) *xmlChecksums {
 		if len(m) == 0 {
 			return nil
 		}
-		c := &checksums{m["CRC32"], m["CRC32C"], m["CRC64NVME"], m["SHA1"], m["SHA256"], typ}
+		c := &xmlChecksums{}
+		c.set(m, typ)
 		return c
 	}
 	type part struct {
 		PartNumber int   `xml:"PartNumber"`
 		Size       int64 `xml:"Size"`
-		checksums
+		xmlChecksums
 	}
 	type parts struct {
 		TotalPartsCount      int    `xml:"PartsCount"`
@@ -763,13 +756,13 @@ func (s *Server) getObjectAttributes(q *request) {
 		Parts                []part `xml:"Part"`
 	}
 	type result struct {
-		XMLName      xml.Name   `xml:"GetObjectAttributesResponse"`
-		NS           string     `xml:"xmlns,attr"`
-		ETag         string     `xml:"ETag,omitempty"`
-		Checksum     *checksums `xml:"Checksum,omitempty"`
-		ObjectParts  *parts     `xml:"ObjectParts,omitempty"`
-		StorageClass string     `xml:"StorageClass,omitempty"`
-		ObjectSize   *int64     `xml:"ObjectSize,omitempty"`
+		XMLName      xml.Name      `xml:"GetObjectAttributesResponse"`
+		NS           string        `xml:"xmlns,attr"`
+		ETag         string        `xml:"ETag,omitempty"`
+		Checksum     *xmlChecksums `xml:"Checksum,omitempty"`
+		ObjectParts  *parts        `xml:"ObjectParts,omitempty"`
+		StorageClass string        `xml:"StorageClass,omitempty"`
+		ObjectSize   *int64        `xml:"ObjectSize,omitempty"`
 	}
 	res := result{NS: s3NS}
 	if want["ETag"] {
@@ -806,7 +799,7 @@ func (s *Server) getObjectAttributes(q *request) {
 			}
 			pp := part{PartNumber: pi.Number, Size: pi.Size}
 			if c := toSums(pi.Checksums, ""); c != nil {
-				pp.checksums = *c
+				pp.xmlChecksums = *c
 			}
 			p.Parts = append(p.Parts, pp)
 			p.NextPartNumberMarker = pi.Number

@@ -26,6 +26,7 @@ import (
 	"github.com/strata-storage/strata/gateway/sse"
 	"github.com/strata-storage/strata/gateway/stack"
 	"github.com/strata-storage/strata/s3api"
+	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/sigv4"
 )
 
@@ -280,6 +281,51 @@ func TestChecksumsStoredAndReturned(t *testing.T) {
 		t.Fatalf("checksum not returned: %v", r.Header)
 	}
 	e.want(e.do("HEAD", "/ck-bucket/k2", nil), 404, "")
+
+	// The algorithms AWS added in 2025, as headers: checked, kept and
+	// returned alike.
+	data := []byte("hello")
+	for _, alg := range []string{checksum.SHA512, checksum.MD5, checksum.XXHASH64, checksum.XXHASH3, checksum.XXHASH128} {
+		h, _ := checksum.New(alg)
+		h.Write(data)
+		good := base64.StdEncoding.EncodeToString(h.Sum(nil))
+		hdr := "x-amz-checksum-" + strings.ToLower(alg)
+		bad := base64.StdEncoding.EncodeToString(make([]byte, h.Size()))
+		e.want(e.do("PUT", "/ck-bucket/"+alg, data, hdr+": "+bad), 400, "BadDigest")
+		e.want(e.do("HEAD", "/ck-bucket/"+alg, nil), 404, "")
+		e.want(e.do("PUT", "/ck-bucket/"+alg, data, hdr+": "+good), 200, "")
+		r := e.do("HEAD", "/ck-bucket/"+alg, nil, "x-amz-checksum-mode: ENABLED")
+		if r.Header.Get(hdr) != good || r.Header.Get("x-amz-checksum-type") != "FULL_OBJECT" {
+			t.Fatalf("%s: HEAD %v, want %s %s", alg, r.Header, hdr, good)
+		}
+	}
+	// Multipart: composite only, as AWS has them.
+	e.want(e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: SHA512", "x-amz-checksum-type: FULL_OBJECT"), 400, "InvalidRequest")
+	e.want(e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: BLAKE3"), 400, "InvalidRequest")
+	r = e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: XXHASH3")
+	e.want(r, 200, "")
+	if r.Header.Get("x-amz-checksum-type") != "COMPOSITE" {
+		t.Fatalf("CreateMultipartUpload XXHASH3: %v, want COMPOSITE", r.Header)
+	}
+	var init struct{ UploadId string }
+	xml.Unmarshal(r.body, &init)
+	h, _ := checksum.New(checksum.XXHASH3)
+	h.Write(data)
+	partSum := base64.StdEncoding.EncodeToString(h.Sum(nil))
+	p := e.do("PUT", "/ck-bucket/mp?partNumber=1&uploadId="+init.UploadId, data, "x-amz-checksum-xxhash3: "+partSum)
+	e.want(p, 200, "")
+	body := "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") +
+		"</ETag><ChecksumXXHASH3>" + partSum + "</ChecksumXXHASH3></Part></CompleteMultipartUpload>"
+	r = e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, []byte(body))
+	e.want(r, 200, "")
+	want, _ := checksum.Composite(checksum.XXHASH3, []string{partSum})
+	if !bytes.Contains(r.body, []byte("<ChecksumXXHASH3>"+want+"</ChecksumXXHASH3>")) {
+		t.Fatalf("complete: %s, want ChecksumXXHASH3 %s", r.body, want)
+	}
+	r = e.do("HEAD", "/ck-bucket/mp", nil, "x-amz-checksum-mode: ENABLED")
+	if r.Header.Get("x-amz-checksum-xxhash3") != want || r.Header.Get("x-amz-checksum-type") != "COMPOSITE" {
+		t.Fatalf("HEAD of the multipart object: %v", r.Header)
+	}
 }
 
 func TestKeysNeverEscape(t *testing.T) {

@@ -1,22 +1,27 @@
 // Package checksum computes and checks the payload checksums of S3:
 // Content-MD5, the x-amz-checksum-* algorithms (CRC32, CRC32C, CRC64NVME,
-// SHA1, SHA256) sent as headers or as aws-chunked trailers, and the
-// checksums and ETags of multipart uploads.
+// SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128) sent as headers
+// or as aws-chunked trailers, and the checksums and ETags of multipart
+// uploads.
 //
 // Checksum values are the base64 encoding of the checksum's big-endian
 // bytes, as AWS sends and returns them.
 package checksum
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"hash"
 	"hash/crc32"
 	"strings"
 	"sync"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/strata-storage/strata/s3api/s3err"
+	"github.com/zeebo/xxh3"
 )
 
 // The algorithms, by their S3 names.
@@ -26,12 +31,32 @@ const (
 	CRC64NVME = "CRC64NVME"
 	SHA1      = "SHA1"
 	SHA256    = "SHA256"
+	SHA512    = "SHA512"
+	MD5       = "MD5"
+	XXHASH64  = "XXHASH64"
+	XXHASH3   = "XXHASH3"   // XXH3, 64 bits
+	XXHASH128 = "XXHASH128" // XXH3, 128 bits
 )
 
 // Algorithms lists the algorithms S3 supports.
-var Algorithms = []string{CRC32, CRC32C, CRC64NVME, SHA1, SHA256}
+var Algorithms = []string{CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128}
 
-var errUnsupported = s3err.ErrInvalidRequest.WithMessage("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+// ErrUnsupported is S3's answer to an algorithm it does not know.
+var ErrUnsupported = s3err.ErrInvalidRequest.WithMessage("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, MD5, SHA1, SHA256, SHA512, XXHASH128, XXHASH3, XXHASH64]")
+
+// TypeAllowed reports whether a multipart upload can carry a checksum of
+// alg of the type typ: FULL_OBJECT for the CRCs (which combine),
+// COMPOSITE for all but CRC64NVME.
+func TypeAllowed(alg, typ string) bool {
+	switch typ {
+	case "FULL_OBJECT":
+		_, ok := crcOf(alg)
+		return ok
+	case "COMPOSITE":
+		return size(alg) > 0 && alg != CRC64NVME
+	}
+	return false
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -48,8 +73,18 @@ func New(alg string) (hash.Hash, error) {
 		return sha1.New(), nil
 	case SHA256:
 		return sha256.New(), nil
+	case SHA512:
+		return sha512.New(), nil
+	case MD5:
+		return md5.New(), nil
+	case XXHASH64:
+		return xxhash.New(), nil
+	case XXHASH3:
+		return xxh3.New(), nil
+	case XXHASH128:
+		return xxh3.New128(), nil
 	}
-	return nil, errUnsupported
+	return nil, ErrUnsupported
 }
 
 // size is the length in bytes of a checksum of alg, 0 if alg is unknown.
@@ -57,12 +92,16 @@ func size(alg string) int {
 	switch alg {
 	case CRC32, CRC32C:
 		return 4
-	case CRC64NVME:
+	case CRC64NVME, XXHASH64, XXHASH3:
 		return 8
 	case SHA1:
 		return sha1.Size
 	case SHA256:
 		return sha256.Size
+	case SHA512:
+		return sha512.Size
+	case MD5, XXHASH128:
+		return 16
 	}
 	return 0
 }

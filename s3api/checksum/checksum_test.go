@@ -56,8 +56,31 @@ func TestCheckValues(t *testing.T) {
 			t.Errorf("lower-case %s: %s", alg, got)
 		}
 	}
-	if _, err := New("MD5"); !isErr(err, "InvalidRequest") {
-		t.Errorf("New(MD5): %v", err)
+	if _, err := New("BLAKE3"); !isErr(err, "InvalidRequest") {
+		t.Errorf("New(BLAKE3): %v", err)
+	}
+	// The published digests of the empty input (xxHash's for XXH64 and
+	// XXH3, seed 0, in canonical big-endian form).
+	for alg, want := range map[string]string{
+		MD5:       "d41d8cd98f00b204e9800998ecf8427e",
+		SHA512:    "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+		XXHASH64:  "ef46db3751d8e999",
+		XXHASH3:   "2d06800538d394c2",
+		XXHASH128: "99aa06d3014798d86001c324468d497f",
+	} {
+		if got := hex.EncodeToString(sum(alg, nil)); got != want {
+			t.Errorf("%s of nothing: %s, want %s", alg, got, want)
+		}
+		if n := size(alg); n != len(want)/2 {
+			t.Errorf("size(%s) = %d, want %d", alg, n, len(want)/2)
+		}
+	}
+	for alg, want := range map[string][2]bool{
+		CRC32: {true, true}, CRC64NVME: {true, false}, SHA256: {false, true}, XXHASH128: {false, true}, "NOPE": {false, false},
+	} {
+		if f, c := TypeAllowed(alg, "FULL_OBJECT"), TypeAllowed(alg, "COMPOSITE"); f != want[0] || c != want[1] {
+			t.Errorf("TypeAllowed(%s): FULL_OBJECT %v COMPOSITE %v, want %v", alg, f, c, want)
+		}
 	}
 	// AWS's trailer example: 66560 bytes of 'a' have x-amz-checksum-crc32c sOO8/Q==.
 	if got := b64(sum(CRC32C, bytes.Repeat([]byte("a"), 66560))); got != "sOO8/Q==" {
@@ -236,10 +259,12 @@ func TestFromHeaders(t *testing.T) {
 		{name: "trailer, other case", h: header("X-Amz-Trailer", " X-Amz-Checksum-CRC64NVME "), want: Expect{Algorithm: CRC64NVME, Trailer: true}},
 		{name: "trailer and header", h: header("x-amz-trailer", "x-amz-checksum-crc32c", "x-amz-checksum-crc32", crc), code: "InvalidRequest"},
 		{name: "two trailers", h: header("x-amz-trailer", "x-amz-checksum-crc32c,x-amz-checksum-sha1"), code: "InvalidRequest"},
-		{name: "unknown trailer", h: header("x-amz-trailer", "x-amz-checksum-md5"), code: "InvalidRequest"},
+		{name: "unknown trailer", h: header("x-amz-trailer", "x-amz-checksum-blake3"), code: "InvalidRequest"},
 		{name: "other trailer", h: header("x-amz-trailer", "x-amz-meta-foo")},
 		{name: "sdk alone", h: header("x-amz-sdk-checksum-algorithm", "CRC32"), code: "InvalidRequest"},
-		{name: "sdk unknown", h: header("x-amz-sdk-checksum-algorithm", "MD5", "x-amz-checksum-crc32", crc), code: "InvalidRequest"},
+		{name: "sdk unknown", h: header("x-amz-sdk-checksum-algorithm", "BLAKE3", "x-amz-checksum-crc32", crc), code: "InvalidRequest"},
+		{name: "sha512", h: header("x-amz-checksum-sha512", b64(sum(SHA512, nil))), want: Expect{Algorithm: SHA512, Value: b64(sum(SHA512, nil))}},
+		{name: "xxhash128 short", h: header("x-amz-checksum-xxhash128", b64(sum(XXHASH64, nil))), code: "InvalidRequest"},
 		{name: "sdk differs: the value wins", h: header("x-amz-sdk-checksum-algorithm", "SHA1", "x-amz-checksum-crc32", crc), want: Expect{Algorithm: CRC32, Value: crc}},
 		{name: "not checksum values", h: header("x-amz-checksum-type", "FULL_OBJECT", "x-amz-checksum-algorithm", "CRC32", "x-amz-checksum-mode", "ENABLED")},
 	}

@@ -89,7 +89,7 @@ func FromHeaders(h http.Header) (Expect, error) {
 		// The algorithm of the checksum the request carries; when it
 		// carries one, S3 goes by that one.
 		if size(strings.ToUpper(sdk)) == 0 {
-			return Expect{}, errUnsupported
+			return Expect{}, ErrUnsupported
 		}
 		if e.Algorithm == "" {
 			return Expect{}, errSDKAlone

@@ -103,7 +103,7 @@ func Combine(alg string, parts []string, sizes []int64) (string, error) {
 	c, ok := crcOf(alg)
 	if !ok {
 		if size(alg) == 0 {
-			return "", errUnsupported
+			return "", ErrUnsupported
 		}
 		return "", s3err.ErrInvalidRequest.WithMessage("The FULL_OBJECT checksum type cannot be used with the " + strings.ToLower(alg) + " checksum algorithm.")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -51,6 +52,7 @@ func TestSDK(t *testing.T) {
 	t.Run("Presigned", func(t *testing.T) { testPresigned(t, s, c) })
 	t.Run("CORS", func(t *testing.T) { testCORS(t, s, c) })
 	t.Run("PostObject", func(t *testing.T) { testPostObject(t, s, c) })
+	t.Run("ChecksumSHA512", func(t *testing.T) { testChecksumSHA512(t, c) })
 }
 
 func testBuckets(t *testing.T, s *server, c *s3.Client) {
@@ -1120,5 +1122,28 @@ func TestSDKOverHTTPS(t *testing.T) {
 		if resp.StatusCode == 200 {
 			t.Errorf("plain HTTP to the HTTPS listener answered 200")
 		}
+	}
+}
+
+// SHA512, one of the checksums AWS added in 2025, as the SDK computes and
+// checks it: sent with the PUT, returned and verified on the GET.
+func testChecksumSHA512(t *testing.T, c *s3.Client) {
+	ctx := ctxT(t)
+	b := newBucket(t, c)
+	data := bytes.Repeat([]byte("strata "), 100000)
+	put, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String("k"),
+		Body: bytes.NewReader(data), ChecksumAlgorithm: types.ChecksumAlgorithmSha512})
+	must(t, err, "PutObject with ChecksumAlgorithm SHA512")
+	want := sha512.Sum512(data)
+	if got := aws.ToString(put.ChecksumSHA512); got != base64.StdEncoding.EncodeToString(want[:]) {
+		t.Errorf("PutObject ChecksumSHA512 %q", got)
+	}
+	get, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err, "GetObject checksum mode ENABLED")
+	got, err := io.ReadAll(get.Body) // the SDK checks the SHA512 as it reads
+	get.Body.Close()
+	must(t, err, "reading the object")
+	if !bytes.Equal(got, data) || aws.ToString(get.ChecksumSHA512) != base64.StdEncoding.EncodeToString(want[:]) {
+		t.Errorf("GetObject: %d bytes, ChecksumSHA512 %q", len(got), aws.ToString(get.ChecksumSHA512))
 	}
 }
