@@ -129,7 +129,10 @@ func (s *Server) listObjectsV1(q *request) {
 	o := s.owner(q.info.AccessKey)
 	r := result{NS: s3NS, Name: q.bucket(), Prefix: enc(prefix), Marker: enc(marker), MaxKeys: maxKeys,
 		Delimiter: enc(delim), EncodingType: encName, IsTruncated: res.IsTruncated}
-	if res.IsTruncated && delim != "" {
+	if res.IsTruncated {
+		// AWS documents NextMarker for listings with a delimiter only;
+		// without one it is the last key, which clients would use anyway,
+		// and MinIO, Ceph and versitygw's suite expect it.
 		r.NextMarker = enc(res.NextMarker)
 	}
 	r.Contents, r.CommonPrefixes = s.entries(res, enc, &o)

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -581,7 +582,24 @@ func (s *Server) listMultipartUploads(q *request) {
 		q.fail(err)
 		return
 	}
-	sort.SliceStable(uploads, func(i, j int) bool { return uploads[i].Key < uploads[j].Key })
+	// By key, and the uploads of a key by the time they began (as AWS).
+	sort.Slice(uploads, func(i, j int) bool {
+		a, b := uploads[i], uploads[j]
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		if !a.Initiated.Equal(b.Initiated) {
+			return a.Initiated.Before(b.Initiated)
+		}
+		return a.UploadID < b.UploadID
+	})
+	// The uploads of key-marker after upload-id-marker: those that come
+	// after it in that order, or, for an ID that is not one of them,
+	// those with greater IDs (AWS's documented rule).
+	markerAt := -1
+	if keyMarker != "" && idMarker != "" {
+		markerAt = slices.IndexFunc(uploads, func(u backends.Upload) bool { return u.Key == keyMarker && u.UploadID == idMarker })
+	}
 	type upload struct {
 		Key               string `xml:"Key"`
 		UploadID          string `xml:"UploadId"`
@@ -616,12 +634,12 @@ func (s *Server) listMultipartUploads(q *request) {
 		Delimiter: enc(delim), Prefix: enc(prefix), EncodingType: encName, MaxUploads: maxUploads}
 	seen := map[string]bool{}
 	count := 0
-	for _, u := range uploads {
+	for i, u := range uploads {
 		if keyMarker != "" {
 			if u.Key < keyMarker {
 				continue
 			}
-			if u.Key == keyMarker && (idMarker == "" || u.UploadID <= idMarker) {
+			if u.Key == keyMarker && (idMarker == "" || markerAt >= 0 && i <= markerAt || markerAt < 0 && u.UploadID <= idMarker) {
 				continue
 			}
 		}

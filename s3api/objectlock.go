@@ -204,6 +204,16 @@ func (s *Server) changeLock(q *request, change func(body []byte, sys map[string]
 		q.fail(err)
 		return
 	}
+	// The document is checked before the object, as AWS does: a bad one
+	// is its error whatever the object (once the bucket is found).
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	if _, err := change(data, nil); err != nil {
+		q.fail(err)
+		return
+	}
 	info, err := s.lockedObject(q)
 	if err != nil {
 		q.fail(err)

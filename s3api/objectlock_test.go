@@ -147,6 +147,12 @@ func TestObjectLockObjectAPI(t *testing.T) {
 	e.want(e.do("PUT", "/lock-bkt/c?retention", retention("COMPLIANCE", lockDate(72*time.Hour))), 200, "")
 	e.want(e.do("PUT", "/lock-bkt/c?retention", retention("FOREVER", lockDate(72*time.Hour))), 400, "MalformedXML")
 	e.want(e.do("PUT", "/lock-bkt/c?retention", retention("COMPLIANCE", lockDate(-time.Hour))), 400, "InvalidArgument")
+	// The document is checked before the object is looked for.
+	e.want(e.do("PUT", "/lock-bkt/none?retention", retention("FOREVER", lockDate(time.Hour))), 400, "MalformedXML")
+	e.want(e.do("PUT", "/lock-bkt/none?retention", retention("COMPLIANCE", lockDate(-time.Hour))), 400, "InvalidArgument")
+	e.want(e.do("PUT", "/lock-bkt/none?legal-hold", []byte(`<LegalHold><Status>MAYBE</Status></LegalHold>`)), 400, "MalformedXML")
+	e.want(e.do("PUT", "/lock-bkt/none?retention", retention("COMPLIANCE", lockDate(time.Hour))), 404, "NoSuchKey")
+	e.want(e.do("PUT", "/no-such-bkt/none?retention", retention("FOREVER", lockDate(time.Hour))), 404, "NoSuchBucket")
 	// A delete without version adds a marker.
 	r = e.do("DELETE", "/lock-bkt/c", nil)
 	e.want(r, 204, "")

@@ -2,6 +2,7 @@ package s3api_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -800,5 +802,60 @@ func TestCompleteMultipartUploadAgain(t *testing.T) {
 				t.Fatalf("the raced object holds %d bytes", len(r.body))
 			}
 		})
+	}
+}
+
+// reversedUploads lists uploads in the reverse of the backend's order, as
+// a backend that keeps them in no order of ID might.
+type reversedUploads struct{ backends.Backend }
+
+func (r reversedUploads) ListMultipartUploads(ctx context.Context, bucket, prefix string) ([]backends.Upload, error) {
+	ups, err := r.Backend.ListMultipartUploads(ctx, bucket, prefix)
+	slices.Reverse(ups)
+	return ups, err
+}
+
+// Uploads of one key page one by one, each once, whatever the order in
+// which the backend lists them: the markers follow the listing's order.
+func TestListMultipartUploadsPagesOneKey(t *testing.T) {
+	e := newEnvWrapped(t, func(b backends.Backend) backends.Backend { return reversedUploads{b} })
+	e.want(e.do("PUT", "/mpl", nil), 200, "")
+	made := map[string]bool{}
+	for _, k := range []string{"a", "k", "k", "k", "z"} {
+		r := e.do("POST", "/mpl/"+k+"?uploads", nil)
+		e.want(r, 200, "")
+		var init struct{ UploadId string }
+		xml.Unmarshal(r.body, &init)
+		made[k+" "+init.UploadId] = true
+	}
+	type page struct {
+		IsTruncated        bool
+		NextKeyMarker      string
+		NextUploadIdMarker string
+		Upload             []struct{ Key, UploadId string }
+	}
+	seen := map[string]bool{}
+	var order []string
+	km, im := "", ""
+	for range 10 {
+		r := e.do("GET", "/mpl?uploads&max-uploads=1&key-marker="+km+"&upload-id-marker="+im, nil)
+		e.want(r, 200, "")
+		var p page
+		xml.Unmarshal(r.body, &p)
+		for _, u := range p.Upload {
+			id := u.Key + " " + u.UploadId
+			if seen[id] {
+				t.Fatalf("%s listed twice", id)
+			}
+			seen[id] = true
+			order = append(order, u.Key)
+		}
+		if !p.IsTruncated {
+			break
+		}
+		km, im = p.NextKeyMarker, p.NextUploadIdMarker
+	}
+	if len(seen) != len(made) || !slices.IsSorted(order) {
+		t.Fatalf("listed %v in order %v; want all of %v, by key", seen, order, made)
 	}
 }

@@ -326,6 +326,13 @@ func testListDelimiter(t *testing.T, c *s3.Client) {
 		t.Errorf("ListObjects v1 max-keys 1 with delimiter: IsTruncated %v NextMarker %q, want true and a marker",
 			aws.ToBool(out.IsTruncated), aws.ToString(out.NextMarker))
 	}
+	// Without a delimiter, NextMarker is the last key given.
+	out, err = c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: aws.String(b), MaxKeys: aws.Int32(2)})
+	must(t, err, "ListObjects v1")
+	if n := len(out.Contents); !aws.ToBool(out.IsTruncated) || n != 2 || aws.ToString(out.NextMarker) != aws.ToString(out.Contents[n-1].Key) {
+		t.Errorf("ListObjects v1 max-keys 2: IsTruncated %v, %d keys, NextMarker %q; want the last key",
+			aws.ToBool(out.IsTruncated), n, aws.ToString(out.NextMarker))
+	}
 	odd := "enc/a b+c&d.txt"
 	putBytes(t, c, b, odd, []byte("x"))
 	enc, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(b), Prefix: aws.String("enc/"), EncodingType: types.EncodingTypeUrl})
