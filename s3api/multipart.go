@@ -206,7 +206,8 @@ func (s *Server) uploadPartCopy(q *request) {
 		return
 	}
 	q.options().SSE = enc
-	if _, _, err := s.uploadOf(q); err != nil {
+	up, _, err := s.uploadOf(q)
+	if err != nil {
 		q.fail(err)
 		return
 	}
@@ -248,8 +249,11 @@ func (s *Server) uploadPartCopy(q *request) {
 		q.fail(s3err.ErrEntityTooLarge)
 		return
 	}
+	// The part gets the checksum of the upload's algorithm, as a part
+	// sent with UploadPart must carry.
 	var meta backends.Meta
-	p := &payload{cr: checksum.NewReader(src, checksum.Expect{}, length, nil), meta: &meta}
+	exp := checksum.Expect{Algorithm: up.Meta.ChecksumAlgorithm}
+	p := &payload{cr: checksum.NewReader(src, exp, length, nil), meta: &meta}
 	part, err := s.gw.UploadPart(ctx, q.bucket(), q.key(), q.query("uploadId"), n, p, &meta)
 	if err != nil {
 		q.fail(err)
@@ -260,8 +264,11 @@ func (s *Server) uploadPartCopy(q *request) {
 		NS           string   `xml:"xmlns,attr"`
 		ETag         string   `xml:"ETag"`
 		LastModified string   `xml:"LastModified"`
+		xmlChecksums
 	}
-	writeXML(q.w, http.StatusOK, result{NS: s3NS, ETag: quote(part.ETag), LastModified: s3Time(part.ModTime)})
+	res := result{NS: s3NS, ETag: quote(part.ETag), LastModified: s3Time(part.ModTime)}
+	res.set(part.Checksums, "")
+	writeXML(q.w, http.StatusOK, res)
 }
 
 type completePart struct {

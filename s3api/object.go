@@ -488,6 +488,13 @@ func (s *Server) copyObject(q *request) {
 		return
 	}
 	q.options().SSE = enc
+	alg := strings.ToUpper(q.Header.Get("x-amz-checksum-algorithm"))
+	if alg != "" {
+		if _, err := checksum.New(alg); err != nil {
+			q.fail(err)
+			return
+		}
+	}
 	ctx := q.ctx()
 	if _, err := s.gw.HeadBucket(ctx, q.bucket()); err != nil {
 		q.fail(err)
@@ -604,6 +611,11 @@ func (s *Server) copyObject(q *request) {
 		}
 		sameObject = st != versioning.Enabled
 	}
+	if alg != "" && (info.ChecksumType != "FULL_OBJECT" || info.Checksums[alg] == "") {
+		// A checksum the object does not have: the data is read to
+		// compute it (and written again).
+		sameObject = false
+	}
 	if sameObject {
 		src.Close()
 		// Same key: only the metadata changes; the data stays in place.
@@ -623,7 +635,6 @@ func (s *Server) copyObject(q *request) {
 
 	// Recompute the checksum the source had (when it covers the whole
 	// object) or the one the request asks for.
-	alg := strings.ToUpper(q.Header.Get("x-amz-checksum-algorithm"))
 	if alg == "" && info.ChecksumType == "FULL_OBJECT" {
 		for a := range info.Checksums {
 			alg = a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
@@ -301,6 +302,25 @@ func TestChecksumsStoredAndReturned(t *testing.T) {
 			t.Fatalf("%s: HEAD %v, want %s %s", alg, r.Header, hdr, good)
 		}
 	}
+	// A copy computes the checksum its request asks for, also onto itself.
+	sha := sha256.Sum256(data)
+	e.want(e.do("PUT", "/ck-bucket/k", nil, "x-amz-copy-source: /ck-bucket/k", "x-amz-checksum-algorithm: SHA256"), 200, "")
+	r = e.do("HEAD", "/ck-bucket/k", nil, "x-amz-checksum-mode: ENABLED")
+	if r.Header.Get("x-amz-checksum-sha256") != base64.StdEncoding.EncodeToString(sha[:]) {
+		t.Fatalf("copy onto itself with SHA256: %v", r.Header)
+	}
+	e.want(e.do("PUT", "/ck-bucket/k3", nil, "x-amz-copy-source: /ck-bucket/nothing", "x-amz-checksum-algorithm: BLAKE3"), 400, "InvalidRequest")
+	// A part copied into an upload with an algorithm gets its checksum.
+	r = e.do("POST", "/ck-bucket/mpc?uploads", nil, "x-amz-checksum-algorithm: CRC32")
+	e.want(r, 200, "")
+	var upc struct{ UploadId string }
+	xml.Unmarshal(r.body, &upc)
+	r = e.do("PUT", "/ck-bucket/mpc?partNumber=1&uploadId="+upc.UploadId, nil, "x-amz-copy-source: /ck-bucket/k")
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<ChecksumCRC32>NhCmhg==</ChecksumCRC32>")) {
+		t.Fatalf("UploadPartCopy into a CRC32 upload: %s", r.body)
+	}
+
 	// Multipart: composite only, as AWS has them.
 	e.want(e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: SHA512", "x-amz-checksum-type: FULL_OBJECT"), 400, "InvalidRequest")
 	e.want(e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: BLAKE3"), 400, "InvalidRequest")
