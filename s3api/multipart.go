@@ -315,6 +315,14 @@ func (s *Server) completeMultipartUpload(q *request) {
 		return
 	}
 	meta := up.Meta
+	if t := strings.ToUpper(q.Header.Get("x-amz-checksum-type")); t != "" && t != meta.ChecksumType {
+		mode := meta.ChecksumType
+		if mode == "" {
+			mode = "null"
+		}
+		q.fail(s3err.ErrInvalidRequest.WithMessage("The upload was created using the " + mode + " checksum mode. The complete request must use the same checksum mode."))
+		return
+	}
 	meta.Sys = maps.Clone(meta.Sys)
 	if meta.Sys == nil {
 		meta.Sys = map[string]string{}
@@ -326,12 +334,35 @@ func (s *Server) completeMultipartUpload(q *request) {
 	for _, p := range parts {
 		meta.Size += p.Size
 	}
+	if v := q.Header.Get("x-amz-mp-object-size"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		switch {
+		case err != nil:
+			q.fail(s3err.ErrInvalidRequest.WithMessage("Value for x-amz-mp-object-size header is invalid: '" + v + "'"))
+			return
+		case n < 0:
+			q.fail(s3err.ErrInvalidRequest.WithMessage("Value for x-amz-mp-object-size header is less than zero: '" + v + "'"))
+			return
+		case n != meta.Size:
+			q.fail(s3err.ErrInvalidRequest.WithMessage("The provided 'x-amz-mp-object-size' header value " + v +
+				" does not match what was computed: " + strconv.FormatInt(meta.Size, 10)))
+			return
+		}
+	}
 	if alg := meta.ChecksumAlgorithm; alg != "" {
 		sums := make([]string, len(parts))
 		sizes := make([]int64, len(parts))
 		for i, p := range parts {
 			sums[i], sizes[i] = p.Checksums[alg], p.Size
-			if given := req.Parts[i].get(alg); given != "" && given != sums[i] {
+			given := req.Parts[i].get(alg)
+			if given == "" && meta.ChecksumType == "COMPOSITE" {
+				// AWS requires them for a composite checksum.
+				q.fail(s3err.ErrInvalidRequest.WithMessage("The upload was created using a " + strings.ToLower(alg) +
+					" checksum. The complete request must include the checksum for each part. It was missing for part " +
+					strconv.Itoa(p.Number) + " in the request."))
+				return
+			}
+			if given != "" && given != sums[i] {
 				q.fail(s3err.ErrInvalidPart)
 				return
 			}

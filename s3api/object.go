@@ -71,6 +71,10 @@ func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg stri
 	}
 	if exp.Algorithm == "" {
 		exp.Algorithm = defaultAlg
+	} else if defaultAlg != "" && exp.Algorithm != defaultAlg {
+		// A part of an upload with an algorithm carries no other.
+		return nil, s3err.ErrInvalidRequest.WithMessage("Checksum Type mismatch occurred, expected checksum Type: " +
+			strings.ToLower(defaultAlg) + ", actual checksum Type: " + strings.ToLower(exp.Algorithm))
 	}
 	return &payload{cr: checksum.NewReader(q.body.Body, exp, size, q.body.Trailer), meta: meta}, nil
 }

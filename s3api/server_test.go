@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -336,9 +337,19 @@ func TestChecksumsStoredAndReturned(t *testing.T) {
 	partSum := base64.StdEncoding.EncodeToString(h.Sum(nil))
 	p := e.do("PUT", "/ck-bucket/mp?partNumber=1&uploadId="+init.UploadId, data, "x-amz-checksum-xxhash3: "+partSum)
 	e.want(p, 200, "")
+	// A part with another algorithm's checksum is refused.
+	sha1sum := sha1.Sum(data)
+	e.want(e.do("PUT", "/ck-bucket/mp?partNumber=2&uploadId="+init.UploadId, data, "x-amz-checksum-sha1: "+base64.StdEncoding.EncodeToString(sha1sum[:])), 400, "InvalidRequest")
+	// A composite checksum needs every part's in the complete request;
+	// the checksum type and object size, when given, must match.
+	noSum := "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") + "</ETag></Part></CompleteMultipartUpload>"
+	e.want(e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, []byte(noSum)), 400, "InvalidRequest")
 	body := "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") +
 		"</ETag><ChecksumXXHASH3>" + partSum + "</ChecksumXXHASH3></Part></CompleteMultipartUpload>"
-	r = e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, []byte(body))
+	e.want(e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, []byte(body), "x-amz-checksum-type: FULL_OBJECT"), 400, "InvalidRequest")
+	e.want(e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, []byte(body), "x-amz-mp-object-size: 6"), 400, "InvalidRequest")
+	e.want(e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, []byte(body), "x-amz-mp-object-size: -1"), 400, "InvalidRequest")
+	r = e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, []byte(body), "x-amz-checksum-type: COMPOSITE", "x-amz-mp-object-size: 5")
 	e.want(r, 200, "")
 	want, _ := checksum.Composite(checksum.XXHASH3, []string{partSum})
 	if !bytes.Contains(r.body, []byte("<ChecksumXXHASH3>"+want+"</ChecksumXXHASH3>")) {
