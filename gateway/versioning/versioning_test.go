@@ -346,6 +346,22 @@ func TestIDsOrdered(t *testing.T) {
 	}
 }
 
+// In a bucket never versioned, every object is listed as its null
+// version, as AWS lists it: with the ID "null", which clients send back to
+// delete it. (Native version stores blanked the IDs.)
+func TestUnversionedListsNullIDs(t *testing.T) {
+	forEach(t, Unversioned, func(t *testing.T, f *fixture) {
+		f.put("a", "a1")
+		f.put("b", "b1")
+		want := []v{{"a", NullID, true, false, md5hex("a1")}, {"b", NullID, true, false, md5hex("b1")}}
+		for _, max := range []int{0, 1} {
+			if got := f.versions(gateway.VersionListOptions{MaxKeys: max}); !slices.Equal(got, want) {
+				t.Fatalf("max-keys %d: versions\n got  %v\n want %v", max, got, want)
+			}
+		}
+	})
+}
+
 func TestVersionsListed(t *testing.T) {
 	forEach(t, Enabled, func(t *testing.T, f *fixture) {
 		a1 := f.put("a", "a1")
