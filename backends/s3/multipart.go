@@ -308,17 +308,17 @@ func (b *Backend) putPartSys(ctx context.Context, bucket, id string, n int, etag
 	return b.putSmall(ctx, bucket, name+"~", js)
 }
 
-// fillPartSys gives parts the Sys kept beside upload id, and reports
-// whether there were any markers.
-func (b *Backend) fillPartSys(ctx context.Context, bucket, id string, parts []backends.PartInfo) (bool, error) {
-	type ref struct {
-		n    int
-		etag string
-	}
-	latest := map[ref]string{} // the marker's name
-	prefix := partSysPrefix(id)
-	err := b.listKeys(ctx, bucket, prefix, func(k string) {
-		// In key order: the later of two markers of a part comes last.
+// partRef names a part by number and ETag.
+type partRef struct {
+	n    int
+	etag string
+}
+
+// partMarkers calls fn with each marker under prefix,
+// <number>/<ETag>/<time>/<value>, with its full name, in key order: of two
+// markers of a part, the later comes last.
+func (b *Backend) partMarkers(ctx context.Context, bucket, prefix string, fn func(p partRef, value, name string)) error {
+	return b.listKeys(ctx, bucket, prefix, func(k string) {
 		f := strings.Split(strings.TrimPrefix(k, prefix), "/")
 		if len(f) != 4 {
 			return
@@ -326,14 +326,21 @@ func (b *Backend) fillPartSys(ctx context.Context, bucket, id string, parts []ba
 		n, err1 := strconv.Atoi(f[0])
 		etag, err2 := url.PathUnescape(f[1])
 		if err1 == nil && err2 == nil {
-			latest[ref{n, etag}] = k
+			fn(partRef{n, etag}, f[3], k)
 		}
 	})
+}
+
+// fillPartSys gives parts the Sys kept beside upload id, and reports
+// whether there were any markers.
+func (b *Backend) fillPartSys(ctx context.Context, bucket, id string, parts []backends.PartInfo) (bool, error) {
+	latest := map[partRef]string{} // the marker's name
+	err := b.partMarkers(ctx, bucket, partSysPrefix(id), func(p partRef, _, name string) { latest[p] = name })
 	if err != nil || len(latest) == 0 {
 		return false, err
 	}
 	for i, p := range parts {
-		k, ok := latest[ref{p.Number, p.ETag}]
+		k, ok := latest[partRef{p.Number, p.ETag}]
 		if !ok {
 			continue
 		}
@@ -363,23 +370,11 @@ func (b *Backend) fillPartChecksums(ctx context.Context, bucket, id, alg string,
 	if !missing {
 		return nil
 	}
-	type ref struct {
-		n    int
-		etag string
-	}
-	kept := map[ref]string{}
+	kept := map[partRef]string{}
 	for _, prefix := range []string{legacyPartMarkerPrefix(id), partMarkerPrefix(id)} {
-		err := b.listKeys(ctx, bucket, prefix, func(k string) {
-			// In key order: the later of two markers of a part comes last.
-			f := strings.Split(strings.TrimPrefix(k, prefix), "/")
-			if len(f) != 4 {
-				return
-			}
-			n, err1 := strconv.Atoi(f[0])
-			etag, err2 := url.PathUnescape(f[1])
-			v, err3 := url.PathUnescape(f[3])
-			if err1 == nil && err2 == nil && err3 == nil {
-				kept[ref{n, etag}] = v
+		err := b.partMarkers(ctx, bucket, prefix, func(p partRef, value, _ string) {
+			if v, err := url.PathUnescape(value); err == nil {
+				kept[p] = v
 			}
 		})
 		if err != nil {
@@ -387,7 +382,7 @@ func (b *Backend) fillPartChecksums(ctx context.Context, bucket, id, alg string,
 		}
 	}
 	for i, p := range parts {
-		if v, ok := kept[ref{p.Number, p.ETag}]; ok && p.Checksums[alg] == "" {
+		if v, ok := kept[partRef{p.Number, p.ETag}]; ok && p.Checksums[alg] == "" {
 			if parts[i].Checksums == nil {
 				parts[i].Checksums = map[string]string{}
 			}
