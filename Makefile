@@ -41,8 +41,11 @@ cross:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/strata
 
 ## unit: unit tests with the race detector.
+## unit: every package under the race detector. backends/gcs runs
+## fake-gcs-server inside the test process, instrumented too: about 7 minutes
+## of 2 shared cores, near go test's default limit of 10 per package.
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests/)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /tests/)
 
 ## e2e: the built binary driven by real clients (see tests/e2e), and real
 ## FUSE mounts (tests/mount: needs /dev/fuse and fusermount3, and root).
