@@ -7,6 +7,8 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +78,27 @@ func (s *Server) owner(accessKey string) owner {
 
 func s3Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
+// listBuckets answers ListBuckets, with the paging AWS added in 2024:
+// max-buckets (1 to 10,000) and continuation-token (opaque: the last name
+// given, base64), and the prefix filter.
 func (s *Server) listBuckets(q *request) {
+	maxBuckets := 10000
+	if v := q.query("max-buckets"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			q.fail(s3err.ErrInvalidArgument.WithMessage("Argument max-buckets must be an integer between 1 and 10000."))
+			return
+		}
+		maxBuckets = n
+	}
+	after := ""
+	if v := q.query("continuation-token"); v != "" {
+		var err error
+		if after, err = decodeToken(v); err != nil {
+			q.fail(err)
+			return
+		}
+	}
 	list, err := s.gw.ListBuckets(q.ctx())
 	if err != nil {
 		q.fail(err)
@@ -88,17 +110,23 @@ func (s *Server) listBuckets(q *request) {
 		BucketRegion string `xml:"BucketRegion,omitempty"`
 	}
 	type result struct {
-		XMLName xml.Name `xml:"ListAllMyBucketsResult"`
-		NS      string   `xml:"xmlns,attr"`
-		Owner   owner    `xml:"Owner"`
-		Buckets []bucket `xml:"Buckets>Bucket"`
-		Prefix  string   `xml:"Prefix,omitempty"`
+		XMLName           xml.Name `xml:"ListAllMyBucketsResult"`
+		NS                string   `xml:"xmlns,attr"`
+		Owner             owner    `xml:"Owner"`
+		Buckets           []bucket `xml:"Buckets>Bucket"`
+		ContinuationToken string   `xml:"ContinuationToken,omitempty"`
+		Prefix            string   `xml:"Prefix,omitempty"`
 	}
 	res := result{NS: s3NS, Owner: s.owner(q.info.AccessKey), Buckets: []bucket{}}
 	prefix := q.query("prefix")
+	slices.SortFunc(list, func(a, b backends.BucketInfo) int { return strings.Compare(a.Name, b.Name) })
 	for _, b := range list {
-		if prefix != "" && !hasPrefix(b.Name, prefix) {
+		if prefix != "" && !hasPrefix(b.Name, prefix) || b.Name <= after {
 			continue
+		}
+		if len(res.Buckets) == maxBuckets {
+			res.ContinuationToken = encodeToken(res.Buckets[len(res.Buckets)-1].Name)
+			break
 		}
 		res.Buckets = append(res.Buckets, bucket{Name: b.Name, CreationDate: s3Time(b.Created), BucketRegion: s.cfg.Region})
 	}

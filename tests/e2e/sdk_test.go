@@ -58,6 +58,10 @@ func TestSDK(t *testing.T) {
 func testBuckets(t *testing.T, s *server, c *s3.Client) {
 	ctx := ctxT(t)
 	b := newBucket(t, c)
+	for _, more := range []string{b + "-2", b + "-3"} { // for ListBuckets to page
+		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(more)})
+		must(t, err, "CreateBucket "+more)
+	}
 	if fi, err := os.Stat(filepath.Join(s.Dir, b)); err != nil || !fi.IsDir() {
 		t.Errorf("bucket %s is not a folder in the data dir: %v", b, err)
 	}
@@ -73,6 +77,26 @@ func testBuckets(t *testing.T, s *server, c *s3.Client) {
 	if slices.Contains(names, ".strata.sys") {
 		t.Errorf("ListBuckets shows the reserved folder: %v", names)
 	}
+	// The SDK's paginator, two buckets a page, finds the same names.
+	if len(names) < 3 {
+		t.Fatalf("ListBuckets = %v: the test wants 3 buckets or more to page", names)
+	}
+	var paged []string
+	for p := s3.NewListBucketsPaginator(c, &s3.ListBucketsInput{MaxBuckets: aws.Int32(2)}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		must(t, err, "ListBuckets page")
+		if len(page.Buckets) > 2 {
+			t.Fatalf("ListBuckets max-buckets 2: %d buckets", len(page.Buckets))
+		}
+		for _, x := range page.Buckets {
+			paged = append(paged, aws.ToString(x.Name))
+		}
+	}
+	if !slices.Equal(paged, names) {
+		t.Errorf("ListBuckets paged by 2 = %v, want %v", paged, names)
+	}
+	_, err = c.ListBuckets(ctx, &s3.ListBucketsInput{MaxBuckets: aws.Int32(10001)})
+	wantErr(t, err, "InvalidArgument", 400)
 	_, err = c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b)})
 	must(t, err, "HeadBucket")
 	loc, err := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String(b)})
