@@ -324,7 +324,11 @@ func (f *FS) Create(name string) (fsstore.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &writer{c: f.c, fh: fh, name: path.Base(name)}, nil
+	w := &writer{c: f.c, fh: fh, name: path.Base(name)}
+	size := f.c.wtsize
+	w.wb = fsstore.WriteBehind{Size: int(size), WriteAt: w.writeAt,
+		Get: func() *[]byte { return f.c.chunk(size) }, Put: f.c.putChunk}
+	return w, nil
 }
 
 func (f *FS) Mkdir(name string) error {
@@ -623,98 +627,44 @@ func (r *file) Stat() (fs.FileInfo, error) { return r.info, nil }
 // file, from the client's pool). An error of a WRITE is returned by the
 // next Write, or by Sync at the latest.
 type writer struct {
-	c       *client
-	fh      []byte
-	name    string
-	off     uint64  // the bytes handed to WRITEs, sent or in flight
-	buf     *[]byte // the chunk filling, nil before the first Write
-	pending chan error
-	verf    uint64
-	verfOK  bool
-	dirty   bool // unstable data sent since the last COMMIT
-	err     error
-	info    *info
+	c      *client
+	fh     []byte
+	name   string
+	wb     fsstore.WriteBehind
+	verf   uint64 // of the last WRITE (set in the background, read after wb.Wait)
+	verfOK bool
+	dirty  bool // unstable data sent since the last COMMIT
+	info   *info
 }
 
-func (w *writer) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		if w.err != nil {
-			return n, w.err
-		}
-		if w.buf == nil {
-			w.buf = w.c.chunk(w.c.wtsize)
-		}
-		b := *w.buf
-		k := copy(b[len(b):w.c.wtsize], p)
-		*w.buf = b[:len(b)+k]
-		p = p[k:]
-		n += k
-		if len(*w.buf) == int(w.c.wtsize) {
-			w.send(true)
-		}
-	}
-	return n, nil
-}
+func (w *writer) Write(p []byte) (int, error) { return w.wb.Write(p) }
 
-// send writes the filling chunk after the WRITE in flight has ended; with
-// async it returns at once.
-func (w *writer) send(async bool) {
-	w.wait()
-	if w.err != nil || w.buf == nil || len(*w.buf) == 0 {
-		return
-	}
-	chunk, off := w.buf, w.off
-	w.buf = nil
-	w.off += uint64(len(*chunk))
-	write := func() error {
-		defer w.c.putChunk(chunk)
-		for data := *chunk; len(data) > 0; {
-			n, how, verf, err := w.c.write(w.fh, off, data, stableUnstable)
-			if err == nil && n == 0 {
-				err = errors.New("nfs: the server wrote nothing")
+// writeAt sends a chunk in UNSTABLE WRITEs (one, unless the server takes
+// less), in the background.
+func (w *writer) writeAt(data []byte, off int64) error {
+	at := uint64(off)
+	for len(data) > 0 {
+		n, how, verf, err := w.c.write(w.fh, at, data, stableUnstable)
+		if err == nil && n == 0 {
+			err = errors.New("nfs: the server wrote nothing")
+		}
+		if err == nil && how != stableFileSync {
+			if w.verfOK && verf != w.verf {
+				err = errors.New("nfs: the server restarted during the write (write verifier changed); data may be lost")
 			}
-			if err == nil && how != stableFileSync {
-				if w.verfOK && verf != w.verf {
-					err = errors.New("nfs: the server restarted during the write (write verifier changed); data may be lost")
-				}
-				w.verf, w.verfOK, w.dirty = verf, true, true
-			}
-			if err != nil {
-				return err
-			}
-			off += uint64(n)
-			data = data[n:]
+			w.verf, w.verfOK, w.dirty = verf, true, true
 		}
-		return nil
-	}
-	if !async {
-		w.err = write()
-		return
-	}
-	w.pending = make(chan error, 1)
-	go func() { w.pending <- write() }()
-}
-
-// wait waits for the WRITE in flight.
-func (w *writer) wait() {
-	if w.pending != nil {
-		if err := <-w.pending; w.err == nil {
-			w.err = err
+		if err != nil {
+			return err
 		}
-		w.pending = nil
+		at += uint64(n)
+		data = data[n:]
 	}
-}
-
-// flush writes everything gathered and returns the first error of any
-// WRITE.
-func (w *writer) flush() error {
-	w.send(false)
-	return w.err
+	return nil
 }
 
 func (w *writer) Sync() error {
-	if err := w.flush(); err != nil {
+	if err := w.wb.Flush(); err != nil {
 		return err
 	}
 	if w.dirty {
@@ -723,7 +673,7 @@ func (w *writer) Sync() error {
 			err = errors.New("nfs: the server restarted before COMMIT (write verifier changed); data may be lost")
 		}
 		if err != nil {
-			w.err = err
+			w.wb.Fail(err)
 			return err
 		}
 		w.dirty = false
@@ -737,34 +687,20 @@ func (w *writer) Sync() error {
 }
 
 func (w *writer) Stat() (fs.FileInfo, error) {
-	w.wait()
-	filling := uint64(0)
-	if w.buf != nil {
-		filling = uint64(len(*w.buf))
-	}
-	if w.info != nil && !w.dirty && filling == 0 {
+	w.wb.Wait()
+	if w.info != nil && !w.dirty && w.wb.Buffered() == 0 {
 		return w.info, nil
 	}
 	a, err := w.c.getattr(w.fh)
 	if err != nil {
 		return nil, err
 	}
-	a.size = max(a.size, w.off+filling)
+	a.size = max(a.size, uint64(w.wb.End()))
 	return newInfo(w.name, a), nil
 }
 
 func (w *writer) Close() error {
-	err := w.err
-	if err == nil {
-		err = w.flush()
-	}
-	w.wait()
-	if w.buf != nil {
-		w.c.putChunk(w.buf)
-		w.buf = nil
-	}
-	if w.err == nil {
-		w.err = errors.New("nfs: write to a closed file")
-	}
+	err := w.wb.Close()
+	w.wb.Fail(errors.New("nfs: write to a closed file"))
 	return err
 }

@@ -46,13 +46,8 @@ type handle struct {
 
 	// Of a file open for writing: writes are gathered into chunks of
 	// writeChunk bytes (the most one SMB WRITE carries), and each full
-	// chunk is written while the next one fills. wbuf is the chunk
-	// filling, written the bytes before it, and pending the write in
-	// flight, if any.
-	wbuf    *[]byte
-	written int64
-	pending chan error
-	werr    error
+	// chunk is written while the next one fills.
+	wb fsstore.WriteBehind
 }
 
 // writeChunk and readChunk are the sizes of the writes a writer sends and
@@ -85,6 +80,9 @@ func (f *FS) openFile(idempotent bool, name string, flag int, perm os.FileMode) 
 	var h *handle
 	err := f.doConn(idempotent, func(c *conn, _ *smb2.Share) error {
 		h = &handle{fs: f, c: c, name: name}
+		h.wb = fsstore.WriteBehind{Size: writeChunk, WriteAt: h.writeAt,
+			Get: func() *[]byte { return chunkPool.Get().(*[]byte) },
+			Put: func(b *[]byte) { *b = (*b)[:0]; chunkPool.Put(b) }}
 		return h.guard(func() (err error) {
 			h.f, err = c.share.WithContext(f.ctx).OpenFile(smbPath(f.path(name)), flag, perm)
 			return err
@@ -238,69 +236,18 @@ func (h *handle) Seek(off int64, whence int) (int64, error) {
 	return off, nil
 }
 
-func (h *handle) Write(p []byte) (n int, err error) {
-	for len(p) > 0 {
-		if h.werr != nil {
-			return n, h.werr
-		}
-		if h.wbuf == nil {
-			h.wbuf = chunkPool.Get().(*[]byte)
-		}
-		b := *h.wbuf
-		m := copy(b[len(b):cap(b)], p)
-		*h.wbuf = b[:len(b)+m]
-		n += m
-		p = p[m:]
-		if len(*h.wbuf) == cap(*h.wbuf) {
-			h.flush(true)
-		}
-	}
-	return n, nil
-}
+func (h *handle) Write(p []byte) (int, error) { return h.wb.Write(p) }
 
-// flush sends the filling chunk, after the write in flight has ended. With
-// async it returns at once and the chunk is written in the background.
-func (h *handle) flush(async bool) {
-	h.wait()
-	if h.werr != nil || h.wbuf == nil {
-		return
-	}
-	buf, off := h.wbuf, h.written
-	h.wbuf = nil
-	h.written += int64(len(*buf))
-	write := func() error {
-		defer func() { *buf = (*buf)[:0]; chunkPool.Put(buf) }()
-		return h.result(h.guard(func() error {
-			_, err := h.f.WriteAt(*buf, off)
-			return err
-		}))
-	}
-	if !async {
-		h.werr = write()
-		return
-	}
-	h.pending = make(chan error, 1)
-	go func() { h.pending <- write() }()
-}
-
-// wait waits for the write in flight.
-func (h *handle) wait() {
-	if h.pending != nil {
-		if err := <-h.pending; h.werr == nil {
-			h.werr = err
-		}
-		h.pending = nil
-	}
-}
-
-// drain writes everything gathered and returns the first error of any write.
-func (h *handle) drain() error {
-	h.flush(false)
-	return h.werr
+// writeAt writes one chunk, under the watchdog (in the background).
+func (h *handle) writeAt(p []byte, off int64) error {
+	return h.result(h.guard(func() error {
+		_, err := h.f.WriteAt(p, off)
+		return err
+	}))
 }
 
 func (h *handle) Sync() error {
-	if err := h.drain(); err != nil {
+	if err := h.wb.Flush(); err != nil {
 		return err
 	}
 	return h.result(h.guard(h.f.Sync))
@@ -310,7 +257,7 @@ func (h *handle) Stat() (fs.FileInfo, error) {
 	if h.fi != nil {
 		return h.fi, nil
 	}
-	if err := h.drain(); err != nil {
+	if err := h.wb.Flush(); err != nil {
 		return nil, err
 	}
 	var fi fs.FileInfo
@@ -321,12 +268,7 @@ func (h *handle) Stat() (fs.FileInfo, error) {
 func (h *handle) Close() error {
 	h.dropAhead()
 	h.dropChunk()
-	werr := h.drain()
-	if h.wbuf != nil { // left by a failed write
-		*h.wbuf = (*h.wbuf)[:0]
-		chunkPool.Put(h.wbuf)
-		h.wbuf = nil
-	}
+	werr := h.wb.Close()
 	if h.c.dead.Load() {
 		return werr // the server dropped the handle with the connection
 	}
