@@ -91,7 +91,7 @@ func (s *Server) createMultipartUpload(q *request) {
 func partNumber(q *request) (int, error) {
 	n, err := strconv.Atoi(q.query("partNumber"))
 	if err != nil || n < 1 || n > gateway.MaxPartNumber {
-		return 0, s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive")
+		return 0, s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive.")
 	}
 	if q.query("uploadId") == "" {
 		return 0, s3err.ErrNoSuchUpload

@@ -153,7 +153,7 @@ func (s *Server) getObject(q *request, head bool) {
 	if v := q.query("partNumber"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10000 {
-			q.fail(s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive"))
+			q.fail(s3err.ErrInvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive."))
 			return
 		}
 		if q.Header.Get("Range") != "" {

@@ -396,7 +396,7 @@ func (b *Backend) fillPartChecksums(ctx context.Context, bucket, id, alg string,
 // when it fits in a part buffer, else from a temporary file.
 func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, number int, data io.Reader, meta *backends.Meta) (backends.PartInfo, error) {
 	if number < 1 || number > maxParts {
-		return backends.PartInfo{}, backends.Errorf(backends.InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive")
+		return backends.PartInfo{}, backends.Errorf(backends.InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
 	}
 	ref, err := b.uploadRefOf(ctx, bucket, key, uploadID)
 	if err != nil {

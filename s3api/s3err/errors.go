@@ -36,7 +36,7 @@ var (
 	ErrInvalidObjectName                 = &APIError{"InvalidObjectName", 400, "The specified object name is not valid."}
 	ErrInvalidPart                       = &APIError{"InvalidPart", 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified ETag might not have matched the uploaded part's ETag."}
 	ErrInvalidPartOrder                  = &APIError{"InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."}
-	ErrInvalidRange                      = &APIError{"InvalidRange", 416, "The requested range is not satisfiable."}
+	ErrInvalidRange                      = &APIError{"InvalidRange", 416, "The requested range is not satisfiable"}
 	ErrInvalidRequest                    = &APIError{"InvalidRequest", 400, "Invalid Request."}
 	ErrInvalidTag                        = &APIError{"InvalidTag", 400, "The tag provided was not a valid tag."}
 	ErrKeyTooLong                        = &APIError{"KeyTooLongError", 400, "Your key is too long."}
@@ -52,7 +52,7 @@ var (
 	ErrNoSuchUpload                      = &APIError{"NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."}
 	ErrNotImplemented                    = &APIError{"NotImplemented", 501, "A header you provided implies functionality that is not implemented."}
 	ErrNotModified                       = &APIError{"NotModified", 304, "Not Modified."}
-	ErrPreconditionFailed                = &APIError{"PreconditionFailed", 412, "At least one of the preconditions that you specified did not hold."}
+	ErrPreconditionFailed                = &APIError{"PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold."}
 	ErrConditionalRequestConflict        = &APIError{"ConditionalRequestConflict", 409, "A conflicting operation occurred. If using PutObject you can retry the request."}
 	ErrRequestTimeTooSkewed              = &APIError{"RequestTimeTooSkewed", 403, "The difference between the request time and the server's time is too large."}
 	ErrSignatureDoesNotMatch             = &APIError{"SignatureDoesNotMatch", 403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."}
