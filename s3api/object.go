@@ -253,7 +253,15 @@ func (s *Server) getObject(q *request, head bool) {
 	if strings.EqualFold(q.Header.Get("x-amz-checksum-mode"), "ENABLED") {
 		switch {
 		case partNum > 0 && len(info.Parts) > 0:
-			setChecksumHeaders(h, info.Parts[partNum-1].Checksums, "COMPOSITE")
+			// The part's own checksum, of the algorithm its upload was
+			// made with (the body is the part). An upload without one
+			// has no checksum to show, whatever its parts carried.
+			part := info.Parts[partNum-1]
+			for alg := range info.Checksums {
+				if v := part.Checksums[alg]; v != "" {
+					setChecksumHeaders(h, map[string]string{alg: v}, info.ChecksumType)
+				}
+			}
 		case rng == nil || (off == 0 && length == info.Size):
 			setChecksumHeaders(h, info.Checksums, info.ChecksumType)
 		}

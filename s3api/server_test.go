@@ -359,6 +359,26 @@ func TestChecksumsStoredAndReturned(t *testing.T) {
 	if r.Header.Get("x-amz-checksum-xxhash3") != want || r.Header.Get("x-amz-checksum-type") != "COMPOSITE" {
 		t.Fatalf("HEAD of the multipart object: %v", r.Header)
 	}
+	// A part asked for by number shows its own checksum.
+	r = e.do("GET", "/ck-bucket/mp?partNumber=1", nil, "x-amz-checksum-mode: ENABLED")
+	if r.Header.Get("x-amz-checksum-xxhash3") != partSum || string(r.body) != string(data) {
+		t.Fatalf("GET partNumber=1: %v %q", r.Header, r.body)
+	}
+	// An upload made without an algorithm has no checksum to show, even
+	// for a part that was sent with one.
+	r = e.do("POST", "/ck-bucket/plain-mp?uploads", nil)
+	var plain struct{ UploadId string }
+	xml.Unmarshal(r.body, &plain)
+	p = e.do("PUT", "/ck-bucket/plain-mp?partNumber=1&uploadId="+plain.UploadId, data, "x-amz-checksum-crc32: NhCmhg==")
+	e.want(p, 200, "")
+	body = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") + "</ETag></Part></CompleteMultipartUpload>"
+	e.want(e.do("POST", "/ck-bucket/plain-mp?uploadId="+plain.UploadId, []byte(body)), 200, "")
+	r = e.do("GET", "/ck-bucket/plain-mp?partNumber=1", nil, "x-amz-checksum-mode: ENABLED")
+	for k := range r.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") {
+			t.Fatalf("GET partNumber=1 of an upload without an algorithm: %s: %s", k, r.Header.Get(k))
+		}
+	}
 }
 
 func TestKeysNeverEscape(t *testing.T) {
