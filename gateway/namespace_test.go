@@ -22,6 +22,29 @@ func dirBackend(t *testing.T) backends.Backend {
 	return s
 }
 
+// mappedNamespace maps two buckets onto the folder "remote" of one
+// directory (under root): "docs" with the prefix "pre", through the
+// directory backend itself, and "raw" through plain, without its optional
+// interfaces.
+func mappedNamespace(t *testing.T) (n *Namespace, root string) {
+	t.Helper()
+	root = t.TempDir()
+	s, err := dir.Open(root, dir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.CreateBucket(t.Context(), "remote"); err != nil {
+		t.Fatal(err)
+	}
+	n, err = NewNamespace(map[string]backends.Backend{"d": s, "p": plain{s}},
+		map[string]Mount{"docs": {Backend: "d", Remote: "remote", Prefix: "pre"}, "raw": {Backend: "p", Remote: "remote"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, root
+}
+
 // plain is a backend without the optional interfaces.
 type plain struct{ backends.Backend }
 
@@ -46,21 +69,8 @@ func TestNamespaceSuite(t *testing.T) {
 // A mapped bucket with a prefix: moves map both keys, the optional
 // interfaces are the routed backend's.
 func TestNamespaceMoveMapped(t *testing.T) {
-	root := t.TempDir()
-	d, err := dir.Open(root, dir.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	n, root := mappedNamespace(t)
 	ctx := t.Context()
-	if err := d.CreateBucket(ctx, "remote"); err != nil {
-		t.Fatal(err)
-	}
-	n, err := NewNamespace(map[string]backends.Backend{"d": d, "p": plain{d}},
-		map[string]Mount{"docs": {Backend: "d", Remote: "remote", Prefix: "pre"}, "raw": {Backend: "p", Remote: "remote"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	backendtest.Put(t, n, "docs", "a/src", []byte("data"), backends.Meta{Sys: map[string]string{"ver-id": "1"}})
 	if err := n.MoveObject(ctx, "docs", "a/src", "b/dst"); err != nil {
 		t.Fatal(err)
@@ -97,23 +107,15 @@ func TestNamespaceMoveMapped(t *testing.T) {
 // does: a put names the object it replaces, a delete the one it removes,
 // with the bucket's keys; a backend without the interface reports none.
 func TestNamespaceReportsChanges(t *testing.T) {
-	d := dirBackend(t)
+	n, _ := mappedNamespace(t)
 	ctx := t.Context()
-	if err := d.CreateBucket(ctx, "remote"); err != nil {
-		t.Fatal(err)
-	}
-	n, err := NewNamespace(map[string]backends.Backend{"d": d, "p": plain{d}},
-		map[string]Mount{"docs": {Backend: "d", Remote: "remote", Prefix: "pre"}, "raw": {Backend: "p", Remote: "remote"}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !backends.ReportsChanges(n, "docs") || backends.ReportsChanges(n, "raw") {
 		t.Fatal("ReportsChanges is not the mapped backend's")
 	}
 	backendtest.Put(t, n, "docs", "k", []byte("one"), backends.Meta{Sys: map[string]string{"x": "1"}})
 	var replaced, deleted []string
 	meta := backends.Meta{Sys: map[string]string{"x": "2"}}
-	_, err = n.PutObject(ctx, "docs", "k", bytes.NewReader([]byte("two")), backends.PutOptions{Meta: &meta,
+	_, err := n.PutObject(ctx, "docs", "k", bytes.NewReader([]byte("two")), backends.PutOptions{Meta: &meta,
 		Replaced: func(old backends.Meta) { replaced = append(replaced, old.Sys["x"]) }})
 	if err != nil {
 		t.Fatal(err)
