@@ -129,12 +129,19 @@ func (s *Server) putObjectLockConfiguration(q *request) {
 
 // lockedObject checks that the bucket has Object Lock and returns the
 // object (the version the request names).
-func (s *Server) lockedObject(q *request) (backends.ObjectInfo, error) {
+func (s *Server) lockedObject(q *request, check func() error) (backends.ObjectInfo, error) {
 	if err := q.versionParam(); err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
 		return backends.ObjectInfo{}, err
+	}
+	if check != nil {
+		// The request's document, checked before the object is looked
+		// for, as AWS does: a bad one is its error whatever the object.
+		if err := check(); err != nil {
+			return backends.ObjectInfo{}, err
+		}
 	}
 	cfg, err := s.lockConfig(q.ctx(), q.bucket())
 	if err != nil {
@@ -147,7 +154,7 @@ func (s *Server) lockedObject(q *request) (backends.ObjectInfo, error) {
 }
 
 func (s *Server) getObjectRetention(q *request) {
-	info, err := s.lockedObject(q)
+	info, err := s.lockedObject(q, nil)
 	if err != nil {
 		q.fail(err)
 		return
@@ -162,7 +169,7 @@ func (s *Server) getObjectRetention(q *request) {
 }
 
 func (s *Server) getObjectLegalHold(q *request) {
-	info, err := s.lockedObject(q)
+	info, err := s.lockedObject(q, nil)
 	if err != nil {
 		q.fail(err)
 		return
@@ -204,17 +211,10 @@ func (s *Server) changeLock(q *request, change func(body []byte, sys map[string]
 		q.fail(err)
 		return
 	}
-	// The document is checked before the object, as AWS does: a bad one
-	// is its error whatever the object (once the bucket is found).
-	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
-		q.fail(err)
-		return
-	}
-	if _, err := change(data, nil); err != nil {
-		q.fail(err)
-		return
-	}
-	info, err := s.lockedObject(q)
+	info, err := s.lockedObject(q, func() error {
+		_, err := change(data, nil)
+		return err
+	})
 	if err != nil {
 		q.fail(err)
 		return
