@@ -98,7 +98,10 @@ func (l *Layer) ListObjectVersions(ctx context.Context, bucket string, opts gate
 		return out, err
 	}
 	if vs, ok := l.native(bucket); ok {
-		return l.nativeList(ctx, vs, bucket, opts)
+		// Unlike GET and HEAD (shown), a listing keeps the store's IDs,
+		// "null" for the null version, also in a bucket never versioned:
+		// AWS lists them so, and clients delete by them.
+		return vs.ListVersions(ctx, bucket, opts)
 	}
 	limit := opts.MaxKeys
 	if limit <= 0 || limit > 1000 {

@@ -133,21 +133,3 @@ func (l *Layer) nativeDelete(ctx context.Context, vs backends.VersionStore, buck
 	setResult(ctx, info.VersionID, true)
 	return nil
 }
-
-func (l *Layer) nativeList(ctx context.Context, vs backends.VersionStore, bucket string, opts backends.VersionListOptions) (backends.VersionList, error) {
-	out, err := vs.ListVersions(ctx, bucket, opts)
-	if err != nil {
-		return backends.VersionList{}, err
-	}
-	// Unlike GET and HEAD, a listing shows the null version's ID, also
-	// in a bucket never versioned (AWS does; clients delete by it).
-	for i := range out.Versions {
-		if out.Versions[i].VersionID == "" {
-			out.Versions[i].VersionID = NullID
-		}
-	}
-	if out.IsTruncated && out.NextVersionIDMarker == "" && len(out.Versions) > 0 && out.NextKeyMarker == out.Versions[len(out.Versions)-1].Key {
-		out.NextVersionIDMarker = NullID
-	}
-	return out, nil
-}
