@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/strata-storage/strata/backends"
+	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/cors"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/tagging"
@@ -37,26 +39,37 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 	w.Write(out)
 }
 
-// readXML decodes an XML request body into v; a body that does not parse is
-// MalformedXML.
+// readXML decodes an XML request body, checked against its Content-MD5 or
+// checksum header, into v; a body that does not parse is MalformedXML.
 func readXML(q *request, v any) error {
-	data, err := io.ReadAll(io.LimitReader(q.body.Body, maxXMLBody+1))
+	data, err := readBody(q, maxXMLBody)
 	if err != nil {
 		return err
 	}
-	if len(data) > maxXMLBody {
-		return s3err.ErrMalformedXML
-	}
+	return decodeXML(data, v)
+}
+
+func decodeXML(data []byte, v any) error {
 	if err := xml.Unmarshal(data, v); err != nil {
 		return s3err.ErrMalformedXML
 	}
 	return nil
 }
 
-// readBody reads a small request body whole (XML documents only),
-// through the payload verification.
+// readBody reads a small request body whole (XML documents only), through
+// the payload verification and the check of its Content-MD5 or
+// x-amz-checksum-* header, when it has one.
 func readBody(q *request, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(q.body.Body, limit+1))
+	exp, err := checksum.FromHeaders(q.Header)
+	if err != nil {
+		return nil, err
+	}
+	return readLimited(checksum.NewReader(q.body.Body, exp, q.body.Size, q.body.Trailer), limit)
+}
+
+// readLimited reads r whole, up to limit bytes; more is MalformedXML.
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +298,12 @@ const (
 )
 
 func (s *Server) putBucketCors(q *request) {
-	cfg, err := cors.Parse(q.body.Body)
+	data, err := readBody(q, maxXMLBody)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	cfg, err := cors.Parse(bytes.NewReader(data))
 	if err != nil {
 		q.fail(err)
 		return
@@ -335,6 +353,20 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request, bucket string
 			Message: "Insufficient information. Origin request header needed."})
 		return
 	}
+	switch method {
+	case http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodHead:
+	default:
+		writeError(w, r, &s3err.APIError{Code: "BadRequest", Status: 400, Message: "Invalid Access-Control-Request-Method: " + method})
+		return
+	}
+	reqHeaders := splitList(r.Header.Get("Access-Control-Request-Headers"))
+	for _, h := range reqHeaders {
+		if !cors.IsToken(h) {
+			writeError(w, r, &s3err.APIError{Code: "BadRequest", Status: 400,
+				Message: `Access-Control-Request-Headers "` + h + `" contains invalid character.`})
+			return
+		}
+	}
 	cfg, err := s.bucketCORS(r, bucket)
 	if backends.Is(err, backends.NotFound) {
 		writeError(w, r, s3err.ErrCORSForbidden.WithMessage("CORSResponse: CORS is not enabled for this bucket."))
@@ -344,9 +376,9 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request, bucket string
 		writeError(w, r, err)
 		return
 	}
-	hdrs, ok := cfg.Preflight(origin, method, splitList(r.Header.Get("Access-Control-Request-Headers")))
+	hdrs, ok := cfg.Preflight(origin, method, reqHeaders)
 	if !ok {
-		writeError(w, r, s3err.ErrCORSForbidden)
+		writeError(w, r, cors.ErrForbidden)
 		return
 	}
 	for k, v := range hdrs {
@@ -368,7 +400,12 @@ func (s *Server) corsActual(w http.ResponseWriter, r *http.Request, bucket, orig
 }
 
 func (s *Server) putBucketTagging(q *request) {
-	tags, err := tagging.ParseXML(q.body.Body, true)
+	data, err := readBody(q, maxXMLBody)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	tags, err := tagging.ParseXML(bytes.NewReader(data), true)
 	if err != nil {
 		q.fail(err)
 		return

@@ -67,15 +67,22 @@ func toAPIError(err error) *s3err.APIError {
 	return s3err.ErrInternal
 }
 
+// xmlField is an element named by its XMLName.
+type xmlField struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
 type errorBody struct {
 	XMLName    xml.Name `xml:"Error"`
 	Code       string   `xml:"Code"`
 	Message    string   `xml:"Message"`
-	Key        string   `xml:"Key,omitempty"`
-	BucketName string   `xml:"BucketName,omitempty"`
-	Resource   string   `xml:"Resource,omitempty"`
-	RequestID  string   `xml:"RequestId"`
-	HostID     string   `xml:"HostId"`
+	Details    []xmlField
+	Key        string `xml:"Key,omitempty"`
+	BucketName string `xml:"BucketName,omitempty"`
+	Resource   string `xml:"Resource,omitempty"`
+	RequestID  string `xml:"RequestId"`
+	HostID     string `xml:"HostId"`
 }
 
 // writeError answers with the S3 XML error body for err. HEAD requests and
@@ -94,6 +101,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Type", "application/xml")
 	w.WriteHeader(ae.Status)
 	body := errorBody{Code: ae.Code, Message: ae.Message, Resource: r.URL.Path, RequestID: info.RequestID, HostID: info.HostID}
+	if de := (*s3err.DetailedError)(nil); errors.As(err, &de) {
+		for _, f := range de.Fields {
+			body.Details = append(body.Details, xmlField{xml.Name{Local: f.Name}, f.Value})
+		}
+	}
 	if info != nil {
 		body.BucketName = info.Bucket
 		body.Key = info.Key

@@ -282,7 +282,13 @@ func (s *Server) completeMultipartUpload(q *request) {
 		XMLName xml.Name       `xml:"CompleteMultipartUpload"`
 		Parts   []completePart `xml:"Part"`
 	}
-	if err := readXML(q, &req); err != nil {
+	// The x-amz-checksum-* headers of a complete are the object's, not
+	// the body's.
+	data, err := readLimited(q.body.Body, maxXMLBody)
+	if err == nil {
+		err = decodeXML(data, &req)
+	}
+	if err != nil {
 		q.fail(err)
 		return
 	}

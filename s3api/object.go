@@ -368,12 +368,6 @@ func (s *Server) deleteObjects(q *request) {
 			VersionID string `xml:"VersionId"`
 		} `xml:"Object"`
 	}
-	exp, err := checksum.FromHeaders(q.Header)
-	if err != nil {
-		q.fail(err)
-		return
-	}
-	q.body.Body = checksum.NewReader(q.body.Body, exp, q.body.Size, q.body.Trailer)
 	if err := readXML(q, &req); err != nil {
 		q.fail(err)
 		return
@@ -687,7 +681,12 @@ func (s *Server) putObjectTagging(q *request) {
 		q.fail(err)
 		return
 	}
-	tags, err := tagging.ParseXML(q.body.Body, false)
+	data, err := readBody(q, maxXMLBody)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	tags, err := tagging.ParseXML(bytes.NewReader(data), false)
 	if err != nil {
 		q.fail(err)
 		return

@@ -10,7 +10,6 @@ import (
 	"github.com/strata-storage/strata/gateway"
 	"github.com/strata-storage/strata/gateway/objectlock"
 	"github.com/strata-storage/strata/gateway/versioning"
-	"github.com/strata-storage/strata/s3api/checksum"
 	"github.com/strata-storage/strata/s3api/s3err"
 )
 
@@ -66,24 +65,6 @@ func (s *Server) enableObjectLock(ctx context.Context, bucket string) error {
 	return s.gw.PutBucketConfig(ctx, bucket, gateway.DocObjectLock, objectlock.Config{Enabled: true}.Marshal())
 }
 
-// readLockBody reads the small XML body of a lock request, checking its
-// Content-MD5 or checksum header when it has one.
-func readLockBody(q *request) ([]byte, error) {
-	exp, err := checksum.FromHeaders(q.Header)
-	if err != nil {
-		return nil, err
-	}
-	r := checksum.NewReader(q.body.Body, exp, q.body.Size, q.body.Trailer)
-	data, err := io.ReadAll(io.LimitReader(r, 64<<10+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > 64<<10 {
-		return nil, s3err.ErrMalformedXML
-	}
-	return data, nil
-}
-
 func (s *Server) getObjectLockConfiguration(q *request) {
 	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
 		q.fail(err)
@@ -106,7 +87,7 @@ func (s *Server) putObjectLockConfiguration(q *request) {
 		q.fail(errLockNotImplemented)
 		return
 	}
-	data, err := readLockBody(q)
+	data, err := readBody(q, 64<<10)
 	if err != nil {
 		q.fail(err)
 		return
@@ -206,7 +187,7 @@ func (s *Server) putObjectLegalHold(q *request) {
 // changeLock changes an object's retention or legal hold: the layer checks
 // that the change is allowed.
 func (s *Server) changeLock(q *request, change func(body []byte, sys map[string]string) (map[string]string, error)) {
-	data, err := readLockBody(q)
+	data, err := readBody(q, 64<<10)
 	if err != nil {
 		q.fail(err)
 		return

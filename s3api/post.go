@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/strata-storage/strata/backends"
@@ -25,6 +26,9 @@ const (
 	maxFormField  = 64 << 10
 	maxFormFields = 1 << 20
 )
+
+// errPostNotForm answers a POST to a bucket that is not a form upload.
+var errPostNotForm = s3err.ErrPreconditionFailed.With("Condition", "Bucket POST must be of the enclosure-type multipart/form-data")
 
 func isFormUpload(r *http.Request) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -82,7 +86,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	defer file.Close()
 	key := form["key"]
 	if key == "" {
-		fail(s3err.ErrInvalidArgument.WithMessage("Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields."))
+		fail(s3err.PostFieldMissing("key"))
 		return
 	}
 	key = strings.ReplaceAll(key, "${filename}", form["filename"])
@@ -105,12 +109,14 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		for _, f := range sigv2.PostExempt {
 			delete(polForm, f)
 		}
-	case form["policy"] == "" || form["x-amz-signature"] == "":
-		fail(s3err.ErrAccessDenied)
-		return
 	default:
-		if _, err := s.auth.VerifyPost(form); err != nil {
+		ak, err := s.auth.VerifyPost(form)
+		if err != nil {
 			fail(err)
+			return
+		}
+		if ak == "" { // anonymous: Strata has no public buckets
+			fail(s3err.ErrAccessDenied)
 			return
 		}
 	}
@@ -127,7 +133,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	ri.Key = key
 
 	h := http.Header{}
-	for _, f := range []string{"Content-Type", "Cache-Control", "Content-Disposition", "Content-Encoding", "Expires", "x-amz-storage-class"} {
+	for _, f := range postHeaderFields {
 		if v, ok := form[strings.ToLower(f)]; ok {
 			h.Set(f, v)
 		}
@@ -136,6 +142,11 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		h[k] = v
 	}
 	meta, err := metaFromHeaders(h)
+	if err != nil {
+		fail(err)
+		return
+	}
+	exp, err := postChecksum(form)
 	if err != nil {
 		fail(err)
 		return
@@ -165,7 +176,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		return
 	}
 	ctx := withSSE(r.Context(), gateway.Options{}, enc)
-	p := &payload{cr: checksum.NewReader(lim, checksum.Expect{}, -1, nil), meta: &meta}
+	p := &payload{cr: checksum.NewReader(lim, exp, -1, nil), meta: &meta}
 	info, err := s.gw.PutObject(ctx, bucket, key, p, backends.PutOptions{Meta: &meta})
 	if err != nil {
 		fail(err)
@@ -194,7 +205,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		w.WriteHeader(http.StatusOK)
 	case "201":
 		type result struct {
-			XMLName  xml.Name `xml:"PostResponse"`
+			XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ PostResponse"`
 			Location string   `xml:"Location"`
 			Bucket   string   `xml:"Bucket"`
 			Key      string   `xml:"Key"`
@@ -204,6 +215,47 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// postHeaderFields are the form fields of a POST upload that set what the
+// header of the same name sets on a PUT.
+var postHeaderFields = []string{"Content-Type", "Cache-Control", "Content-Disposition", "Content-Encoding",
+	"Content-Language", "Expires", "x-amz-storage-class", "x-amz-website-redirect-location"}
+
+var errPostChecksumField = s3err.ErrInvalidRequest.WithMessage("The algorithm type you specified in x-amz-checksum- header is invalid.")
+
+// postChecksum is the checksum a POST form asks for: an
+// x-amz-checksum-<alg> field is checked against the file, as its header is
+// on a PUT; x-amz-checksum-algorithm alone has that checksum computed and
+// kept.
+func postChecksum(form map[string]string) (checksum.Expect, error) {
+	h := http.Header{}
+	for name, v := range form {
+		alg, ok := strings.CutPrefix(name, "x-amz-checksum-")
+		if !ok || alg == "algorithm" || alg == "type" {
+			continue
+		}
+		if !slices.Contains(checksum.Algorithms, strings.ToUpper(alg)) {
+			return checksum.Expect{}, errPostChecksumField
+		}
+		h.Set(name, v)
+	}
+	exp, err := checksum.FromHeaders(h)
+	if err != nil {
+		return exp, err
+	}
+	if alg, ok := form["x-amz-checksum-algorithm"]; ok {
+		alg = strings.ToUpper(alg)
+		switch {
+		case !slices.Contains(checksum.Algorithms, alg):
+			return exp, checksum.ErrUnsupported
+		case exp.Algorithm == "":
+			exp.Algorithm = alg
+		case exp.Algorithm != alg:
+			return exp, s3err.ErrInvalidRequest.WithMessage("Value for x-amz-checksum-" + strings.ToLower(alg) + " header is invalid.")
+		}
+	}
+	return exp, nil
 }
 
 // objectURL is the URL of an object as S3 reports it in Location.
@@ -223,7 +275,10 @@ type rangeLimit struct {
 	min, max int64
 }
 
-var errPostTooLarge = s3err.ErrEntityTooLarge.WithMessage("Your proposed upload exceeds the maximum allowed size")
+var (
+	errPostTooLarge = s3err.ErrEntityTooLarge.WithMessage("Your proposed upload exceeds the maximum allowed size")
+	errPostTooSmall = s3err.ErrEntityTooSmall.WithMessage("Your proposed upload is smaller than the minimum allowed size")
+)
 
 func (l *rangeLimit) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
@@ -232,7 +287,7 @@ func (l *rangeLimit) Read(p []byte) (int, error) {
 		return 0, errPostTooLarge
 	}
 	if errors.Is(err, io.EOF) && l.n < l.min {
-		return n, s3err.ErrEntityTooSmall
+		return n, errPostTooSmall
 	}
 	return n, err
 }

@@ -187,9 +187,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		s.preflight(w, r, bucket)
 		return
 	}
-	if r.Method == http.MethodPost && key == "" && bucket != "" && isFormUpload(r) {
-		s.postObject(w, r, bucket)
-		return
+	if r.Method == http.MethodPost && key == "" && bucket != "" {
+		switch {
+		case isFormUpload(r):
+			s.postObject(w, r, bucket)
+			return
+		case r.URL.RawQuery == "":
+			writeError(w, r, errPostNotForm)
+			return
+		}
 	}
 
 	var res *sigv4.Result

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/strata-storage/strata/s3api/s3xml"
@@ -29,9 +32,7 @@ const maxIDLen = 255
 
 // ErrForbidden is the error a caller answers when Preflight finds no rule,
 // or when the bucket has no CORS configuration.
-var ErrForbidden = s3err.ErrCORSForbidden.WithMessage("CORSResponse: This CORS request is not allowed. " +
-	"This is usually because the evalution of Origin, request method / Access-Control-Request-Method " +
-	"or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.")
+var ErrForbidden = s3err.ErrCORSForbidden // AWS's message, typo included
 
 // Config is a bucket's CORS configuration.
 type Config struct {
@@ -129,6 +130,11 @@ func (c *Config) validate() error {
 					fmt.Sprintf("AllowedHeader %q can not have more than one wildcard.", h))
 			}
 		}
+		for _, h := range slices.Concat(r.AllowedHeaders, r.ExposeHeaders) {
+			if !IsToken(h) {
+				return s3err.ErrInvalidRequest.WithMessage(`AllowedHeader "` + h + `" contains invalid character.`)
+			}
+		}
 	}
 	return nil
 }
@@ -174,7 +180,7 @@ func (c *Config) Preflight(origin, method string, reqHeaders []string) (h http.H
 		}
 		h = r.headers(allowOrigin)
 		if len(headers) > 0 {
-			h.Set("Access-Control-Allow-Headers", strings.Join(headers, ", "))
+			h.Set("Access-Control-Allow-Headers", strings.ToLower(strings.Join(headers, ", ")))
 		}
 		return h, true
 	}
@@ -275,6 +281,12 @@ func splitHeaderList(values []string) []string {
 		}
 	}
 	return out
+}
+
+// IsToken reports whether s can be a header name: an HTTP token (RFC
+// 9110), which is also what a wildcard AllowedHeader is made of.
+func IsToken(s string) bool {
+	return httpguts.ValidHeaderFieldName(s)
 }
 
 // wildcardMatch reports whether s matches pattern, in which '*' stands for

@@ -245,7 +245,7 @@ func TestPreflight(t *testing.T) {
 			want: http.Header{
 				"Access-Control-Allow-Origin":      {"http://www.example1.com"},
 				"Access-Control-Allow-Methods":     {"PUT, POST, DELETE"},
-				"Access-Control-Allow-Headers":     {"Content-Type, x-amz-date, X-Custom"},
+				"Access-Control-Allow-Headers":     {"content-type, x-amz-date, x-custom"},
 				"Access-Control-Allow-Credentials": {"true"},
 				"Vary":                             {vary},
 			},
@@ -274,7 +274,7 @@ func TestPreflight(t *testing.T) {
 			want: http.Header{
 				"Access-Control-Allow-Origin":      {"https://app.example2.com"},
 				"Access-Control-Allow-Methods":     {"GET, HEAD"},
-				"Access-Control-Allow-Headers":     {"content-type, X-Amz-Date"},
+				"Access-Control-Allow-Headers":     {"content-type, x-amz-date"},
 				"Access-Control-Expose-Headers":    {"ETag, x-amz-meta-custom"},
 				"Access-Control-Max-Age":           {"3000"},
 				"Access-Control-Allow-Credentials": {"true"},

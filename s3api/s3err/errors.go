@@ -29,7 +29,7 @@ var (
 	ErrExpiredToken                      = &APIError{"ExpiredToken", 400, "The provided token has expired."}
 	ErrIncompleteBody                    = &APIError{"IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."}
 	ErrInternal                          = &APIError{"InternalError", 500, "We encountered an internal error. Please try again."}
-	ErrInvalidAccessKeyID                = &APIError{"InvalidAccessKeyId", 403, "The AWS access key ID that you provided does not exist in our records."}
+	ErrInvalidAccessKeyID                = &APIError{"InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records."}
 	ErrInvalidArgument                   = &APIError{"InvalidArgument", 400, "Invalid Argument."}
 	ErrInvalidBucketName                 = &APIError{"InvalidBucketName", 400, "The specified bucket is not valid."}
 	ErrInvalidDigest                     = &APIError{"InvalidDigest", 400, "The Content-MD5 or checksum value that you specified is not valid."}
@@ -46,7 +46,7 @@ var (
 	ErrMissingContentLength              = &APIError{"MissingContentLength", 411, "You must provide the Content-Length HTTP header."}
 	ErrMissingSecurityHeader             = &APIError{"MissingSecurityHeader", 400, "Your request is missing a required header."}
 	ErrNoSuchBucket                      = &APIError{"NoSuchBucket", 404, "The specified bucket does not exist."}
-	ErrNoSuchCORSConfiguration           = &APIError{"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist."}
+	ErrNoSuchCORSConfiguration           = &APIError{"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"}
 	ErrNoSuchKey                         = &APIError{"NoSuchKey", 404, "The specified key does not exist."}
 	ErrNoSuchTagSet                      = &APIError{"NoSuchTagSet", 404, "The TagSet does not exist."}
 	ErrNoSuchUpload                      = &APIError{"NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."}
@@ -65,7 +65,7 @@ var (
 	ErrTooManyParts                      = &APIError{"InvalidArgument", 400, "Part number must be an integer between 1 and 10000, inclusive."}
 	ErrMalformedDate                     = &APIError{"AccessDenied", 403, "AWS authentication requires a valid Date or x-amz-date header."}
 	ErrUnsupportedSignature              = &APIError{"InvalidRequest", 400, "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."}
-	ErrCORSForbidden                     = &APIError{"AccessForbidden", 403, "CORSResponse: This CORS request is not allowed."}
+	ErrCORSForbidden                     = &APIError{"AccessForbidden", 403, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."}
 	ErrInvalidEncodingMethod             = &APIError{"InvalidArgument", 400, "Invalid Encoding Method specified in Request."}
 	ErrInvalidMaxKeys                    = &APIError{"InvalidArgument", 400, "Argument maxKeys must be an integer between 0 and 2147483647."}
 	ErrInvalidContinuationToken          = &APIError{"InvalidArgument", 400, "The continuation token provided is incorrect."}
@@ -73,3 +73,43 @@ var (
 	ErrInvalidLocationConstraint         = &APIError{"InvalidLocationConstraint", 400, "The specified location-constraint is not valid."}
 	ErrRequestTimeout                    = &APIError{"RequestTimeout", 400, "Your socket connection to the server was not read from or written to within the timeout period."}
 )
+
+// Field is an extra element of an S3 error body, such as ArgumentName or
+// Condition.
+type Field struct{ Name, Value string }
+
+// DetailedError is an S3 error whose body carries extra elements after its
+// message, as S3 gives them for some errors: ArgumentName and
+// ArgumentValue, the Condition of a PreconditionFailed, what a
+// SignatureDoesNotMatch was computed over.
+type DetailedError struct {
+	*APIError
+	Fields []Field
+}
+
+func (e *DetailedError) Unwrap() error { return e.APIError }
+
+// With returns e with extra elements in its body, as name, value pairs.
+func (e *APIError) With(nameValues ...string) *DetailedError {
+	d := &DetailedError{APIError: e}
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		d.Fields = append(d.Fields, Field{nameValues[i], nameValues[i+1]})
+	}
+	return d
+}
+
+// SignatureMismatch is SignatureDoesNotMatch with what S3 puts in its body
+// for the client to compare its own signing with.
+func SignatureMismatch(accessKey, stringToSign, signature, canonicalRequest string) *DetailedError {
+	d := ErrSignatureDoesNotMatch.With("AWSAccessKeyId", accessKey, "StringToSign", stringToSign, "SignatureProvided", signature)
+	if canonicalRequest != "" {
+		d.Fields = append(d.Fields, Field{"CanonicalRequest", canonicalRequest})
+	}
+	return d
+}
+
+// PostFieldMissing is the error of a POST upload without a field it needs.
+func PostFieldMissing(name string) *DetailedError {
+	return ErrInvalidArgument.WithMessage("Bucket POST must contain a field named '"+name+"'.  If it is specified, please check the order of the fields.").
+		With("ArgumentName", name, "ArgumentValue", "")
+}

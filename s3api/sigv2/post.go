@@ -6,10 +6,6 @@ import (
 	"github.com/strata-storage/strata/s3api/s3err"
 )
 
-func postFieldMissing(name string) error {
-	return s3err.ErrInvalidArgument.WithMessage("Bucket POST must contain a field named '" + name + "'.  If it is specified, please check the order of the fields.")
-}
-
 // IsPost reports whether a POST form (lower-cased field names) is signed
 // with V2: it has AWSAccessKeyId or signature and none of SigV4's fields.
 func IsPost(form map[string]string) bool {
@@ -35,22 +31,22 @@ var PostExempt = []string{"awsaccesskeyid", "signature"}
 func (v *Verifier) VerifyPost(form map[string]string) (accessKey string, err error) {
 	accessKey = form["awsaccesskeyid"]
 	if accessKey == "" {
-		return "", postFieldMissing("AWSAccessKeyId")
+		return "", s3err.PostFieldMissing("AWSAccessKeyId")
 	}
 	policy := form["policy"]
 	if policy == "" {
-		return "", postFieldMissing("policy")
+		return "", s3err.PostFieldMissing("policy")
 	}
 	sig := form["signature"]
 	if sig == "" {
-		return "", postFieldMissing("signature")
+		return "", s3err.PostFieldMissing("signature")
 	}
 	secret, ok := v.Lookup(accessKey)
 	if !ok {
 		return "", s3err.ErrInvalidAccessKeyID
 	}
 	if !hmac.Equal([]byte(Sign(secret, policy)), []byte(sig)) {
-		return "", s3err.ErrSignatureDoesNotMatch
+		return "", s3err.SignatureMismatch(accessKey, policy, sig, "")
 	}
 	return accessKey, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +20,9 @@ const maxPolicy = 64 << 10
 
 var errInvalidPolicy = &s3err.APIError{Code: "InvalidPolicyDocument", Status: 400, Message: "The content of the form does not meet the conditions specified in the policy document."}
 
-func postFieldMissing(name string) error {
-	return s3err.ErrInvalidArgument.WithMessage("Bucket POST must contain a field named '" + name + "'.  If it is specified, please check the order of the fields.")
-}
+// postAuthFields are the form fields of a SigV4 POST, in the order they
+// are checked.
+var postAuthFields = []string{"x-amz-algorithm", "x-amz-credential", "x-amz-signature", "x-amz-date", "policy"}
 
 // VerifyPost authenticates a browser-based POST upload (SigV4 form fields).
 // form maps lower-cased field names to values. It checks x-amz-algorithm,
@@ -30,25 +31,20 @@ func postFieldMissing(name string) error {
 // access key; "" and no error means a form without any authentication
 // (anonymous). The policy's content is checked by CheckPostPolicy.
 func (v *Verifier) VerifyPost(form map[string]string) (accessKey string, err error) {
-	sig, hasSig := form["x-amz-signature"]
-	_, hasCred := form["x-amz-credential"]
-	_, hasAlg := form["x-amz-algorithm"]
-	switch {
-	case !hasSig && !hasCred && !hasAlg:
-		if _, v2 := form["awsaccesskeyid"]; v2 {
-			return "", s3err.ErrUnsupportedSignature
-		}
-		if _, ok := form["signature"]; ok {
-			return "", s3err.ErrUnsupportedSignature
-		}
-		return "", nil
-	case !hasAlg:
-		return "", postFieldMissing("x-amz-algorithm")
-	case !hasCred:
-		return "", postFieldMissing("x-amz-credential")
-	case !hasSig:
-		return "", postFieldMissing("x-amz-signature")
+	// An empty field counts as a missing one.
+	has := func(name string) bool { return form[name] != "" }
+	if !slices.ContainsFunc(postAuthFields[:4], has) && (has("awsaccesskeyid") || has("signature")) {
+		return "", s3err.ErrUnsupportedSignature // a V2 form
 	}
+	if !slices.ContainsFunc(postAuthFields, has) {
+		return "", nil
+	}
+	for _, f := range postAuthFields {
+		if !has(f) {
+			return "", s3err.PostFieldMissing(f)
+		}
+	}
+	sig := form["x-amz-signature"]
 	if form["x-amz-algorithm"] != Algorithm {
 		return "", s3err.ErrInvalidArgument.WithMessage(`X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`)
 	}
@@ -56,28 +52,21 @@ func (v *Verifier) VerifyPost(form map[string]string) (accessKey string, err err
 	if err != nil {
 		return "", s3err.ErrInvalidArgument.WithMessage("Error parsing the X-Amz-Credential parameter; " + err.Error())
 	}
-	date, ok := form["x-amz-date"]
-	if !ok {
-		return "", postFieldMissing("x-amz-date")
-	}
-	t, err := time.Parse(iso8601Basic, date)
+	t, err := time.Parse(iso8601Basic, form["x-amz-date"])
 	if err != nil {
 		return "", s3err.ErrInvalidArgument.WithMessage(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
 	}
 	if t.Format(yyyymmdd) != cred.date {
 		return "", s3err.ErrInvalidArgument.WithMessage("Invalid credential date. Date is not the same as X-Amz-Date.")
 	}
-	policy, ok := form["policy"]
-	if !ok || policy == "" {
-		return "", postFieldMissing("policy")
-	}
+	policy := form["policy"]
 	secret, ok := v.Lookup(cred.accessKey)
 	if !ok {
 		return "", s3err.ErrInvalidAccessKeyID
 	}
 	want := hex.EncodeToString(hmacSHA256(SigningKey(secret, cred.date, cred.region, service), policy))
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(sig))) {
-		return "", s3err.ErrSignatureDoesNotMatch
+		return "", s3err.SignatureMismatch(cred.accessKey, policy, sig, "")
 	}
 	return cred.accessKey, nil
 }
@@ -108,17 +97,20 @@ func (p Policy) CheckSize(n int64) error {
 
 // exemptPostField reports whether a form field may be absent from the
 // policy's conditions. AWS exempts x-amz-signature, file, policy and
-// x-ignore-*. Two more are exempt because the caller, not the client, puts
-// them in the form: bucket (taken from the request, there so that a bucket
-// condition can be checked) and filename (the name of the file part, for
-// ${filename} in the key).
+// x-ignore-*. filename is exempt too: the caller puts it in the form (the
+// name of the file part, for ${filename} in the key). bucket is not: the
+// caller sets it to the request's bucket, and AWS wants a condition on it.
 func exemptPostField(name string) bool {
 	switch name {
-	case "x-amz-signature", "file", "policy", "bucket", "filename":
+	case "x-amz-signature", "file", "policy", "filename":
 		return true
 	}
 	return strings.HasPrefix(name, "x-ignore-")
 }
+
+func invalidPolicy(msg string) error { return errInvalidPolicy.WithMessage("Invalid Policy: " + msg) }
+
+var errPolicyJSON = invalidPolicy("Invalid JSON.")
 
 // CheckPostPolicy decodes a base64 POST policy document and checks it
 // against the form (lower-cased field names to values, with "bucket" set by
@@ -126,60 +118,74 @@ func exemptPostField(name string) bool {
 // at time now: the expiration, every condition (eq, starts-with, the
 // {"field": "value"} form and content-length-range) and that every form
 // field is covered by a condition. The content-length-range is returned in
-// the Policy for the caller to enforce on the file.
+// the Policy for the caller to enforce on the file. The messages are AWS's.
 func CheckPostPolicy(policyB64 string, form map[string]string, now time.Time) (Policy, error) {
 	var p Policy
 	if len(policyB64) > maxPolicy {
-		return p, errInvalidPolicy.WithMessage("Invalid Policy: Policy document is too large.")
+		return p, invalidPolicy("Policy document is too large.")
 	}
 	raw, err := base64.StdEncoding.DecodeString(policyB64)
 	if err != nil {
-		return p, errInvalidPolicy.WithMessage("Invalid Policy: Invalid 'Policy' value: it is not valid base64.")
+		return p, invalidPolicy("invalid Base64 encoding.")
 	}
-	var doc struct {
-		Expiration *string           `json:"expiration"`
-		Conditions []json.RawMessage `json:"conditions"`
-	}
+	var doc map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&doc); err != nil || dec.More() {
-		return p, errInvalidPolicy.WithMessage("Invalid Policy: Invalid JSON.")
+	if err := dec.Decode(&doc); err != nil || dec.More() || doc == nil {
+		return p, errPolicyJSON
 	}
-	if doc.Expiration == nil {
-		return p, errInvalidPolicy.WithMessage("Invalid Policy: Policy missing expiration.")
+	for name := range doc {
+		if name != "expiration" && name != "conditions" {
+			return p, invalidPolicy(fmt.Sprintf("Unexpected: %q", name))
+		}
 	}
-	exp, err := time.Parse(time.RFC3339Nano, *doc.Expiration)
+	expRaw, ok := doc["expiration"]
+	if !ok {
+		return p, invalidPolicy("Policy missing expiration.")
+	}
+	var expStr string
+	if json.Unmarshal(expRaw, &expStr) != nil {
+		return p, errPolicyJSON
+	}
+	exp, err := time.Parse(time.RFC3339Nano, expStr)
 	if err != nil {
-		return p, errInvalidPolicy.WithMessage("Invalid Policy: Invalid 'expiration' value: '" + truncate(*doc.Expiration) + "'")
+		return p, invalidPolicy("Invalid 'expiration' value: '" + truncate(expStr) + "'")
 	}
 	p.Expiration = exp
-	if doc.Conditions == nil {
-		return p, errInvalidPolicy.WithMessage("Invalid Policy: Policy missing conditions.")
+	condRaw, ok := doc["conditions"]
+	if !ok {
+		return p, invalidPolicy("Policy missing conditions.")
+	}
+	var conditions []json.RawMessage
+	if json.Unmarshal(condRaw, &conditions) != nil {
+		return p, invalidPolicy("Invalid 'conditions' value: must be a List.")
+	}
+	var conds []condition
+	for _, c := range conditions {
+		cd, err := parseCondition(c)
+		if err != nil {
+			return p, err
+		}
+		conds = append(conds, cd)
 	}
 	if now.After(exp) {
 		return p, s3err.ErrAccessDenied.WithMessage("Invalid according to Policy: Policy expired.")
 	}
 	covered := map[string]bool{}
-	for _, c := range doc.Conditions {
-		conds, err := parseCondition(c)
-		if err != nil {
-			return p, err
-		}
-		for _, cd := range conds {
-			switch cd.op {
-			case "content-length-range":
-				p.HasLengthRange, p.MinLength, p.MaxLength = true, cd.min, cd.max
-				continue
-			case "eq":
-				if form[cd.field] != cd.value {
-					return p, cd.failed()
-				}
-			case "starts-with":
-				if !strings.HasPrefix(form[cd.field], cd.value) {
-					return p, cd.failed()
-				}
+	for _, cd := range conds {
+		switch cd.op {
+		case "content-length-range":
+			p.HasLengthRange, p.MinLength, p.MaxLength = true, cd.min, cd.max
+			continue
+		case "eq":
+			if !cd.ok || form[cd.field] != cd.value {
+				return p, cd.failed()
 			}
-			covered[cd.field] = true
+		case "starts-with":
+			if !cd.ok || !cd.startsWith(form[cd.field]) {
+				return p, cd.failed()
+			}
 		}
+		covered[cd.field] = true
 	}
 	var extra []string
 	for name := range form {
@@ -200,59 +206,89 @@ type condition struct {
 	field    string // lower-case, without the $
 	value    string
 	min, max int64
+	// ok is false for a field named without its $: the condition then
+	// fails, as it does on S3.
+	ok   bool
+	text string // the condition as S3 quotes it in its error
 }
 
 func (c condition) failed() error {
-	return s3err.ErrAccessDenied.WithMessage(`Invalid according to Policy: Policy Condition failed: ["` + c.op + `", "$` + c.field + `", "` + truncate(c.value) + `"]`)
+	return s3err.ErrAccessDenied.WithMessage("Invalid according to Policy: Policy Condition failed: " + truncate(c.text))
 }
 
-func invalidCondition(raw json.RawMessage) error {
-	return errInvalidPolicy.WithMessage("Invalid Policy: Invalid Condition: " + truncate(string(raw)))
+// startsWith reports whether a starts-with condition holds for v. A
+// Content-Type may be a comma-separated list: each one must start so.
+func (c condition) startsWith(v string) bool {
+	if c.field != "content-type" {
+		return strings.HasPrefix(v, c.value)
+	}
+	for t := range strings.SplitSeq(v, ",") {
+		if !strings.HasPrefix(strings.TrimSpace(t), c.value) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseCondition parses ["eq", "$f", "v"], ["starts-with", "$f", "v"],
-// ["content-length-range", min, max] or {"f": "v", ...}.
-func parseCondition(raw json.RawMessage) ([]condition, error) {
+// ["content-length-range", min, max] or {"f": "v"}.
+func parseCondition(raw json.RawMessage) (condition, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 0 && raw[0] == '{' {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, invalidCondition(raw)
+			return condition{}, errPolicyJSON
 		}
-		conds := make([]condition, 0, len(m))
+		if len(m) != 1 {
+			return condition{}, invalidPolicy("Invalid Simple-Condition: Simple-Conditions must have exactly one property specified.")
+		}
 		for k, v := range m {
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, invalidCondition(raw)
+				return condition{}, invalidPolicy("Invalid Simple-Condition: value must be a string.")
 			}
-			conds = append(conds, condition{op: "eq", field: strings.ToLower(strings.TrimPrefix(k, "$")), value: s})
+			name := strings.TrimPrefix(k, "$")
+			return condition{op: "eq", field: strings.ToLower(name), value: s, ok: true,
+				text: `["eq", "$` + name + `", "` + s + `"]`}, nil
 		}
-		return conds, nil
 	}
 	var a []json.RawMessage
-	if err := json.Unmarshal(raw, &a); err != nil || len(a) != 3 {
-		return nil, invalidCondition(raw)
+	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &a) != nil {
+		return condition{}, invalidPolicy("Invalid condition test: must be a List or Object.")
+	}
+	if len(a) == 0 {
+		return condition{}, invalidPolicy("Invalid Condition: missing operation identifier.")
 	}
 	var op string
 	if err := json.Unmarshal(a[0], &op); err != nil {
-		return nil, invalidCondition(raw)
+		return condition{}, errPolicyJSON
 	}
-	switch op = strings.ToLower(op); op {
+	switch lop := strings.ToLower(op); lop {
 	case "eq", "starts-with":
-		var field, value string
-		if json.Unmarshal(a[1], &field) != nil || json.Unmarshal(a[2], &value) != nil || !strings.HasPrefix(field, "$") || len(field) < 2 {
-			return nil, invalidCondition(raw)
+		if len(a) != 3 {
+			return condition{}, invalidPolicy("Invalid " + op + ": wrong number of arguments.")
 		}
-		return []condition{{op: op, field: strings.ToLower(field[1:]), value: value}}, nil
+		var field, value string
+		if json.Unmarshal(a[1], &field) != nil || json.Unmarshal(a[2], &value) != nil {
+			return condition{}, errPolicyJSON
+		}
+		name, ok := strings.CutPrefix(field, "$")
+		return condition{op: lop, field: strings.ToLower(name), value: value, ok: ok && name != "", text: string(raw)}, nil
 	case "content-length-range":
+		if len(a) != 3 {
+			return condition{}, invalidPolicy("Invalid " + op + ": wrong number of arguments.")
+		}
 		lo, ok1 := jsonInt(a[1])
 		hi, ok2 := jsonInt(a[2])
-		if !ok1 || !ok2 || lo < 0 || hi < lo {
-			return nil, invalidCondition(raw)
+		if !ok1 || !ok2 {
+			return condition{}, errPolicyJSON
 		}
-		return []condition{{op: op, min: lo, max: hi}}, nil
+		if hi < lo {
+			return condition{}, invalidPolicy("Invalid content-length-range: the minimum is greater than the maximum.")
+		}
+		return condition{op: lop, min: lo, max: hi}, nil
 	}
-	return nil, invalidCondition(raw)
+	return condition{}, invalidPolicy("Invalid Condition: unknown operation '" + op + "'.")
 }
 
 // jsonInt reads a non-negative integer written as a JSON number or string.

@@ -63,6 +63,13 @@ func TestVerifyPostAWSExample(t *testing.T) {
 		{"no policy", func(f map[string]string) { delete(f, "policy") }, "InvalidArgument"},
 		{"no signature", func(f map[string]string) { delete(f, "x-amz-signature") }, "InvalidArgument"},
 		{"no date", func(f map[string]string) { delete(f, "x-amz-date") }, "InvalidArgument"},
+		{"empty policy", func(f map[string]string) { f["policy"] = "" }, "InvalidArgument"},
+		{"empty algorithm", func(f map[string]string) { f["x-amz-algorithm"] = "" }, "InvalidArgument"},
+		{"only a policy", func(f map[string]string) {
+			for _, k := range []string{"x-amz-algorithm", "x-amz-credential", "x-amz-signature", "x-amz-date"} {
+				f[k] = ""
+			}
+		}, "InvalidArgument"},
 	}
 	for _, c := range cases {
 		f := examplePostForm()
@@ -71,7 +78,7 @@ func TestVerifyPostAWSExample(t *testing.T) {
 			t.Errorf("%s: got %v, want %s", c.name, err, c.code)
 		}
 	}
-	if ak, err := v.VerifyPost(map[string]string{"key": "k"}); ak != "" || err != nil {
+	if ak, err := v.VerifyPost(map[string]string{"key": "k", "policy": "", "x-amz-signature": ""}); ak != "" || err != nil {
 		t.Errorf("anonymous form: %q, %v", ak, err)
 	}
 	if _, err := v.VerifyPost(map[string]string{"key": "k", "awsaccesskeyid": "AK", "signature": "x", "policy": "p"}); err != s3err.ErrUnsupportedSignature {
@@ -115,11 +122,30 @@ func TestCheckPostPolicy(t *testing.T) {
 		{name: "no expiration", policy: policy(`{"conditions": []}`), code: "InvalidPolicyDocument"},
 		{name: "bad expiration", policy: policy(`{"expiration": "tomorrow", "conditions": []}`), code: "InvalidPolicyDocument"},
 		{name: "no conditions", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z"}`), code: "InvalidPolicyDocument"},
-		{name: "unknown operator", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["ends-with", "$key", "x"]]}`), code: "InvalidPolicyDocument"},
+		{name: "unknown operator", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["ends-with", "$key", "x"]]}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid Condition: unknown operation 'ends-with'."},
 		{name: "short condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq", "$key"]]}`), code: "InvalidPolicyDocument"},
-		{name: "field without $", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq", "key", "x"]]}`), code: "InvalidPolicyDocument"},
-		{name: "number as value", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [{"key": 1}]}`), code: "InvalidPolicyDocument"},
+		{name: "field without $", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq","key","<k>"]]}`), code: "AccessDenied",
+			msg: `Invalid according to Policy: Policy Condition failed: ["eq","key","<k>"]`},
+		{name: "number as value", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [{"key": 1}]}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid Simple-Condition: value must be a string."},
+		{name: "two-field simple condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [{"key": "k", "acl": "private"}]}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid Simple-Condition: Simple-Conditions must have exactly one property specified."},
 		{name: "bad range", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["content-length-range", 10, 1]]}`), code: "InvalidPolicyDocument"},
+		{name: "range not a number", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["content-length-range", 10, false]]}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid JSON."},
+		{name: "unexpected field", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [], "extra": 1}`), code: "InvalidPolicyDocument",
+			msg: `Invalid Policy: Unexpected: "extra"`},
+		{name: "conditions not a list", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": true}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid 'conditions' value: must be a List."},
+		{name: "condition not a list", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [true]}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid condition test: must be a List or Object."},
+		{name: "empty condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [[]]}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid Condition: missing operation identifier."},
+		{name: "long condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq", "$key", "k", "x"]]}`), code: "InvalidPolicyDocument",
+			msg: "Invalid Policy: Invalid eq: wrong number of arguments."},
+		{name: "no bucket condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq", "$key", "k"]]}`),
+			change: func(f map[string]string) { f["bucket"] = "b" }, code: "AccessDenied", msg: "Invalid according to Policy: Extra input fields: bucket"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -131,6 +157,9 @@ func TestCheckPostPolicy(t *testing.T) {
 			if c.policy != "" {
 				pol = c.policy
 				f = map[string]string{"key": "k"}
+				if c.change != nil {
+					c.change(f)
+				}
 			}
 			now := examplePostTime
 			if !c.now.IsZero() {

@@ -197,9 +197,10 @@ func (v *Verifier) verifyHeader(r *http.Request) (*Result, error) {
 	}
 	s := newSigning(secret, t, a.cred.region)
 	creq := canonicalRequest(r, canonicalQuery(r.URL.RawQuery, false), a.signedHeaders, payloadHash)
-	sig := s.sign(stringToSign(s.date, s.scope, creq))
+	sts := stringToSign(s.date, s.scope, creq)
+	sig := s.sign(sts)
 	if !hmac.Equal([]byte(sig), []byte(a.signature)) {
-		return nil, s3err.ErrSignatureDoesNotMatch
+		return nil, s3err.SignatureMismatch(a.cred.accessKey, sts, a.signature, creq)
 	}
 	s.prev = sig
 	return payload(r, a.cred.accessKey, mode, payloadHash, s)
@@ -271,9 +272,10 @@ func (v *Verifier) verifyQuery(r *http.Request) (*Result, error) {
 	}
 	s := newSigning(secret, t, cred.region)
 	creq := canonicalRequest(r, canonicalQuery(r.URL.RawQuery, true), signed, payloadHash)
-	sig := s.sign(stringToSign(s.date, s.scope, creq))
+	sts := stringToSign(s.date, s.scope, creq)
+	sig := s.sign(sts)
 	if !hmac.Equal([]byte(sig), []byte(strings.ToLower(signature))) {
-		return nil, s3err.ErrSignatureDoesNotMatch
+		return nil, s3err.SignatureMismatch(cred.accessKey, sts, signature, creq)
 	}
 	return payload(r, cred.accessKey, mode, payloadHash, s)
 }

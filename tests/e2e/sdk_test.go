@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
@@ -955,9 +956,27 @@ func testCORS(t *testing.T, s *server, c *s3.Client) {
 	if resp.StatusCode != 403 {
 		t.Errorf("preflight with a method not allowed: HTTP %d, want 403", resp.StatusCode)
 	}
+	resp = preflight("https://app.example.com", "put") // methods are case-sensitive
+	if resp.StatusCode != 400 {
+		t.Errorf("preflight with an invalid method: HTTP %d, want 400", resp.StatusCode)
+	}
+
+	// A configuration whose Content-MD5 does not match is refused.
+	doc := []byte(`<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`)
+	other := md5.Sum([]byte("other"))
+	r := s.do(t, rawReq{method: "PUT", target: "/" + b + "?cors", body: doc,
+		header: http.Header{"Content-Md5": {base64.StdEncoding.EncodeToString(other[:])}}})
+	wantRaw(t, "PutBucketCors with a wrong Content-MD5", r, 400, "BadDigest")
+	r = s.do(t, rawReq{method: "PUT", target: "/" + b + "?cors", body: doc, header: http.Header{"Content-Md5": {"not base64"}}})
+	wantRaw(t, "PutBucketCors with a bad Content-MD5", r, 400, "InvalidDigest")
+	got, err = c.GetBucketCors(ctx, &s3.GetBucketCorsInput{Bucket: aws.String(b)})
+	must(t, err, "GetBucketCors")
+	if len(got.CORSRules) != 1 || !slices.Equal(got.CORSRules[0].AllowedOrigins, rule.AllowedOrigins) {
+		t.Errorf("GetBucketCors after refused puts = %+v", got.CORSRules)
+	}
 
 	// A signed GET with Origin gets the CORS headers too.
-	r := s.do(t, rawReq{method: "GET", target: "/" + b + "/obj", header: http.Header{"Origin": {"https://app.example.com"}}})
+	r = s.do(t, rawReq{method: "GET", target: "/" + b + "/obj", header: http.Header{"Origin": {"https://app.example.com"}}})
 	if r.Status != 200 || r.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
 		!strings.Contains(strings.ToLower(r.Header.Get("Access-Control-Expose-Headers")), "etag") {
 		t.Errorf("GET with Origin: HTTP %d headers %v", r.Status, r.Header)
@@ -1052,6 +1071,7 @@ func testPostObject(t *testing.T, s *server, c *s3.Client) {
 		t.Fatalf("POST upload: %s", r)
 	}
 	var pr struct {
+		XMLName                     xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ PostResponse"`
 		Bucket, Key, ETag, Location string
 	}
 	if err := xml.Unmarshal(r.Body, &pr); err != nil || pr.Key != "uploads/upload.bin" || pr.Bucket != b {
@@ -1076,7 +1096,70 @@ func testPostObject(t *testing.T, s *server, c *s3.Client) {
 	fields2[0] = [2]string{"key", "uploads/tampered.bin"}
 	r = s.postObject(t, b, postForm{fields: fields2, file: data, policy: policy(), tamper: true})
 	wantRaw(t, "POST tampered policy", r, 403, "SignatureDoesNotMatch")
+	if !bytes.Contains(r.Body, []byte("<AWSAccessKeyId>"+defaultSigner().access+"</AWSAccessKeyId>")) {
+		t.Errorf("POST tampered policy: the error names no access key:\n%s", r.Body)
+	}
 	wantNoObject(t, c, b, "uploads/tampered.bin")
+
+	// The header fields, and a checksum checked against the file.
+	sum := sha256.Sum256(data)
+	sum64 := base64.StdEncoding.EncodeToString(sum[:])
+	headerFields := [][2]string{
+		{"key", "uploads/headers.bin"},
+		{"Content-Type", "image/png"},
+		{"Content-Language", "de-CH"},
+		{"x-amz-website-redirect-location", "/elsewhere.html"},
+		{"x-amz-checksum-sha256", sum64},
+	}
+	headerPolicy := func() map[string]any {
+		p := policy()
+		p["conditions"] = append(p["conditions"].([]any)[:3:3],
+			map[string]string{"Content-Language": "de-CH"},
+			map[string]string{"x-amz-website-redirect-location": "/elsewhere.html"},
+			[]any{"starts-with", "$x-amz-checksum-sha256", ""})
+		return p
+	}
+	r = s.postObject(t, b, postForm{fields: headerFields, file: data, policy: headerPolicy()})
+	wantRaw(t, "POST with header fields", r, 204, "")
+	h, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b), Key: aws.String("uploads/headers.bin"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err, "HeadObject of the POSTed object")
+	if aws.ToString(h.ContentLanguage) != "de-CH" || aws.ToString(h.WebsiteRedirectLocation) != "/elsewhere.html" || aws.ToString(h.ChecksumSHA256) != sum64 {
+		t.Errorf("POSTed object: Content-Language %q, redirect %q, SHA-256 %q", aws.ToString(h.ContentLanguage),
+			aws.ToString(h.WebsiteRedirectLocation), aws.ToString(h.ChecksumSHA256))
+	}
+	wrong := slices.Clone(headerFields)
+	wrong[0] = [2]string{"key", "uploads/wrong-sum.bin"}
+	wrong[4] = [2]string{"x-amz-checksum-sha256", base64.StdEncoding.EncodeToString(make([]byte, 32))}
+	r = s.postObject(t, b, postForm{fields: wrong, file: data, policy: headerPolicy()})
+	wantRaw(t, "POST with a wrong checksum", r, 400, "BadDigest")
+	wantNoObject(t, c, b, "uploads/wrong-sum.bin")
+	wrong[4] = [2]string{"x-amz-checksum-sha3", sum64}
+	sha3Policy := headerPolicy()
+	sha3Policy["conditions"] = append(sha3Policy["conditions"].([]any), []any{"starts-with", "$x-amz-checksum-sha3", ""})
+	r = s.postObject(t, b, postForm{fields: wrong, file: data, policy: sha3Policy})
+	wantRaw(t, "POST with an unknown checksum", r, 400, "InvalidRequest")
+	wantNoObject(t, c, b, "uploads/wrong-sum.bin")
+
+	// A policy must hold a condition on the bucket.
+	noBucket := policy()
+	noBucket["conditions"] = noBucket["conditions"].([]any)[1:]
+	fields4 := slices.Clone(fields)
+	fields4[0] = [2]string{"key", "uploads/no-bucket.bin"}
+	r = s.postObject(t, b, postForm{fields: fields4, file: data, policy: noBucket})
+	wantRaw(t, "POST policy without a bucket condition", r, 403, "AccessDenied")
+	if !strings.Contains(r.Message, "Extra input fields: bucket") {
+		t.Errorf("POST policy without a bucket condition: %s", r)
+	}
+	wantNoObject(t, c, b, "uploads/no-bucket.bin")
+
+	// A POST to a bucket that is not a form.
+	resp, err := s.HTTPClient().Post(s.URL+"/"+b, "application/json", strings.NewReader("{}"))
+	must(t, err, "POST JSON")
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 412 || !bytes.Contains(rb, []byte("<Condition>Bucket POST must be of the enclosure-type multipart/form-data</Condition>")) {
+		t.Errorf("POST JSON to a bucket: HTTP %d\n%s", resp.StatusCode, rb)
+	}
 
 	// Too large for content-length-range.
 	fields3 := slices.Clone(fields)
