@@ -54,8 +54,10 @@ func toAPIError(err error) *s3err.APIError {
 	var be *backends.Error
 	if errors.As(err, &be) {
 		if ae, ok := kindErrors[be.Kind]; ok {
-			if be.Kind == backends.Internal || be.Kind == backends.NoSuchBucket || be.Kind == backends.NoSuchKey || be.Kind == backends.NoSuchUpload ||
-				be.Kind == backends.NoSuchVersion || be.Kind == backends.MethodNotAllowed {
+			// These answer S3's own words, whatever the backend said.
+			switch be.Kind {
+			case backends.Internal, backends.NoSuchBucket, backends.NoSuchKey, backends.NoSuchUpload,
+				backends.NoSuchVersion, backends.MethodNotAllowed, backends.InvalidPart:
 				return ae
 			}
 			if be.Msg != "" {

@@ -34,7 +34,7 @@ var (
 	ErrInvalidBucketName                 = &APIError{"InvalidBucketName", 400, "The specified bucket is not valid."}
 	ErrInvalidDigest                     = &APIError{"InvalidDigest", 400, "The Content-MD5 or checksum value that you specified is not valid."}
 	ErrInvalidObjectName                 = &APIError{"InvalidObjectName", 400, "The specified object name is not valid."}
-	ErrInvalidPart                       = &APIError{"InvalidPart", 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified ETag might not have matched the uploaded part's ETag."}
+	ErrInvalidPart                       = &APIError{"InvalidPart", 400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."}
 	ErrInvalidPartOrder                  = &APIError{"InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."}
 	ErrInvalidRange                      = &APIError{"InvalidRange", 416, "The requested range is not satisfiable"}
 	ErrInvalidRequest                    = &APIError{"InvalidRequest", 400, "Invalid Request."}
@@ -49,7 +49,7 @@ var (
 	ErrNoSuchCORSConfiguration           = &APIError{"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"}
 	ErrNoSuchKey                         = &APIError{"NoSuchKey", 404, "The specified key does not exist."}
 	ErrNoSuchTagSet                      = &APIError{"NoSuchTagSet", 404, "The TagSet does not exist."}
-	ErrNoSuchUpload                      = &APIError{"NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."}
+	ErrNoSuchUpload                      = &APIError{"NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."}
 	ErrNotImplemented                    = &APIError{"NotImplemented", 501, "A header you provided implies functionality that is not implemented."}
 	ErrNotModified                       = &APIError{"NotModified", 304, "Not Modified."}
 	ErrPreconditionFailed                = &APIError{"PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold."}
