@@ -150,7 +150,7 @@ func (s *Server) listBuckets(q *request) {
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func (s *Server) createBucket(q *request) {
-	if err := checkUnsupportedHeaders(q.Header); err != nil {
+	if err := checkCreateBucketACL(q.Header); err != nil {
 		q.fail(err)
 		return
 	}
@@ -254,41 +254,6 @@ func (s *Server) getBucketLocation(q *request) {
 		loc = "" // as AWS answers for us-east-1
 	}
 	writeXML(q.w, http.StatusOK, result{NS: s3NS, Location: loc})
-}
-
-// getACL answers the only ACL Strata has: the owner's full control.
-func (s *Server) getACL(q *request, bucket bool) {
-	var err error
-	if bucket {
-		_, err = s.gw.HeadBucket(q.ctx(), q.bucket())
-	} else {
-		_, err = s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
-	}
-	if err != nil {
-		q.fail(err)
-		return
-	}
-	type grantee struct {
-		XSI         string `xml:"xmlns:xsi,attr"`
-		Type        string `xml:"xsi:type,attr"`
-		ID          string `xml:"ID"`
-		DisplayName string `xml:"DisplayName"`
-	}
-	type grant struct {
-		Grantee    grantee `xml:"Grantee"`
-		Permission string  `xml:"Permission"`
-	}
-	type result struct {
-		XMLName xml.Name `xml:"AccessControlPolicy"`
-		NS      string   `xml:"xmlns,attr"`
-		Owner   owner    `xml:"Owner"`
-		Grants  []grant  `xml:"AccessControlList>Grant"`
-	}
-	o := s.owner(q.info.AccessKey)
-	writeXML(q.w, http.StatusOK, result{NS: s3NS, Owner: o, Grants: []grant{{
-		Grantee:    grantee{XSI: "http://www.w3.org/2001/XMLSchema-instance", Type: "CanonicalUser", ID: o.ID, DisplayName: o.DisplayName},
-		Permission: "FULL_CONTROL",
-	}}})
 }
 
 // Bucket documents kept by the backend.

@@ -71,7 +71,7 @@ func metaFromHeaders(h http.Header) (backends.Meta, error) {
 	if err := setRedirect(&m, h); err != nil {
 		return m, err
 	}
-	if err := checkUnsupportedHeaders(h); err != nil {
+	if err := checkACLHeaders(h); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -108,20 +108,6 @@ func setRedirect(m *backends.Meta, h http.Header) error {
 		m.Sys = map[string]string{}
 	}
 	m.Sys[sysRedirect] = v
-	return nil
-}
-
-// checkUnsupportedHeaders refuses requests for features Strata does not
-// have yet, rather than ignoring them.
-func checkUnsupportedHeaders(h http.Header) error {
-	if acl := h.Get("x-amz-acl"); acl != "" && acl != "private" && acl != "bucket-owner-full-control" {
-		return s3err.ErrNotImplemented.WithMessage("Canned ACLs other than private are not implemented.")
-	}
-	for _, name := range []string{"x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control"} {
-		if h.Get(name) != "" {
-			return s3err.ErrNotImplemented.WithMessage("ACL grants are not implemented.")
-		}
-	}
 	return nil
 }
 

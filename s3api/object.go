@@ -546,7 +546,7 @@ func (s *Server) copyObject(q *request) {
 		q.fail(s3err.ErrInvalidArgument.WithMessage("Unknown tagging directive."))
 		return
 	}
-	if err := checkUnsupportedHeaders(q.Header); err != nil {
+	if err := checkACLHeaders(q.Header); err != nil {
 		q.fail(err)
 		return
 	}

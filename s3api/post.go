@@ -141,6 +141,9 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	for k, v := range userMeta {
 		h[k] = v
 	}
+	if v, ok := form["acl"]; ok {
+		h.Set("x-amz-acl", v)
+	}
 	meta, err := metaFromHeaders(h)
 	if err != nil {
 		fail(err)

@@ -345,6 +345,8 @@ func (s *Server) routeBucket(q *request) {
 			s.getBucketVersioning(q)
 		case q.has("acl"):
 			s.getACL(q, true)
+		case q.has("ownershipControls"):
+			s.getBucketOwnershipControls(q)
 		case q.has("policy"):
 			s.checkBucketThen(q, notConfigured("NoSuchBucketPolicy", "The bucket policy does not exist"))
 		case q.has("lifecycle"):
@@ -378,6 +380,10 @@ func (s *Server) routeBucket(q *request) {
 			s.putBucketTagging(q)
 		case q.has("encryption"):
 			s.putBucketEncryption(q)
+		case q.has("acl"):
+			s.putACL(q, true)
+		case q.has("ownershipControls"):
+			s.putBucketOwnershipControls(q)
 		case hasOtherSubresource(q):
 			q.fail(s3err.ErrNotImplemented)
 		default:
@@ -391,6 +397,8 @@ func (s *Server) routeBucket(q *request) {
 			s.deleteBucketTagging(q)
 		case q.has("encryption"):
 			s.deleteBucketEncryption(q)
+		case q.has("ownershipControls"):
+			s.checkBucketThen(q, errOwnershipNotSupported)
 		case hasOtherSubresource(q):
 			q.fail(s3err.ErrNotImplemented)
 		default:
@@ -445,6 +453,8 @@ func (s *Server) routeObject(q *request) {
 			s.putObjectRetention(q)
 		case q.has("legal-hold"):
 			s.putObjectLegalHold(q)
+		case q.has("acl"):
+			s.putACL(q, false)
 		case hasOtherSubresource(q):
 			q.fail(s3err.ErrNotImplemented)
 		case q.Header.Get("x-amz-copy-source") != "":
