@@ -233,6 +233,12 @@ func (s *Server) headBucket(q *request) {
 
 func (s *Server) deleteBucket(q *request) {
 	if err := s.gw.DeleteBucket(q.ctx(), q.bucket()); err != nil {
+		if backends.Is(err, backends.NotEmpty) {
+			err = s3err.ErrBucketNotEmpty
+			if st, _ := s.versioningStatus(q.ctx(), q.bucket()); st != "" {
+				err = s3err.ErrBucketNotEmpty.WithMessage("The bucket you tried to delete is not empty. You must delete all versions in the bucket.")
+			}
+		}
 		q.fail(err)
 		return
 	}

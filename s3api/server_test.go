@@ -157,7 +157,16 @@ func TestBuckets(t *testing.T) {
 		t.Fatalf("ListBuckets: %s", r.body)
 	}
 	e.want(e.do("PUT", "/photos/x", []byte("1")), 200, "")
-	e.want(e.do("DELETE", "/photos", nil), 409, "BucketNotEmpty")
+	r = e.do("DELETE", "/photos", nil)
+	e.want(r, 409, "BucketNotEmpty")
+	if !bytes.Contains(r.body, []byte("<Message>The bucket you tried to delete is not empty</Message>")) {
+		t.Fatalf("BucketNotEmpty in the backend's words: %s", r.body)
+	}
+	r = e.do("PUT", "/photos/"+strings.Repeat("k", 1025), []byte("1"))
+	e.want(r, 400, "KeyTooLongError")
+	if !bytes.Contains(r.body, []byte("<Message>Your key is too long.</Message>")) {
+		t.Fatalf("KeyTooLongError in the backend's words: %s", r.body)
+	}
 	e.want(e.do("DELETE", "/photos/x", nil), 204, "")
 	e.want(e.do("DELETE", "/photos", nil), 204, "")
 	e.want(e.do("GET", "/photos?policy", nil), 404, "NoSuchBucket")

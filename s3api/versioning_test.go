@@ -281,7 +281,11 @@ func TestObjectVersionsAPI(t *testing.T) {
 		t.Fatalf("the store is listed: %s", r.body)
 	}
 	// A bucket with versions left is not empty.
-	e.want(e.do("DELETE", "/vbk", nil), 409, "BucketNotEmpty")
+	r = e.do("DELETE", "/vbk", nil)
+	e.want(r, 409, "BucketNotEmpty")
+	if !bytes.Contains(r.body, []byte("You must delete all versions in the bucket.")) {
+		t.Fatalf("BucketNotEmpty of a versioned bucket: %s", r.body)
+	}
 }
 
 func urlQuery(s string) string {

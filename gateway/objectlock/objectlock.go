@@ -158,7 +158,7 @@ func errWORM() error {
 }
 
 func errNoLockConfig() error {
-	return backends.Errorf(backends.InvalidRequest, "Bucket is missing Object Lock Configuration")
+	return backends.Errorf(backends.InvalidRequest, "Bucket is missing ObjectLockConfiguration")
 }
 
 // ---- forwarded interfaces ----

@@ -253,6 +253,7 @@ func TestFromHeaders(t *testing.T) {
 		{name: "crc32", h: header("x-amz-checksum-crc32", crc), want: Expect{Algorithm: CRC32, Value: crc}},
 		{name: "sha256 with sdk", h: header("x-amz-checksum-sha256", b64(make([]byte, 32)), "x-amz-sdk-checksum-algorithm", "sha256"), want: Expect{Algorithm: SHA256, Value: b64(make([]byte, 32))}},
 		{name: "two checksums", h: header("x-amz-checksum-crc32", crc, "x-amz-checksum-crc32c", crc), code: "InvalidRequest", msg: "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."},
+		{name: "two checksums, one bad", h: header("x-amz-checksum-crc32", "bad", "x-amz-checksum-crc32c", crc), code: "InvalidRequest", msg: "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."},
 		{name: "bad value", h: header("x-amz-checksum-crc32", "AAAA"), code: "InvalidRequest", msg: "Value for x-amz-checksum-crc32 header is invalid."},
 		{name: "not base64", h: header("x-amz-checksum-crc64nvme", "!!!!!!!!!!!="), code: "InvalidRequest", msg: "Value for x-amz-checksum-crc64nvme header is invalid."},
 		{name: "trailer", h: header("x-amz-trailer", "x-amz-checksum-crc32c"), want: Expect{Algorithm: CRC32C, Trailer: true}},

@@ -55,18 +55,22 @@ func FromHeaders(h http.Header) (Expect, error) {
 		}
 		e.ContentMD5 = b
 	}
+	// Two algorithms are refused before either value is looked at.
 	for _, alg := range Algorithms {
-		vs := h.Values(headerName(alg))
-		if len(vs) == 0 {
+		if len(h.Values(headerName(alg))) == 0 {
 			continue
 		}
 		if e.Algorithm != "" {
 			return Expect{}, errMultiple
 		}
-		if len(vs) > 1 || decode(alg, vs[0]) == nil {
-			return Expect{}, invalidValue(alg)
+		e.Algorithm = alg
+	}
+	if e.Algorithm != "" {
+		vs := h.Values(headerName(e.Algorithm))
+		if len(vs) > 1 || decode(e.Algorithm, vs[0]) == nil {
+			return Expect{}, invalidValue(e.Algorithm)
 		}
-		e.Algorithm, e.Value = alg, strings.TrimSpace(vs[0])
+		e.Value = strings.TrimSpace(vs[0])
 	}
 	for _, v := range h.Values("X-Amz-Trailer") {
 		for name := range strings.SplitSeq(v, ",") {
