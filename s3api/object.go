@@ -639,9 +639,11 @@ func (s *Server) copyObject(q *request) {
 		return
 	}
 
-	// Recompute the checksum the source had (when it covers the whole
-	// object) or the one the request asks for.
-	if alg == "" && info.ChecksumType == "FULL_OBJECT" {
+	// Recompute the checksum the source had, or the one the request asks
+	// for.
+	if alg == "" {
+		// A copy is one whole object: a composite checksum becomes
+		// the full-object checksum of the same algorithm, as on S3.
 		for a := range info.Checksums {
 			alg = a
 		}
@@ -791,7 +793,17 @@ func (s *Server) getObjectAttributes(q *request) {
 		res.ETag = info.ETag
 	}
 	if want["Checksum"] {
-		res.Checksum = toSums(info.Checksums, info.ChecksumType)
+		// A composite checksum comes without its "-<parts>" here: the
+		// part count is ObjectParts' TotalPartsCount (as minio-go
+		// expects of S3).
+		sums := map[string]string{}
+		for alg, v := range info.Checksums {
+			if i := strings.LastIndexByte(v, '-'); i > 0 && info.ChecksumType == "COMPOSITE" {
+				v = v[:i]
+			}
+			sums[alg] = v
+		}
+		res.Checksum = toSums(sums, info.ChecksumType)
 	}
 	if want["StorageClass"] {
 		res.StorageClass = info.StorageClass

@@ -59,6 +59,10 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 			return
 		}
 		name := part.FormName()
+		if name == "" {
+			fail(s3err.ErrMalformedPOSTRequest)
+			return
+		}
 		if strings.EqualFold(name, "file") {
 			file = part
 			form["filename"] = part.FileName()
@@ -187,6 +191,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 	}
 
 	setSSEHeaders(w.Header(), info.Meta, enc)
+	setChecksumHeaders(w.Header(), info.Checksums, info.ChecksumType)
 	setVersionID(w.Header(), info.VersionID)
 	w.Header().Set("ETag", quote(info.ETag))
 	loc := objectURL(r, bucket, key)

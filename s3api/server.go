@@ -229,7 +229,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 	}
 	if !backends.ValidBucketName(bucket) {
 		// Only a name that could exist reaches the backend.
-		if r.Method == http.MethodPut && key == "" && !hasOtherSubresource(req) {
+		if r.Method == http.MethodPut && key == "" && !hasOtherSubresource(req, nil) {
 			writeError(w, r, s3err.ErrInvalidBucketName)
 		} else {
 			writeError(w, r, s3err.ErrNoSuchBucket)
@@ -359,7 +359,7 @@ func (s *Server) routeBucket(q *request) {
 			s.checkBucketThen(q, notConfigured("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"))
 		case q.has("replication"):
 			s.checkBucketThen(q, notConfigured("ReplicationConfigurationNotFoundError", "The replication configuration was not found"))
-		case hasOtherSubresource(q):
+		case hasOtherSubresource(q, listExtensions):
 			q.fail(s3err.ErrNotImplemented)
 		case q.query("list-type") == "2":
 			s.listObjectsV2(q)
@@ -384,7 +384,7 @@ func (s *Server) routeBucket(q *request) {
 			s.putACL(q, true)
 		case q.has("ownershipControls"):
 			s.putBucketOwnershipControls(q)
-		case hasOtherSubresource(q):
+		case hasOtherSubresource(q, nil):
 			q.fail(s3err.ErrNotImplemented)
 		default:
 			s.createBucket(q)
@@ -399,7 +399,7 @@ func (s *Server) routeBucket(q *request) {
 			s.deleteBucketEncryption(q)
 		case q.has("ownershipControls"):
 			s.checkBucketThen(q, errOwnershipNotSupported)
-		case hasOtherSubresource(q):
+		case hasOtherSubresource(q, nil):
 			q.fail(s3err.ErrNotImplemented)
 		default:
 			s.deleteBucket(q)
@@ -432,7 +432,7 @@ func (s *Server) routeObject(q *request) {
 			s.getObjectLegalHold(q)
 		case q.has("acl"):
 			s.getACL(q, false)
-		case hasOtherSubresource(q):
+		case hasOtherSubresource(q, nil):
 			q.fail(s3err.ErrNotImplemented)
 		default:
 			s.getObject(q, false)
@@ -455,7 +455,7 @@ func (s *Server) routeObject(q *request) {
 			s.putObjectLegalHold(q)
 		case q.has("acl"):
 			s.putACL(q, false)
-		case hasOtherSubresource(q):
+		case hasOtherSubresource(q, nil):
 			q.fail(s3err.ErrNotImplemented)
 		case q.Header.Get("x-amz-copy-source") != "":
 			s.copyObject(q)
@@ -468,7 +468,7 @@ func (s *Server) routeObject(q *request) {
 			s.abortMultipartUpload(q)
 		case q.has("tagging"):
 			s.deleteObjectTagging(q)
-		case hasOtherSubresource(q):
+		case hasOtherSubresource(q, nil):
 			q.fail(s3err.ErrNotImplemented)
 		default:
 			s.deleteObject(q)
@@ -507,9 +507,16 @@ var knownParams = map[string]bool{
 	"content-type": true, "content-md5": true,
 }
 
-func hasOtherSubresource(q *request) bool {
+// listExtensions are listing parameters of other servers that a listing
+// may ignore: MinIO's metadata=true (minio-go's WithMetadata) asks for user
+// metadata in ListObjectsV2, which then comes without it.
+var listExtensions = map[string]bool{"metadata": true}
+
+// hasOtherSubresource reports whether q's query has a parameter that is
+// neither known nor in also.
+func hasOtherSubresource(q *request, also map[string]bool) bool {
 	for p := range q.URL.Query() {
-		if !knownParams[p] && !strings.HasPrefix(strings.ToLower(p), "x-amz-") {
+		if !knownParams[p] && !also[p] && !strings.HasPrefix(strings.ToLower(p), "x-amz-") {
 			return true
 		}
 	}

@@ -244,7 +244,6 @@ func (c *chunkedReader) finish() error {
 		got    = http.Header{}
 		sig    string
 		total  int
-		first  = true
 	)
 	for {
 		l, err := c.line()
@@ -261,17 +260,12 @@ func (c *chunkedReader) finish() error {
 			return errMalformedTrail
 		}
 		if len(l) == 0 {
-			// Some clients, and AWS's own example, put an empty line
-			// between the final chunk and the trailer section.
-			if first {
-				first = false
-				if _, err := c.src.Peek(1); err == nil {
-					continue
-				}
-			}
-			break
+			// Empty lines are skipped: some clients, and AWS's own
+			// example, put one between the final chunk and the
+			// trailer section; minio-go puts one before
+			// x-amz-trailer-signature. The section ends with the body.
+			continue
 		}
-		first = false
 		name, value, ok := strings.Cut(string(l), ":")
 		name = strings.ToLower(strings.TrimSpace(name))
 		value = strings.TrimSpace(value)

@@ -231,6 +231,10 @@ func TestAWSTrailerExample(t *testing.T) {
 		"with an empty line":     string(exampleChunks(exampleTrailerChunkSigs)) + "\r\n" + trailer,
 		"without the final CRLF": string(exampleChunks(exampleTrailerChunkSigs)) + strings.TrimSuffix(trailer, "\r\n"),
 		"with bare LFs":          string(exampleChunks(exampleTrailerChunkSigs)) + strings.ReplaceAll(trailer, "\r\n", "\n"),
+		// minio-go ends the checksum line with a bare LF and puts an
+		// empty line before the signature.
+		"as minio-go sends it": string(exampleChunks(exampleTrailerChunkSigs)) +
+			"x-amz-checksum-crc32c:" + exampleCRC32C + "\n\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n",
 	}
 	for name, body := range forms {
 		t.Run(name, func(t *testing.T) {

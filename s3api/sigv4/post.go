@@ -208,8 +208,10 @@ type condition struct {
 	min, max int64
 	// ok is false for a field named without its $: the condition then
 	// fails, as it does on S3.
-	ok   bool
-	text string // the condition as S3 quotes it in its error
+	ok bool
+	// text is the condition as S3 quotes it in its error, whatever the
+	// spacing of the policy: ["eq", "$key", "value"].
+	text string
 }
 
 func (c condition) failed() error {
@@ -273,7 +275,8 @@ func parseCondition(raw json.RawMessage) (condition, error) {
 			return condition{}, errPolicyJSON
 		}
 		name, ok := strings.CutPrefix(field, "$")
-		return condition{op: lop, field: strings.ToLower(name), value: value, ok: ok && name != "", text: string(raw)}, nil
+		return condition{op: lop, field: strings.ToLower(name), value: value, ok: ok && name != "",
+			text: `["` + op + `", "` + field + `", "` + value + `"]`}, nil
 	case "content-length-range":
 		if len(a) != 3 {
 			return condition{}, invalidPolicy("Invalid " + op + ": wrong number of arguments.")

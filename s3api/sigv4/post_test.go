@@ -126,7 +126,7 @@ func TestCheckPostPolicy(t *testing.T) {
 			msg: "Invalid Policy: Invalid Condition: unknown operation 'ends-with'."},
 		{name: "short condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq", "$key"]]}`), code: "InvalidPolicyDocument"},
 		{name: "field without $", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq","key","<k>"]]}`), code: "AccessDenied",
-			msg: `Invalid according to Policy: Policy Condition failed: ["eq","key","<k>"]`},
+			msg: `Invalid according to Policy: Policy Condition failed: ["eq", "key", "<k>"]`},
 		{name: "number as value", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [{"key": 1}]}`), code: "InvalidPolicyDocument",
 			msg: "Invalid Policy: Invalid Simple-Condition: value must be a string."},
 		{name: "two-field simple condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [{"key": "k", "acl": "private"}]}`), code: "InvalidPolicyDocument",

@@ -855,6 +855,34 @@ func testGetObjectAttributes(t *testing.T, c *s3.Client) {
 	if aws.ToInt64(mp.ObjectSize) != 11<<20 {
 		t.Errorf("GetObjectAttributes multipart: ObjectSize %d, want %d", aws.ToInt64(mp.ObjectSize), 11<<20)
 	}
+
+	// A composite checksum: HEAD shows it with its part count, the
+	// attributes without it; a copy gets the whole object's checksum.
+	mpData := randBytes(4, 11<<20)
+	_, err = up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String("mp-sha"), Body: bytes.NewReader(mpData),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	must(t, err, "manager upload with SHA-256")
+	h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b), Key: aws.String("mp-sha"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err, "HeadObject mp-sha")
+	composite, ok := strings.CutSuffix(aws.ToString(h.ChecksumSHA256), "-3")
+	if !ok {
+		t.Fatalf("HEAD of a 3-part SHA-256 upload: checksum %q", aws.ToString(h.ChecksumSHA256))
+	}
+	at, err := c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String(b), Key: aws.String("mp-sha"),
+		ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesChecksum}})
+	must(t, err, "GetObjectAttributes mp-sha")
+	if at.Checksum == nil || aws.ToString(at.Checksum.ChecksumSHA256) != composite || at.Checksum.ChecksumType != types.ChecksumTypeComposite {
+		t.Errorf("GetObjectAttributes of a composite checksum: %+v, want %s COMPOSITE", at.Checksum, composite)
+	}
+	_, err = c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(b), Key: aws.String("mp-sha-copy"), CopySource: aws.String(b + "/mp-sha")})
+	must(t, err, "CopyObject mp-sha")
+	h, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b), Key: aws.String("mp-sha-copy"), ChecksumMode: types.ChecksumModeEnabled})
+	must(t, err, "HeadObject mp-sha-copy")
+	whole := sha256.Sum256(mpData)
+	if aws.ToString(h.ChecksumSHA256) != base64.StdEncoding.EncodeToString(whole[:]) || h.ChecksumType != types.ChecksumTypeFullObject {
+		t.Errorf("copy of a composite object: SHA-256 %q type %q, want the whole object's", aws.ToString(h.ChecksumSHA256), h.ChecksumType)
+	}
+
 	_, err = c.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String(b), Key: aws.String("missing"),
 		ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesEtag}})
 	wantErr(t, err, "NoSuchKey", 404)
@@ -1121,6 +1149,9 @@ func testPostObject(t *testing.T, s *server, c *s3.Client) {
 	}
 	r = s.postObject(t, b, postForm{fields: headerFields, file: data, policy: headerPolicy()})
 	wantRaw(t, "POST with header fields", r, 204, "")
+	if got := r.Header.Get("x-amz-checksum-sha256"); got != sum64 {
+		t.Errorf("POST with a checksum answers x-amz-checksum-sha256 %q, want %q", got, sum64)
+	}
 	h, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b), Key: aws.String("uploads/headers.bin"), ChecksumMode: types.ChecksumModeEnabled})
 	must(t, err, "HeadObject of the POSTed object")
 	if aws.ToString(h.ContentLanguage) != "de-CH" || aws.ToString(h.WebsiteRedirectLocation) != "/elsewhere.html" || aws.ToString(h.ChecksumSHA256) != sum64 {
