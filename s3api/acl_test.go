@@ -77,19 +77,3 @@ func TestACLsDisabled(t *testing.T) {
 	e.want(e.do("PUT", "/nobucket?ownershipControls", oc("BucketOwnerEnforced")), 404, "NoSuchBucket")
 	e.want(e.do("DELETE", "/acl?ownershipControls", nil), 501, "NotImplemented")
 }
-
-// TestListIgnoresMinIOMetadata: minio-go's WithMetadata listing adds
-// metadata=true, which a listing ignores; elsewhere an unknown parameter
-// is still NotImplemented.
-func TestListIgnoresMinIOMetadata(t *testing.T) {
-	e := newEnv(t)
-	e.want(e.do("PUT", "/meta", nil), 200, "")
-	e.want(e.do("PUT", "/meta/k", []byte("x")), 200, "")
-	r := e.do("GET", "/meta?list-type=2&metadata=true", nil)
-	e.want(r, 200, "")
-	if !bytes.Contains(r.body, []byte("<Key>k</Key>")) {
-		t.Fatalf("listing with metadata=true:\n%s", r.body)
-	}
-	e.want(e.do("PUT", "/meta/k?metadata=true", []byte("y")), 501, "NotImplemented")
-	e.want(e.do("GET", "/meta?list-type=2&no-such-thing=1", nil), 501, "NotImplemented")
-}

@@ -33,6 +33,10 @@ func splitList(v string) []string {
 	return out
 }
 
+// defaultChecksum is the checksum S3 computes for an object written
+// without one (since 2025): the whole object's CRC64NVME.
+const defaultChecksum = checksum.CRC64NVME
+
 // payload wraps the verified request body in the checksum reader and
 // returns it with a function that completes meta at the end of the stream.
 type payload struct {
@@ -56,7 +60,9 @@ func (p *payload) Read(b []byte) (int, error) {
 }
 
 // newPayload prepares the body of a PUT or UploadPart. defaultAlg is a
-// checksum to compute when the request sends none (a multipart upload's).
+// checksum to compute when the request sends none: a multipart upload's,
+// which its parts must not contradict, or for a PUT the CRC64NVME that S3
+// gives every object sent without one.
 func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg string) (*payload, error) {
 	size := q.body.Size
 	if size < 0 {
@@ -71,7 +77,7 @@ func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg stri
 	}
 	if exp.Algorithm == "" {
 		exp.Algorithm = defaultAlg
-	} else if defaultAlg != "" && exp.Algorithm != defaultAlg {
+	} else if defaultAlg != "" && defaultAlg != defaultChecksum && exp.Algorithm != defaultAlg {
 		// A part of an upload with an algorithm carries no other.
 		return nil, s3err.ErrInvalidRequest.WithMessage("Checksum Type mismatch occurred, expected checksum Type: " +
 			strings.ToLower(defaultAlg) + ", actual checksum Type: " + strings.ToLower(exp.Algorithm))
@@ -106,7 +112,7 @@ func (s *Server) putObject(q *request) {
 	if v := q.Header.Get("If-Match"); v != "" {
 		opts.IfMatch = strings.Trim(strings.TrimSpace(v), `"`)
 	}
-	p, err := q.newPayload(&meta, MaxObjectSize, "")
+	p, err := q.newPayload(&meta, MaxObjectSize, defaultChecksum)
 	if err != nil {
 		q.fail(err)
 		return
@@ -643,7 +649,9 @@ func (s *Server) copyObject(q *request) {
 	// for.
 	if alg == "" {
 		// A copy is one whole object: a composite checksum becomes
-		// the full-object checksum of the same algorithm, as on S3.
+		// the full-object checksum of the same algorithm, as on S3,
+		// and a copy of an object without one gets the default.
+		alg = defaultChecksum
 		for a := range info.Checksums {
 			alg = a
 		}

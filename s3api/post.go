@@ -183,6 +183,9 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		return
 	}
 	ctx := withSSE(r.Context(), gateway.Options{}, enc)
+	if exp.Algorithm == "" {
+		exp.Algorithm = defaultChecksum
+	}
 	p := &payload{cr: checksum.NewReader(lim, exp, -1, nil), meta: &meta}
 	info, err := s.gw.PutObject(ctx, bucket, key, p, backends.PutOptions{Meta: &meta})
 	if err != nil {

@@ -13,13 +13,12 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/binary"
 	"hash"
 	"hash/crc32"
 	"strings"
-	"sync"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/minio/crc64nvme"
 	"github.com/strata-storage/strata/s3api/s3err"
 	"github.com/zeebo/xxh3"
 )
@@ -68,7 +67,7 @@ func New(alg string) (hash.Hash, error) {
 	case CRC32C:
 		return crc32.New(castagnoli), nil
 	case CRC64NVME:
-		return newCRC64NVME(), nil
+		return crc64nvme.New(), nil // with CLMUL/AVX-512 where the CPU has them
 	case SHA1:
 		return sha1.New(), nil
 	case SHA256:
@@ -110,60 +109,3 @@ func size(alg string) int {
 // final XOR all ones. nvmePoly is the polynomial bit-reversed, as the
 // reflected algorithm uses it.
 const nvmePoly = 0x9a6c9329ac4bc9b5
-
-// nvmeTables are the slicing-by-8 tables of CRC-64/NVME: nvmeTables()[0]
-// is the plain byte-at-a-time table, [k] advances a byte k more bytes.
-var nvmeTables = sync.OnceValue(func() *[8][256]uint64 {
-	var t [8][256]uint64
-	for i := range 256 {
-		c := uint64(i)
-		for range 8 {
-			if c&1 != 0 {
-				c = c>>1 ^ nvmePoly
-			} else {
-				c >>= 1
-			}
-		}
-		t[0][i] = c
-	}
-	for k := 1; k < 8; k++ {
-		for i := range 256 {
-			c := t[k-1][i]
-			t[k][i] = c>>8 ^ t[0][byte(c)]
-		}
-	}
-	return &t
-})
-
-// crc64NVME is a hash.Hash64 of CRC-64/NVME. Go's hash/crc64 would build
-// its slicing tables again on every large write for a polynomial that is
-// not ISO or ECMA.
-type crc64NVME struct {
-	crc uint64
-	t   *[8][256]uint64
-}
-
-func newCRC64NVME() *crc64NVME { return &crc64NVME{t: nvmeTables()} }
-
-func (d *crc64NVME) Write(p []byte) (int, error) {
-	t := d.t
-	crc := ^d.crc
-	n := len(p)
-	for len(p) >= 8 {
-		crc ^= binary.LittleEndian.Uint64(p)
-		crc = t[7][byte(crc)] ^ t[6][byte(crc>>8)] ^ t[5][byte(crc>>16)] ^ t[4][byte(crc>>24)] ^
-			t[3][byte(crc>>32)] ^ t[2][byte(crc>>40)] ^ t[1][byte(crc>>48)] ^ t[0][byte(crc>>56)]
-		p = p[8:]
-	}
-	for _, b := range p {
-		crc = t[0][byte(crc)^b] ^ crc>>8
-	}
-	d.crc = ^crc
-	return n, nil
-}
-
-func (d *crc64NVME) Sum64() uint64       { return d.crc }
-func (d *crc64NVME) Sum(b []byte) []byte { return binary.BigEndian.AppendUint64(b, d.crc) }
-func (d *crc64NVME) Reset()              { d.crc = 0 }
-func (d *crc64NVME) Size() int           { return 8 }
-func (d *crc64NVME) BlockSize() int      { return 1 }

@@ -1,0 +1,55 @@
+package s3api_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
+	"hash/crc64"
+	"testing"
+)
+
+// TestListIgnoresMinIOMetadata: minio-go's WithMetadata listing adds
+// metadata=true, which a listing ignores; elsewhere an unknown parameter
+// is still NotImplemented.
+func TestListIgnoresMinIOMetadata(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/meta", nil), 200, "")
+	e.want(e.do("PUT", "/meta/k", []byte("x")), 200, "")
+	r := e.do("GET", "/meta?list-type=2&metadata=true", nil)
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<Key>k</Key>")) {
+		t.Fatalf("listing with metadata=true:\n%s", r.body)
+	}
+	e.want(e.do("PUT", "/meta/k?metadata=true", []byte("y")), 501, "NotImplemented")
+	e.want(e.do("GET", "/meta?list-type=2&no-such-thing=1", nil), 501, "NotImplemented")
+}
+
+// TestDefaultChecksum: an object written without a checksum gets the whole
+// object's CRC64NVME, as on S3 since 2025; so does a copy of it, and a POST.
+func TestDefaultChecksum(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/sums", nil), 200, "")
+	data := []byte("no checksum was sent with this")
+	sum := crc64.Checksum(data, crc64.MakeTable(0x9a6c9329ac4bc9b5)) // CRC-64/NVME, reflected
+	want := base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, sum))
+	r := e.do("PUT", "/sums/a", data)
+	e.want(r, 200, "")
+	if got := r.Header.Get("x-amz-checksum-crc64nvme"); got != want || r.Header.Get("x-amz-checksum-type") != "FULL_OBJECT" {
+		t.Fatalf("PUT answers CRC64NVME %q type %q, want %q FULL_OBJECT", got, r.Header.Get("x-amz-checksum-type"), want)
+	}
+	e.want(e.do("PUT", "/sums/b", nil, "x-amz-copy-source: /sums/a"), 200, "")
+	for _, k := range []string{"a", "b"} {
+		r = e.do("HEAD", "/sums/"+k, nil, "x-amz-checksum-mode: ENABLED")
+		e.want(r, 200, "")
+		if got := r.Header.Get("x-amz-checksum-crc64nvme"); got != want {
+			t.Fatalf("HEAD %s: CRC64NVME %q, want %q", k, got, want)
+		}
+	}
+	// A checksum the client sends is the one kept.
+	r = e.do("PUT", "/sums/c", data, "x-amz-checksum-crc32: "+base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(data))))
+	e.want(r, 200, "")
+	if r.Header.Get("x-amz-checksum-crc64nvme") != "" || r.Header.Get("x-amz-checksum-crc32") == "" {
+		t.Fatalf("PUT with CRC32 answers %v", r.Header)
+	}
+}
