@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a Debian/Ubuntu machine, only if
-# it is missing: the aws CLI and python3 with boto3 (and gcc for the race
-# detector). Idempotent and quiet when everything is there.
+# it is missing: the aws CLI, python3 with boto3, rclone and s3cmd (and gcc
+# for the race detector). Idempotent and quiet when everything is there.
 set -euo pipefail
 
 missing=()
@@ -20,6 +20,9 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 # they drive through the mount.
 command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse3)
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+# rclone and s3cmd, two clients the end-to-end tests drive.
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
 
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
