@@ -16,7 +16,7 @@ import (
 var (
 	errNoObjectLock       = &s3err.APIError{Code: "NoSuchObjectLockConfiguration", Status: http.StatusNotFound, Message: "The specified object does not have a ObjectLock configuration"}
 	errNoBucketLock       = notConfigured("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
-	errBucketMissingLock  = s3err.ErrInvalidRequest.WithMessage("Bucket is missing ObjectLockConfiguration")
+	errBucketMissingLock  = s3err.ErrInvalidRequest.WithMessage("Bucket is missing Object Lock Configuration") // AWS words it so here, and "ObjectLockConfiguration" on PUT
 	errLockNotImplemented = s3err.ErrNotImplemented.WithMessage("Object Lock needs the versioning layer, which this server does not have.")
 )
 
