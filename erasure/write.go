@@ -586,7 +586,7 @@ func checkCond(cur []version, key string, opts *backends.PutOptions) error {
 	}
 	if opts.IfMatch != "" {
 		if v == nil {
-			return backends.Errorf(backends.PreconditionFailed, "no object at %q to match", key)
+			return backends.Errorf(backends.NoSuchKey, "no object at %q to match", key) // as S3 answers
 		}
 		if strings.Trim(opts.IfMatch, `"`) != v.Meta.ETag {
 			return backends.Errorf(backends.PreconditionFailed, "the object's ETag does not match")
