@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"hash/crc64"
+	"strings"
 	"testing"
 )
 
@@ -52,4 +53,17 @@ func TestDefaultChecksum(t *testing.T) {
 	if r.Header.Get("x-amz-checksum-crc64nvme") != "" || r.Header.Get("x-amz-checksum-crc32") == "" {
 		t.Fatalf("PUT with CRC32 answers %v", r.Header)
 	}
+}
+
+// TestHeaderSectionLimit: S3 takes at most 8 KB of request headers.
+func TestHeaderSectionLimit(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/hdrs", nil), 200, "")
+	e.want(e.do("PUT", "/hdrs/ok", []byte("x"), "x-amz-meta-a: "+strings.Repeat("a", 1500)), 200, "")
+	r := e.do("PUT", "/hdrs/big", []byte("x"), "x-amz-custom-header: "+strings.Repeat("d", 8<<10))
+	e.want(r, 400, "RequestHeaderSectionTooLarge")
+	if !bytes.Contains(r.body, []byte("<MaxSizeAllowed>8192</MaxSizeAllowed>")) {
+		t.Fatalf("RequestHeaderSectionTooLarge:\n%s", r.body)
+	}
+	e.want(e.do("HEAD", "/hdrs/big", nil), 404, "")
 }

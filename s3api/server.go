@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,6 +184,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		return
 	}
 
+	if headerSection(r.Header) > maxHeaderSection {
+		writeError(w, r, errHeaderSectionTooLarge)
+		return
+	}
 	if r.Method == http.MethodOptions {
 		s.preflight(w, r, bucket)
 		return
@@ -485,6 +490,24 @@ func (s *Server) routeObject(q *request) {
 	default:
 		q.fail(s3err.ErrMethodNotAllowed)
 	}
+}
+
+// maxHeaderSection is the most request headers S3 takes: "The PUT request
+// header is limited to 8 KB in size" (of which 2 KB of user metadata).
+const maxHeaderSection = 8 << 10
+
+var errHeaderSectionTooLarge = (&s3err.APIError{Code: "RequestHeaderSectionTooLarge", Status: http.StatusBadRequest,
+	Message: "Your request header section exceeds the maximum allowed size."}).With("MaxSizeAllowed", strconv.Itoa(maxHeaderSection))
+
+// headerSection is the size of h as sent: "Name: value\r\n" per value.
+func headerSection(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
 
 // knownParams are query parameters that are not sub-resources: anything
