@@ -59,8 +59,10 @@ func parseAuthorization(h string) (authorization, error) {
 		}
 		seen[i] = true
 	}
-	if !seen[0] || !seen[1] || !seen[2] {
-		return a, malformed("the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	for i, name := range []string{"Credential", "SignedHeaders", "Signature"} {
+		if !seen[i] {
+			return a, malformed("missing " + name + ".")
+		}
 	}
 	c, err := parseCredential(cred)
 	if err != nil {
@@ -91,11 +93,14 @@ func parseCredential(s string) (credential, error) {
 		return credential{}, errCredential
 	}
 	c := credential{accessKey: strings.Join(parts[:n-4], "/"), date: parts[n-4], region: parts[n-3]}
-	if c.accessKey == "" || c.region == "" || parts[n-1] != terminator {
+	if c.accessKey == "" || c.region == "" {
 		return credential{}, errCredential
 	}
+	if parts[n-1] != terminator {
+		return credential{}, errors.New(`incorrect terminal "` + truncate(parts[n-1]) + `". This endpoint uses "` + terminator + `".`)
+	}
 	if _, err := time.Parse(yyyymmdd, c.date); err != nil || len(c.date) != 8 {
-		return credential{}, errCredential
+		return credential{}, errors.New(`incorrect date format "` + truncate(c.date) + `". This date in the credential must be in the format "yyyyMMdd".`)
 	}
 	if parts[n-2] != service {
 		return credential{}, errors.New(`incorrect service "` + truncate(parts[n-2]) + `". This endpoint belongs to "s3".`)

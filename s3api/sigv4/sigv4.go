@@ -281,6 +281,9 @@ func (v *Verifier) verifyQuery(r *http.Request) (*Result, error) {
 }
 
 func parseExpires(s string) (time.Duration, error) {
+	if rest, ok := strings.CutPrefix(s, "-"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+		return 0, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-Expires must be non-negative")
+	}
 	n := 0
 	for _, c := range []byte(s) {
 		if c < '0' || c > '9' {

@@ -223,6 +223,7 @@ func TestAWSPresignedExample(t *testing.T) {
 		{"not yet valid", exampleTime.Add(-16 * time.Minute), examplePresigned, nil, "AccessDenied", "Request is not valid yet"},
 		{"within skew", exampleTime.Add(-14 * time.Minute), examplePresigned, nil, "", ""},
 		{"expires too long", exampleTime, strings.Replace(examplePresigned, "Expires=86400", "Expires=604801", 1), nil, "AuthorizationQueryParametersError", "X-Amz-Expires must be less than a week (in seconds) that is 7 days"},
+		{"expires negative", exampleTime, strings.Replace(examplePresigned, "Expires=86400", "Expires=-5", 1), nil, "AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative"},
 		{"expires zero", exampleTime, strings.Replace(examplePresigned, "Expires=86400", "Expires=0", 1), nil, "AuthorizationQueryParametersError", "X-Amz-Expires must be less than a week (in seconds) that is 7 days"},
 		{"expires not a number", exampleTime, strings.Replace(examplePresigned, "Expires=86400", "Expires=-1", 1), nil, "AuthorizationQueryParametersError", ""},
 		{"expires changed", exampleTime, strings.Replace(examplePresigned, "Expires=86400", "Expires=86401", 1), nil, "SignatureDoesNotMatch", ""},
@@ -334,6 +335,19 @@ func TestParseAuthorization(t *testing.T) {
 	for _, h := range bad {
 		if _, err := parseAuthorization(h); !isErr(err, "AuthorizationHeaderMalformed") {
 			t.Errorf("%q: got %v", h, err)
+		}
+	}
+	// AWS's words for what is wrong.
+	for h, msg := range map[string]string{
+		"AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host":                                                   "The authorization header is malformed; missing Signature.",
+		"AWS4-HMAC-SHA256 SignedHeaders=host,Signature=00":                                                   "The authorization header is malformed; missing Credential.",
+		"AWS4-HMAC-SHA256 Credential=AK/20130524/eu-west-3/ec2/aws4_request,SignedHeaders=host,Signature=00": `The authorization header is malformed; incorrect service "ec2". This endpoint belongs to "s3".`,
+		"AWS4-HMAC-SHA256 Credential=AK/2013052/eu-west-3/s3/aws4_request,SignedHeaders=host,Signature=00":   `The authorization header is malformed; incorrect date format "2013052". This date in the credential must be in the format "yyyyMMdd".`,
+		"AWS4-HMAC-SHA256 Credential=AK/20130524/r/s3/aws4,SignedHeaders=host,Signature=00":                  `The authorization header is malformed; incorrect terminal "aws4". This endpoint uses "aws4_request".`,
+	} {
+		_, err := parseAuthorization(h)
+		if ae, ok := err.(*s3err.APIError); !ok || ae.Message != msg {
+			t.Errorf("%q:\n got %v\nwant %s", h, err, msg)
 		}
 	}
 }
