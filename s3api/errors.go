@@ -57,7 +57,8 @@ func toAPIError(err error) *s3err.APIError {
 			// These answer S3's own words, whatever the backend said.
 			switch be.Kind {
 			case backends.Internal, backends.NoSuchBucket, backends.NoSuchKey, backends.NoSuchUpload,
-				backends.NoSuchVersion, backends.MethodNotAllowed, backends.InvalidPart, backends.KeyTooLong:
+				backends.NoSuchVersion, backends.MethodNotAllowed, backends.InvalidPart, backends.KeyTooLong,
+				backends.InvalidPartOrder, backends.EntityTooSmall:
 				return ae
 			}
 			if be.Msg != "" {

@@ -286,10 +286,7 @@ type rangeLimit struct {
 	min, max int64
 }
 
-var (
-	errPostTooLarge = s3err.ErrEntityTooLarge.WithMessage("Your proposed upload exceeds the maximum allowed size")
-	errPostTooSmall = s3err.ErrEntityTooSmall.WithMessage("Your proposed upload is smaller than the minimum allowed size")
-)
+var errPostTooLarge = s3err.ErrEntityTooLarge.WithMessage("Your proposed upload exceeds the maximum allowed size")
 
 func (l *rangeLimit) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
@@ -298,7 +295,7 @@ func (l *rangeLimit) Read(p []byte) (int, error) {
 		return 0, errPostTooLarge
 	}
 	if errors.Is(err, io.EOF) && l.n < l.min {
-		return n, errPostTooSmall
+		return n, s3err.ErrEntityTooSmall
 	}
 	return n, err
 }

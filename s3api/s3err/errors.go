@@ -24,7 +24,7 @@ var (
 	ErrBadDigest                         = &APIError{"BadDigest", 400, "The Content-MD5 or checksum value that you specified did not match what the server received."}
 	ErrBucketAlreadyOwnedByYou           = &APIError{"BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it."}
 	ErrBucketNotEmpty                    = &APIError{"BucketNotEmpty", 409, "The bucket you tried to delete is not empty"}
-	ErrEntityTooSmall                    = &APIError{"EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size."}
+	ErrEntityTooSmall                    = &APIError{"EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size"}
 	ErrEntityTooLarge                    = &APIError{"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."}
 	ErrExpiredToken                      = &APIError{"ExpiredToken", 400, "The provided token has expired."}
 	ErrIncompleteBody                    = &APIError{"IncompleteBody", 400, "You did not provide the number of bytes specified by the Content-Length HTTP header."}
@@ -35,7 +35,7 @@ var (
 	ErrInvalidDigest                     = &APIError{"InvalidDigest", 400, "The Content-MD5 or checksum value that you specified is not valid."}
 	ErrInvalidObjectName                 = &APIError{"InvalidObjectName", 400, "The specified object name is not valid."}
 	ErrInvalidPart                       = &APIError{"InvalidPart", 400, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."}
-	ErrInvalidPartOrder                  = &APIError{"InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number."}
+	ErrInvalidPartOrder                  = &APIError{"InvalidPartOrder", 400, "The list of parts was not in ascending order. Parts must be ordered by part number."}
 	ErrInvalidRange                      = &APIError{"InvalidRange", 416, "The requested range is not satisfiable"}
 	ErrInvalidRequest                    = &APIError{"InvalidRequest", 400, "Invalid Request."}
 	ErrInvalidTag                        = &APIError{"InvalidTag", 400, "The tag provided was not a valid tag."}
