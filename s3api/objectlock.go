@@ -108,8 +108,8 @@ func (s *Server) putObjectLockConfiguration(q *request) {
 	q.w.WriteHeader(http.StatusOK)
 }
 
-// lockedObject checks that the bucket has Object Lock and returns the
-// object (the version the request names).
+// lockedObject returns the object (the version the request names) after
+// checking that it exists and that its bucket has Object Lock.
 func (s *Server) lockedObject(q *request, check func() error) (backends.ObjectInfo, error) {
 	if err := q.versionParam(); err != nil {
 		return backends.ObjectInfo{}, err
@@ -124,6 +124,12 @@ func (s *Server) lockedObject(q *request, check func() error) (backends.ObjectIn
 			return backends.ObjectInfo{}, err
 		}
 	}
+	// A missing object is NoSuchKey even in a bucket without Object
+	// Lock, as on AWS; an object there is InvalidRequest.
+	info, err := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
+	if err != nil {
+		return info, err
+	}
 	cfg, err := s.lockConfig(q.ctx(), q.bucket())
 	if err != nil {
 		return backends.ObjectInfo{}, err
@@ -131,7 +137,7 @@ func (s *Server) lockedObject(q *request, check func() error) (backends.ObjectIn
 	if !cfg.Enabled {
 		return backends.ObjectInfo{}, errBucketMissingLock
 	}
-	return s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
+	return info, nil
 }
 
 func (s *Server) getObjectRetention(q *request) {

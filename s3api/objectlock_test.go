@@ -67,6 +67,9 @@ func TestObjectLockBucketAPI(t *testing.T) {
 	e.want(e.do("PUT", "/plain-bkt/k", []byte("x"), "x-amz-object-lock-mode: GOVERNANCE", "x-amz-object-lock-retain-until-date: "+lockDate(time.Hour)), 400, "InvalidRequest")
 	e.want(e.do("PUT", "/plain-bkt/k", []byte("x")), 200, "")
 	e.want(e.do("GET", "/plain-bkt/k?retention", nil), 400, "InvalidRequest")
+	// A missing object is NoSuchKey first, as on AWS.
+	e.want(e.do("GET", "/plain-bkt/none?retention", nil), 404, "NoSuchKey")
+	e.want(e.do("GET", "/plain-bkt/none?legal-hold", nil), 404, "NoSuchKey")
 
 	e.want(e.do("PUT", "/lock-bkt", nil, "x-amz-bucket-object-lock-enabled: true"), 200, "")
 	r := e.do("GET", "/lock-bkt?versioning", nil)
