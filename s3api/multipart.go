@@ -301,6 +301,11 @@ func (s *Server) completeMultipartUpload(q *request) {
 			q.fail(s3err.ErrMalformedXML)
 			return
 		}
+		if *p.PartNumber < 1 {
+			q.fail(s3err.ErrInvalidArgument.WithMessage("PartNumber must be >= 1").
+				With("ArgumentName", "PartNumber", "ArgumentValue", strconv.Itoa(*p.PartNumber)))
+			return
+		}
 	}
 	want := make([]gateway.CompletedPart, len(req.Parts))
 	for i, p := range req.Parts {

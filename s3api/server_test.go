@@ -527,6 +527,9 @@ func TestMultipartRules(t *testing.T) {
 	}
 	et1, et2, et3 := r1.Header.Get("ETag"), r2.Header.Get("ETag"), r3.Header.Get("ETag")
 	e.want(complete("2", et2, "1", et1), 400, "InvalidPartOrder")
+	if r := complete("-4", et1); r.StatusCode != 400 || r.code() != "InvalidArgument" || !bytes.Contains(r.body, []byte("<ArgumentValue>-4</ArgumentValue>")) {
+		t.Fatalf("complete with part number -4: %d\n%s", r.StatusCode, r.body)
+	}
 	e.want(complete("1", et1, "2", `"bad"`), 400, "InvalidPart")
 	e.want(complete("1", et1, "2", et2, "3", et3), 400, "EntityTooSmall")
 	e.want(e.do("POST", "/mpu/obj?uploadId="+id, []byte("<not xml")), 400, "MalformedXML")
