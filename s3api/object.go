@@ -454,9 +454,11 @@ func copySource(v string) (bucket, key, version string, err error) {
 			}
 		}
 	}
+	raw := path
 	path, err = url.PathUnescape(path)
 	if err != nil {
-		return "", "", "", s3err.ErrInvalidArgument.WithMessage("Copy Source must mention the source bucket and key: sourcebucket/sourcekey")
+		return "", "", "", s3err.ErrInvalidArgument.WithMessage("Invalid copy source encoding").
+			With("ArgumentName", "x-amz-copy-source", "ArgumentValue", raw)
 	}
 	path = strings.TrimPrefix(path, "/")
 	bucket, key, ok := strings.Cut(path, "/")

@@ -419,6 +419,9 @@ func TestCopyAndMetadata(t *testing.T) {
 	e.want(e.do("PUT", "/cp-bucket", nil), 200, "")
 	e.want(e.do("PUT", "/cp-bucket/src", []byte("source data"), "x-amz-meta-a: 1", "Content-Type: text/plain"), 200, "")
 	e.want(e.do("PUT", "/cp-bucket/src", nil, "x-amz-copy-source: /cp-bucket/src"), 400, "InvalidRequest")
+	if r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: cp-bucket/%ZZ"); r.StatusCode != 400 || !bytes.Contains(r.body, []byte("Invalid copy source encoding")) {
+		t.Fatalf("copy from a badly encoded source: %d\n%s", r.StatusCode, r.body)
+	}
 	r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: cp-bucket/src")
 	e.want(r, 200, "")
 	r = e.do("GET", "/cp-bucket/dst", nil)
