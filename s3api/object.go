@@ -753,7 +753,7 @@ func (s *Server) getObjectAttributes(q *request) {
 		}
 	}
 	if len(want) == 0 {
-		q.fail(s3err.ErrInvalidArgument.WithMessage("Minimum of one attribute must be specified."))
+		q.fail(s3err.ErrInvalidRequest.WithMessage("The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty"))
 		return
 	}
 	info, err := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())

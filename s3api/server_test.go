@@ -571,6 +571,8 @@ func TestMultipartRules(t *testing.T) {
 	if !bytes.Contains(r.body, []byte("<PartsCount>2</PartsCount>")) {
 		t.Fatalf("attributes: %s", r.body)
 	}
+	e.want(e.do("GET", "/mpu/obj?attributes", nil), 400, "InvalidRequest")
+	e.want(e.do("GET", "/mpu/obj?attributes", nil, "x-amz-object-attributes: Colour"), 400, "InvalidArgument")
 }
 
 func TestDeleteObjectsAndTagging(t *testing.T) {
