@@ -9,7 +9,7 @@ ADDRESS ?= 127.0.0.1:9000
 # Every Go file of the project, for the gofmt check.
 GOFILES = $(shell find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -not -path './.tmp/*')
 
-.PHONY: all build run test deps fmt-check vet cross unit e2e bench bench-mount bench-backends clean
+.PHONY: all build run test deps fmt-check vet cross unit e2e bench bench-mount bench-erasure bench-backends clean
 
 all: build
 
@@ -60,6 +60,13 @@ bench:
 ## the large file's size (default 1024).
 bench-mount:
 	STRATA_MOUNT_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBench$$' -v ./tests/mount/
+
+## bench-erasure: the erasure store on tmpfs drives (tests/bench-erasure.sh):
+## Go benchmarks on one core beside the raw Reed-Solomon + HighwayHash rate,
+## on a plain tmpfs and (as root) one with huge pages, then strata bench on 4
+## and 8 drives.
+bench-erasure:
+	./tests/bench-erasure.sh
 
 ## bench-backends: strata bench through a server over each backend (dir,
 ## Moto, Azurite, fake-gcs-server, Samba, NFS-Ganesha) beside the same load
