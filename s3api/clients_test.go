@@ -2,6 +2,7 @@ package s3api_test
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
 	"hash/crc32"
@@ -66,4 +67,22 @@ func TestHeaderSectionLimit(t *testing.T) {
 		t.Fatalf("RequestHeaderSectionTooLarge:\n%s", r.body)
 	}
 	e.want(e.do("HEAD", "/hdrs/big", nil), 404, "")
+}
+
+// TestConditionalDeleteRefused: a delete with a condition is not done
+// regardless of it; it is NotImplemented and the object stays.
+func TestConditionalDeleteRefused(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/cdel", nil), 200, "")
+	e.want(e.do("PUT", "/cdel/k", []byte("x")), 200, "")
+	e.want(e.do("DELETE", "/cdel/k", nil, "If-Match: *"), 501, "NotImplemented")
+	e.want(e.do("DELETE", "/cdel/k", nil, "x-amz-if-match-size: 1"), 501, "NotImplemented")
+	doc := []byte(`<Delete><Object><Key>k</Key><ETag>"abc"</ETag></Object></Delete>`)
+	sum := md5.Sum(doc)
+	r := e.do("POST", "/cdel?delete", doc, "Content-MD5: "+base64.StdEncoding.EncodeToString(sum[:]))
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<Code>NotImplemented</Code>")) {
+		t.Fatalf("DeleteObjects with an ETag condition:\n%s", r.body)
+	}
+	e.want(e.do("HEAD", "/cdel/k", nil), 200, "")
 }

@@ -343,10 +343,21 @@ func (s *Server) rangeNotSatisfiable(q *request) {
 	q.fail(s3err.ErrInvalidRange)
 }
 
+// errConditionalDelete answers a delete with a condition: Strata cannot
+// yet make a delete depend on the object atomically, and deleting
+// regardless would be a wrong success.
+var errConditionalDelete = s3err.ErrNotImplemented.WithMessage("Conditional deletes (If-Match, x-amz-if-match-size, x-amz-if-match-last-modified-time) are not implemented.")
+
 func (s *Server) deleteObject(q *request) {
 	if err := q.versionParam(); err != nil {
 		q.fail(err)
 		return
+	}
+	for _, h := range []string{"If-Match", "x-amz-if-match-size", "x-amz-if-match-last-modified-time"} {
+		if q.Header.Get(h) != "" {
+			q.fail(errConditionalDelete)
+			return
+		}
 	}
 	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
 		q.fail(err)
@@ -372,6 +383,10 @@ func (s *Server) deleteObjects(q *request) {
 		Objects []struct {
 			Key       string `xml:"Key"`
 			VersionID string `xml:"VersionId"`
+			// The conditions of a conditional delete.
+			ETag             string `xml:"ETag"`
+			LastModifiedTime string `xml:"LastModifiedTime"`
+			Size             string `xml:"Size"`
 		} `xml:"Object"`
 	}
 	if err := readXML(q, &req); err != nil {
@@ -412,6 +427,9 @@ func (s *Server) deleteObjects(q *request) {
 		var err error
 		if o.VersionID != "" {
 			err = checkVersion(o.VersionID)
+		}
+		if err == nil && (o.ETag != "" || o.LastModifiedTime != "" || o.Size != "") {
+			err = errConditionalDelete
 		}
 		if err == nil {
 			err = backends.CheckKey(o.Key)
