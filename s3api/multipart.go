@@ -43,6 +43,9 @@ func (s *Server) createMultipartUpload(q *request) {
 	}
 	if t := strings.ToUpper(q.Header.Get("x-amz-checksum-type")); t != "" {
 		switch {
+		case t != "COMPOSITE" && t != "FULL_OBJECT":
+			q.fail(s3err.ErrInvalidRequest.WithMessage("Value for x-amz-checksum-type header is invalid."))
+			return
 		case meta.ChecksumAlgorithm == "":
 			q.fail(s3err.ErrInvalidRequest.WithMessage("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."))
 			return

@@ -333,6 +333,9 @@ func TestChecksumsStoredAndReturned(t *testing.T) {
 
 	// Multipart: composite only, as AWS has them.
 	e.want(e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: SHA512", "x-amz-checksum-type: FULL_OBJECT"), 400, "InvalidRequest")
+	if r := e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-type: WHOLE"); !bytes.Contains(r.body, []byte("Value for x-amz-checksum-type header is invalid.")) {
+		t.Fatalf("CreateMultipartUpload with a checksum type that does not exist: %d\n%s", r.StatusCode, r.body)
+	}
 	e.want(e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: BLAKE3"), 400, "InvalidRequest")
 	r = e.do("POST", "/ck-bucket/mp?uploads", nil, "x-amz-checksum-algorithm: XXHASH3")
 	e.want(r, 200, "")
