@@ -5,8 +5,11 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/xml"
 	"hash/crc32"
 	"hash/crc64"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -85,4 +88,26 @@ func TestConditionalDeleteRefused(t *testing.T) {
 		t.Fatalf("DeleteObjects with an ETag condition:\n%s", r.body)
 	}
 	e.want(e.do("HEAD", "/cdel/k", nil), 200, "")
+}
+
+// TestErrorQuotes: quotes in an error message are written as they are, as
+// S3 writes them (clients look for the text).
+func TestErrorQuotes(t *testing.T) {
+	e := newEnv(t)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/", nil)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AK/20130524/r/ec2/aws4_request, SignedHeaders=host, Signature=00")
+	req.Header.Set("X-Amz-Date", "20130524T000000Z")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !bytes.Contains(body, []byte(`incorrect service "ec2". This endpoint belongs to "s3".`)) {
+		t.Fatalf("error body:\n%s", body)
+	}
+	var parsed struct{ Message string }
+	if err := xml.Unmarshal(body, &parsed); err != nil || !strings.Contains(parsed.Message, `"ec2"`) {
+		t.Fatalf("the body does not parse: %v %q", err, parsed.Message)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/s3api/s3err"
@@ -113,6 +114,14 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		body.BucketName = info.Bucket
 		body.Key = info.Key
 	}
+	out, _ := xml.Marshal(body) // strings only: it cannot fail
 	w.Write([]byte(xml.Header))
-	xml.NewEncoder(w).Encode(body)
+	quotesUnescaped.WriteString(w, string(out))
 }
+
+// quotesUnescaped writes quotes in text as S3 does, literally: encoding/xml
+// escapes them (&#34;), which XML parsers read the same but clients that
+// look for a message's text do not (a POST policy condition is quoted as
+// ["eq", "$key", "x"]). An escaped ampersand stays escaped, so no other
+// text can turn into a quote.
+var quotesUnescaped = strings.NewReplacer("&#34;", `"`, "&#39;", "'")
