@@ -86,13 +86,11 @@ func checkCreateBucketACL(h http.Header) error {
 	return err
 }
 
+// aclGrantee is what checkACLBody reads of a Grantee: its xsi:type and,
+// for a CanonicalUser, its ID.
 type aclGrantee struct {
-	XSI         string `xml:"xmlns:xsi,attr,omitempty"`
-	Type        string `xml:"http://www.w3.org/2001/XMLSchema-instance type,attr"`
-	ID          string `xml:"ID,omitempty"`
-	DisplayName string `xml:"DisplayName,omitempty"`
-	URI         string `xml:"URI,omitempty"`
-	Email       string `xml:"EmailAddress,omitempty"`
+	Type string `xml:"http://www.w3.org/2001/XMLSchema-instance type,attr"`
+	ID   string `xml:"ID"`
 }
 
 type aclGrant struct {
