@@ -24,10 +24,12 @@ run: build
 ## test: everything CI runs.
 test: deps fmt-check vet cross unit e2e
 
-## deps: install what the tests need (aws CLI, boto3) when missing.
+## deps: install what the tests need (aws CLI, boto3, rclone, s3cmd, Azurite,
+## the JavaScript SDK) when missing.
 deps:
 	@./tests/install-deps.sh
 	@./tests/services/azurite.sh install
+	@./tests/services/jssdk.sh install
 
 fmt-check:
 	@files="$$(gofmt -l $(GOFILES))"; \
