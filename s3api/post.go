@@ -183,9 +183,6 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 		return
 	}
 	ctx := withSSE(r.Context(), gateway.Options{}, enc)
-	if exp.Algorithm == "" {
-		exp.Algorithm = defaultChecksum
-	}
 	p := &payload{cr: checksum.NewReader(lim, exp, -1, nil), meta: &meta}
 	info, err := s.gw.PutObject(ctx, bucket, key, p, backends.PutOptions{Meta: &meta})
 	if err != nil {
@@ -238,7 +235,7 @@ var errPostChecksumField = s3err.ErrInvalidRequest.WithMessage("The algorithm ty
 // postChecksum is the checksum a POST form asks for: an
 // x-amz-checksum-<alg> field is checked against the file, as its header is
 // on a PUT; x-amz-checksum-algorithm alone has that checksum computed and
-// kept.
+// kept; a form with neither gets the default, as a PUT does.
 func postChecksum(form map[string]string) (checksum.Expect, error) {
 	h := http.Header{}
 	for name, v := range form {
@@ -265,6 +262,9 @@ func postChecksum(form map[string]string) (checksum.Expect, error) {
 		case exp.Algorithm != alg:
 			return exp, s3err.ErrInvalidRequest.WithMessage("Value for x-amz-checksum-" + strings.ToLower(alg) + " header is invalid.")
 		}
+	}
+	if exp.Algorithm == "" {
+		exp.Algorithm = defaultChecksum
 	}
 	return exp, nil
 }

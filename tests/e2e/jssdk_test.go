@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestJSSDK drives the AWS SDK for JavaScript v3 (client-s3, lib-storage,
@@ -16,12 +14,9 @@ import (
 // tagging, listings, presigned URLs and batch deletes
 // (testdata/js_flow.mjs). tests/services/jssdk.sh installs the SDK.
 func TestJSSDK(t *testing.T) {
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node is not installed (%v); run `make test` (it installs the test tools)", err)
-	}
-	out, err := exec.Command("../services/jssdk.sh", "dir").Output()
+	b, err := exec.Command("../services/jssdk.sh", "dir").Output()
 	must(t, err, "jssdk.sh dir")
-	dir := strings.TrimSpace(string(out))
+	dir := strings.TrimSpace(string(b))
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@aws-sdk", "client-s3")); err != nil {
 		t.Fatalf("the JavaScript SDK is not installed (%v); run `make test` or tests/services/jssdk.sh install", err)
 	}
@@ -37,13 +32,9 @@ func TestJSSDK(t *testing.T) {
 	must(t, script.Close(), "close script copy")
 
 	s := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "--no-warnings", script.Name())
-	cmd.Env = append(os.Environ(), "S3_ENDPOINT="+s.URL, "AWS_ACCESS_KEY_ID="+accessKey, "AWS_SECRET_ACCESS_KEY="+secretKey,
-		"AWS_REGION="+region, "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1")
-	res, err := cmd.CombinedOutput()
-	t.Logf("node js_flow.mjs:\n%s", res)
+	out, err := toolEnv(t, []string{"S3_ENDPOINT=" + s.URL, "AWS_ACCESS_KEY_ID=" + accessKey, "AWS_SECRET_ACCESS_KEY=" + secretKey,
+		"AWS_REGION=" + region}, "node", "--no-warnings", script.Name())
+	t.Logf("node js_flow.mjs:\n%s", out)
 	if err != nil {
 		t.Fatalf("the JavaScript SDK flow failed: %v", err)
 	}

@@ -2,48 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-// runTool runs a client program with a clean environment for it and
-// returns its output (stdout and stderr); a failure fails the test.
-func runTool(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := tryTool(t, name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func tryTool(t *testing.T, name string, args ...string) (string, error) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is not installed (%v); run `make test` (it installs the test tools)", name, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	// rclone refuses AWS_CA_BUNDLE with its own transport; neither tool
-	// needs anything from the environment but PATH and HOME.
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("%s %s (%v)", name, strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		return out.String(), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-	}
-	return out.String(), nil
-}
 
 // clientTree writes the tree the client tests copy: small files, a file
 // large enough for multipart uploads at a 5 MiB part size, a name with a

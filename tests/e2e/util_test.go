@@ -2,15 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -177,4 +181,44 @@ func sameTree(t testing.TB, got, want map[string][]byte) {
 			t.Errorf("unexpected %s", k)
 		}
 	}
+}
+
+// runTool runs a client program with a clean environment for it and
+// returns its output (stdout and stderr); a failure fails the test.
+func runTool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := tryTool(t, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func tryTool(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
+	return toolEnv(t, nil, name, args...)
+}
+
+// toolEnv runs a client program with only PATH, HOME (a temp dir), the
+// loopback proxy bypass and env in its environment, for 3 minutes at most.
+func toolEnv(t *testing.T, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is not installed (%v); run `make test` (it installs the test tools)", name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	// rclone refuses AWS_CA_BUNDLE with its own transport: the tools get
+	// nothing from this process's environment but PATH.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_PROXY=127.0.0.1", "no_proxy=127.0.0.1"}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("%s %s (%v)", name, strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		return out.String(), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String(), nil
 }
