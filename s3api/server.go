@@ -202,6 +202,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 			return
 		}
 	}
+	if r.Method == http.MethodPost && key != "" && r.URL.RawQuery == "" {
+		// POST Object goes to the bucket: a POST to a key (a form with
+		// the key in the URL, say) is no operation, whoever sends it.
+		writeError(w, r, errPostToObject)
+		return
+	}
 
 	var res *sigv4.Result
 	if s.v2 != nil && sigv2.Is(r) {
@@ -484,13 +490,18 @@ func (s *Server) routeObject(q *request) {
 			s.createMultipartUpload(q)
 		case q.has("uploadId"):
 			s.completeMultipartUpload(q)
+		case hasOtherSubresource(q, nil):
+			q.fail(s3err.ErrNotImplemented) // restore, select
 		default:
-			q.fail(s3err.ErrNotImplemented)
+			q.fail(errPostToObject)
 		}
 	default:
 		q.fail(s3err.ErrMethodNotAllowed)
 	}
 }
+
+// errPostToObject is S3's answer to a POST to a key without a subresource.
+var errPostToObject = s3err.ErrMethodNotAllowed.With("Method", "POST", "ResourceType", "OBJECT")
 
 // maxHeaderSection is the most request headers S3 takes: "The PUT request
 // header is limited to 8 KB in size" (of which 2 KB of user metadata).

@@ -1192,6 +1192,24 @@ func testPostObject(t *testing.T, s *server, c *s3.Client) {
 		t.Errorf("POST JSON to a bucket: HTTP %d\n%s", resp.StatusCode, rb)
 	}
 
+	// A form POSTed to a key (as `mc share upload` URLs get misused) is
+	// no S3 operation: 405, nothing stored.
+	var form bytes.Buffer
+	fw := multipart.NewWriter(&form)
+	fw.WriteField("key", "uploads/to-key.bin")
+	ff, _ := fw.CreateFormFile("file", "f.bin")
+	ff.Write([]byte("data"))
+	fw.Close()
+	resp, err = s.HTTPClient().Post(s.URL+"/"+b+"/uploads/to-key.bin", fw.FormDataContentType(), &form)
+	must(t, err, "POST a form to a key")
+	rb, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 405 || !bytes.Contains(rb, []byte("<Code>MethodNotAllowed</Code>")) ||
+		!bytes.Contains(rb, []byte("<Method>POST</Method><ResourceType>OBJECT</ResourceType>")) {
+		t.Errorf("POST a form to a key: HTTP %d\n%s", resp.StatusCode, rb)
+	}
+	wantNoObject(t, c, b, "uploads/to-key.bin")
+
 	// Too large for content-length-range.
 	fields3 := slices.Clone(fields)
 	fields3[0] = [2]string{"key", "uploads/big.bin"}
