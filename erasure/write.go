@@ -161,7 +161,12 @@ func encodeStream(ctx context.Context, e erasureInfo, r io.Reader, files []*dfil
 			return total, errs, quorumErr(n-int(failed.Load()), n)
 		}
 		b := pool.Get().(*blockBuf)
-		m, rerr := io.ReadFull(r, b.in)
+		m, eof, rerr := backends.ReadBlock(r, b.in)
+		if rerr != nil {
+			pool.Put(b)
+			finish()
+			return total, errs, rerr
+		}
 		if m > 0 {
 			total += int64(m)
 			if err := encodeBlock(enc, e, b, m); err != nil {
@@ -184,12 +189,8 @@ func encodeStream(ctx context.Context, e erasureInfo, r io.Reader, files []*dfil
 		} else {
 			pool.Put(b)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if eof {
 			break
-		}
-		if rerr != nil {
-			finish()
-			return total, errs, rerr
 		}
 	}
 	finish()
@@ -273,15 +274,14 @@ func (s *Store) put(ctx context.Context, bucket, key, id string, data io.Reader,
 	hp := headPool.Get().(*[]byte)
 	defer headPool.Put(hp)
 	head := *hp
-	m, rerr := io.ReadFull(data, head)
+	m, eof, err := backends.ReadBlock(data, head)
 	var w *staged
-	switch rerr {
-	case nil:
-		w, err = s.stageData(ctx, st, e, wid, "part.1", io.MultiReader(bytes.NewReader(head[:m]), data))
-	case io.EOF, io.ErrUnexpectedEOF:
+	switch {
+	case err != nil:
+	case eof:
 		w, err = s.stageInline(st, e, wid, head[:m])
 	default:
-		err = rerr
+		w, err = s.stageData(ctx, st, e, wid, "part.1", io.MultiReader(bytes.NewReader(head[:m]), data))
 	}
 	if err != nil {
 		return nil, err

@@ -80,7 +80,7 @@ func (b *Backend) stream(ctx context.Context, bb *blockblob.Client, r io.Reader,
 		return res, err
 	}
 	sb := smallBufs.Get().(*[]byte)
-	n, eof, err := readBlock(r, (*sb)[:min(smallSize, b.blockSize)])
+	n, eof, err := backends.ReadBlock(r, (*sb)[:min(smallSize, b.blockSize)])
 	if err != nil {
 		smallBufs.Put(sb)
 		return res, err
@@ -95,7 +95,7 @@ func (b *Backend) stream(ctx context.Context, bb *blockblob.Client, r io.Reader,
 	smallBufs.Put(sb)
 	if !eof {
 		var m int
-		m, eof, err = readBlock(r, (*buf)[n:])
+		m, eof, err = backends.ReadBlock(r, (*buf)[n:])
 		n += m
 		if err != nil {
 			b.putBuf(buf)
@@ -162,7 +162,7 @@ func (b *Backend) stream(ctx context.Context, bb *blockblob.Client, r io.Reader,
 			return fail(err)
 		}
 		buf = b.getBuf()
-		n, eof, err = readBlock(r, *buf)
+		n, eof, err = backends.ReadBlock(r, *buf)
 		if err != nil {
 			b.putBuf(buf)
 			return fail(err)
@@ -173,18 +173,6 @@ func (b *Backend) stream(ctx context.Context, bb *blockblob.Client, r io.Reader,
 		return streamed{}, err
 	}
 	return res, nil
-}
-
-// readBlock fills buf from r; eof is true when r has returned io.EOF.
-func readBlock(r io.Reader, buf []byte) (n int, eof bool, err error) {
-	n, err = io.ReadFull(r, buf)
-	switch err {
-	case nil:
-		return n, false, nil
-	case io.EOF, io.ErrUnexpectedEOF:
-		return n, true, nil
-	}
-	return 0, false, err
 }
 
 func (b *Backend) stageBlock(ctx context.Context, bb *blockblob.Client, id string, data []byte) error {

@@ -1118,11 +1118,17 @@ func testConditionalPut(t *testing.T, b backends.Backend) {
 	}
 }
 
-// failingReader returns n bytes and then an error.
-type failingReader struct{ n int }
+// failingReader returns n bytes and then err (or "client went away").
+type failingReader struct {
+	n   int
+	err error
+}
 
 func (f *failingReader) Read(p []byte) (int, error) {
 	if f.n == 0 {
+		if f.err != nil {
+			return 0, f.err
+		}
 		return 0, errors.New("client went away")
 	}
 	k := min(len(p), f.n)
@@ -1156,6 +1162,23 @@ func testFailedWrite(t *testing.T, b backends.Backend) {
 	eq(t, "keys after failed writes", keys, []string{"f"})
 	eq(t, "prefixes after failed writes", prefixes, nil)
 
+	// io.ErrUnexpectedEOF is what net/http gives for a request body cut
+	// short of its Content-Length: an error, not a short object.
+	for _, n := range []int{5 << 10, 3<<20 + 5} {
+		if _, err := b.PutObject(ctx, bucket, "f", &failingReader{n: n, err: io.ErrUnexpectedEOF}, backends.PutOptions{Meta: m}); err == nil {
+			t.Fatalf("PutObject of a body cut after %d bytes: no error", n)
+		}
+		if got, info := Get(t, b, bucket, "f", nil); !bytes.Equal(got, old) || info.ETag != md5hex(old) {
+			t.Fatalf("after an overwrite cut after %d bytes: %d bytes, %+v", n, len(got), info)
+		}
+		if _, err := b.PutObject(ctx, bucket, "g/cut", &failingReader{n: n, err: io.ErrUnexpectedEOF}, backends.PutOptions{Meta: &backends.Meta{}}); err == nil {
+			t.Fatalf("PutObject of a body cut after %d bytes: no error", n)
+		}
+		if _, err := b.HeadObject(ctx, bucket, "g/cut"); !backends.Is(err, backends.NoSuchKey) {
+			t.Fatalf("a new write cut after %d bytes is visible: %v", n, err)
+		}
+	}
+
 	// A canceled context stops a write too.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
@@ -1177,6 +1200,9 @@ func testFailedWrite(t *testing.T, b backends.Backend) {
 	}
 	if _, err := b.UploadPart(ctx, bucket, "mp", id, 2, &failingReader{n: 1000}, &backends.Meta{}); err == nil {
 		t.Fatal("UploadPart with a failing reader: no error")
+	}
+	if _, err := b.UploadPart(ctx, bucket, "mp", id, 2, &failingReader{n: 1000, err: io.ErrUnexpectedEOF}, &backends.Meta{}); err == nil {
+		t.Fatal("UploadPart of a body cut short: no error")
 	}
 	_, parts, err := b.ListParts(ctx, bucket, "mp", id)
 	if err != nil || len(parts) != 1 || parts[0].ETag != md5hex([]byte("good part")) {

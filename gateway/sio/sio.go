@@ -34,6 +34,8 @@ import (
 
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/sys/cpu"
+
+	"github.com/strata-storage/strata/backends"
 )
 
 const (
@@ -325,17 +327,17 @@ func (r *encReader) seal() error {
 		payload[0] = r.next
 		have = 1
 	}
-	n, err := io.ReadFull(r.src, payload[have:])
+	n, eof, err := backends.ReadBlock(r.src, payload[have:])
 	n += have
 	var flags byte
-	switch err {
-	case nil: // a full payload and one more byte
-		n = PayloadSize
-	case io.EOF, io.ErrUnexpectedEOF:
+	switch {
+	case err != nil:
+		return err
+	case eof:
 		flags = flagFinal
 		r.done = true
-	default:
-		return err
+	default: // a full payload and one more byte
+		n = PayloadSize
 	}
 	next := payload[PayloadSize] // sealing overwrites it with the tag
 	header(r.buf[:HeaderSize], r.cipher, flags, n, r.seq)

@@ -3,6 +3,8 @@ package sse
 import (
 	"io"
 	"sync"
+
+	"github.com/strata-storage/strata/backends"
 )
 
 // prefetch reads its source ahead in a goroutine, a few chunks at most,
@@ -47,8 +49,8 @@ func (p *prefetch) run() {
 		default:
 		}
 		b := chunkPool.Get().(*[]byte)
-		n, err := io.ReadFull(p.src, *b)
-		if err == io.ErrUnexpectedEOF {
+		n, eof, err := backends.ReadBlock(p.src, *b)
+		if eof {
 			err = io.EOF
 		}
 		select {

@@ -446,8 +446,11 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		// An empty folder object stays empty: file systems cannot hold
 		// data in a folder, and there is nothing to protect.
 		var b [1]byte
-		n, err := io.ReadFull(data, b[:])
-		if n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
+		n, eof, err := backends.ReadBlock(data, b[:])
+		if err != nil {
+			return backends.ObjectInfo{}, err
+		}
+		if n == 0 && eof {
 			if opts.Meta != nil {
 				clearSys(opts.Meta)
 			}

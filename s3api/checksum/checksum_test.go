@@ -436,3 +436,18 @@ func BenchmarkHash(b *testing.B) {
 		})
 	}
 }
+
+// A body cut short (net/http's io.ErrUnexpectedEOF) is IncompleteBody, and
+// stays so: never a short end of data for io.ReadFull to swallow.
+func TestReaderCutBody(t *testing.T) {
+	src := io.MultiReader(bytes.NewReader([]byte("hello")), iotest.ErrReader(io.ErrUnexpectedEOF))
+	r := NewReader(src, Expect{}, 11, nil)
+	buf := make([]byte, 11)
+	n, err := io.ReadFull(r, buf)
+	if n != 5 || !isErr(err, "IncompleteBody") {
+		t.Fatalf("ReadFull: %d, %v", n, err)
+	}
+	if _, err := r.Read(buf); !isErr(err, "IncompleteBody") {
+		t.Fatalf("Read again: %v", err)
+	}
+}

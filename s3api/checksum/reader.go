@@ -42,7 +42,8 @@ type Reader struct {
 // have passed, the Read that returns the last of them also looks for r's
 // end, so the verdict comes with the last bytes. A payload longer than size
 // is refused as soon as its extra bytes arrive; they are not passed on.
-// Errors from r pass through.
+// Errors from r pass through, but io.ErrUnexpectedEOF (a body cut short)
+// becomes IncompleteBody.
 func NewReader(r io.Reader, e Expect, size int64, trailer func() http.Header) *Reader {
 	cr := &Reader{r: r, e: e, size: size, trailer: trailer, md5: md5.New(), sums: map[string]string{}}
 	if e.Algorithm != "" {
@@ -57,6 +58,12 @@ func (r *Reader) Read(p []byte) (int, error) {
 		return 0, r.err
 	}
 	n, err := r.r.Read(p)
+	if err == io.ErrUnexpectedEOF {
+		// net/http's answer to a body cut short of its Content-Length:
+		// passed on as it is, it reads as a short end of data to code
+		// that fills buffers with io.ReadFull.
+		err = s3err.ErrIncompleteBody
+	}
 	if r.size >= 0 && r.n+int64(n) > r.size {
 		n, err = int(r.size-r.n), errTooLong
 	}
@@ -82,7 +89,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 			err = io.EOF
 		}
 		r.err = err
-	case errTooLong:
+	case errTooLong, s3err.ErrIncompleteBody:
 		r.err = err
 	}
 	return n, err
