@@ -1,10 +1,12 @@
 package s3api
 
 import (
+	"bytes"
 	"encoding/xml"
 	"net/http"
 	"strings"
 
+	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/s3api/s3err"
 )
 
@@ -214,6 +216,10 @@ func (s *Server) checkACLBody(q *request, data []byte) error {
 			return errACLNotSupported
 		}
 	}
+	if len(doc.Grants) == 0 {
+		// No grant at all would take the owner's full control away.
+		return errACLNotSupported
+	}
 	return nil
 }
 
@@ -261,4 +267,80 @@ func (s *Server) putBucketOwnershipControls(q *request) {
 	default:
 		q.fail(s3err.ErrMalformedXML)
 	}
+}
+
+// Block Public Access. Nothing on Strata can be public (no ACL grants
+// beyond the owner, no bucket policies), so a bucket starts as S3 creates
+// buckets since 2023: all four settings on. The configuration can be set
+// (kept and answered, changing nothing, since there is nothing public to
+// allow) and deleted (then GetPublicAccessBlock is 404, as on S3).
+
+const docPublicAccessBlock = "public-access-block.xml"
+
+// publicAccessDeleted is stored when the configuration was deleted, to
+// tell that from a bucket that never had one set (all on).
+var publicAccessDeleted = []byte("deleted")
+
+type publicAccessBlock struct {
+	XMLName               xml.Name `xml:"PublicAccessBlockConfiguration"`
+	NS                    string   `xml:"xmlns,attr,omitempty"`
+	BlockPublicAcls       bool     `xml:"BlockPublicAcls"`
+	IgnorePublicAcls      bool     `xml:"IgnorePublicAcls"`
+	BlockPublicPolicy     bool     `xml:"BlockPublicPolicy"`
+	RestrictPublicBuckets bool     `xml:"RestrictPublicBuckets"`
+}
+
+var errNoPublicAccessBlock = notConfigured("NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found")
+
+func (s *Server) getPublicAccessBlock(q *request) {
+	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
+		q.fail(err)
+		return
+	}
+	data, err := s.gw.GetBucketConfig(q.ctx(), q.bucket(), docPublicAccessBlock)
+	cfg := publicAccessBlock{BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true}
+	switch {
+	case backends.Is(err, backends.NotFound):
+	case err != nil:
+		q.fail(err)
+		return
+	case bytes.Equal(data, publicAccessDeleted):
+		q.fail(errNoPublicAccessBlock)
+		return
+	default:
+		if err := xml.Unmarshal(data, &cfg); err != nil {
+			q.fail(err)
+			return
+		}
+	}
+	cfg.NS = s3NS
+	writeXML(q.w, http.StatusOK, cfg)
+}
+
+func (s *Server) putPublicAccessBlock(q *request) {
+	data, err := readBody(q, maxXMLBody)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	var cfg publicAccessBlock
+	if err := xml.Unmarshal(data, &cfg); err != nil {
+		q.fail(s3err.ErrMalformedXML)
+		return
+	}
+	cfg.NS = ""
+	doc, _ := xml.Marshal(cfg)
+	if err := s.gw.PutBucketConfig(q.ctx(), q.bucket(), docPublicAccessBlock, doc); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) deletePublicAccessBlock(q *request) {
+	if err := s.gw.PutBucketConfig(q.ctx(), q.bucket(), docPublicAccessBlock, publicAccessDeleted); err != nil {
+		q.fail(err)
+		return
+	}
+	q.w.WriteHeader(http.StatusNoContent)
 }

@@ -39,6 +39,8 @@ func TestACLsDisabled(t *testing.T) {
 		e.want(e.do("PUT", target, nil, "x-amz-acl: public-read"), 400, "AccessControlListNotSupported")
 		e.want(e.do("PUT", target, nil, "x-amz-grant-read: uri=http://acs.amazonaws.com/groups/global/AllUsers"), 400, "AccessControlListNotSupported")
 		e.want(e.do("PUT", target, []byte(publicRead)), 400, "AccessControlListNotSupported")
+		noGrants := `<AccessControlPolicy><Owner><ID>` + me + `</ID></Owner><AccessControlList></AccessControlList></AccessControlPolicy>`
+		e.want(e.do("PUT", target, []byte(noGrants)), 400, "AccessControlListNotSupported")
 		e.want(e.do("PUT", target, nil, "x-amz-acl: no-such-acl"), 400, "InvalidArgument")
 		e.want(e.do("PUT", target, []byte(ownerOnly), "x-amz-acl: private"), 400, "UnexpectedContent")
 		e.want(e.do("PUT", target, nil), 400, "MissingSecurityHeader")
@@ -76,4 +78,31 @@ func TestACLsDisabled(t *testing.T) {
 	e.want(e.do("PUT", "/acl?ownershipControls", []byte(`<OwnershipControls></OwnershipControls>`)), 400, "MalformedXML")
 	e.want(e.do("PUT", "/nobucket?ownershipControls", oc("BucketOwnerEnforced")), 404, "NoSuchBucket")
 	e.want(e.do("DELETE", "/acl?ownershipControls", nil), 501, "NotImplemented")
+}
+
+// Block Public Access starts all on (nothing can be public on Strata);
+// a configuration set is answered as set, a deleted one is 404; a bucket
+// has no policy, so no policy status.
+func TestPublicAccessBlock(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/pab", nil), 200, "")
+	r := e.do("GET", "/pab?publicAccessBlock", nil)
+	e.want(r, 200, "")
+	for _, f := range []string{"BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"} {
+		if !strings.Contains(string(r.body), "<"+f+">true</"+f+">") {
+			t.Fatalf("default %s: %s", f, r.body)
+		}
+	}
+	e.want(e.do("PUT", "/pab?publicAccessBlock", []byte(`<PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><BlockPublicAcls>true</BlockPublicAcls><BlockPublicPolicy>false</BlockPublicPolicy></PublicAccessBlockConfiguration>`)), 200, "")
+	r = e.do("GET", "/pab?publicAccessBlock", nil)
+	if !strings.Contains(string(r.body), "<BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>false</IgnorePublicAcls><BlockPublicPolicy>false</BlockPublicPolicy><RestrictPublicBuckets>false</RestrictPublicBuckets>") {
+		t.Fatalf("set: %s", r.body)
+	}
+	e.want(e.do("PUT", "/pab?publicAccessBlock", []byte(`<PublicAccessBlockConfiguration><BlockPublicAcls>maybe`)), 400, "MalformedXML")
+	e.want(e.do("DELETE", "/pab?publicAccessBlock", nil), 204, "")
+	e.want(e.do("GET", "/pab?publicAccessBlock", nil), 404, "NoSuchPublicAccessBlockConfiguration")
+	e.want(e.do("GET", "/pab?policyStatus", nil), 404, "NoSuchBucketPolicy")
+	e.want(e.do("GET", "/nobucket?publicAccessBlock", nil), 404, "NoSuchBucket")
+	e.want(e.do("PUT", "/nobucket?publicAccessBlock", []byte(`<PublicAccessBlockConfiguration/>`)), 404, "NoSuchBucket")
+	e.want(e.do("GET", "/nobucket?policyStatus", nil), 404, "NoSuchBucket")
 }

@@ -200,6 +200,12 @@ func (s *Server) createBucket(q *request) {
 	} else {
 		err = s.gw.CreateBucket(q.ctx(), q.bucket())
 	}
+	if backends.Is(err, backends.BucketExists) && s.cfg.Region == "us-east-1" && location == "" && !lock {
+		// S3 in us-east-1, "for legacy compatibility", answers 200 OK to
+		// the owner creating a bucket again (other regions: 409
+		// BucketAlreadyOwnedByYou). Nothing changes.
+		err = nil
+	}
 	if err != nil {
 		q.fail(err)
 		return

@@ -159,7 +159,7 @@ func (s *Server) listObjectsV2(q *request) {
 	prefix, delim := q.query("prefix"), q.query("delimiter")
 	startAfter, token := q.query("start-after"), q.query("continuation-token")
 	marker := startAfter
-	if q.has("continuation-token") {
+	if token != "" {
 		if marker, err = decodeToken(token); err != nil {
 			q.fail(err)
 			return
@@ -179,7 +179,7 @@ func (s *Server) listObjectsV2(q *request) {
 		Name                  string         `xml:"Name"`
 		Prefix                string         `xml:"Prefix"`
 		StartAfter            string         `xml:"StartAfter,omitempty"`
-		ContinuationToken     string         `xml:"ContinuationToken,omitempty"`
+		ContinuationToken     *string        `xml:"ContinuationToken"`
 		NextContinuationToken string         `xml:"NextContinuationToken,omitempty"`
 		KeyCount              int            `xml:"KeyCount"`
 		MaxKeys               int            `xml:"MaxKeys"`
@@ -195,7 +195,11 @@ func (s *Server) listObjectsV2(q *request) {
 		o = &ow
 	}
 	r := result{NS: s3NS, Name: q.bucket(), Prefix: enc(prefix), StartAfter: enc(startAfter),
-		ContinuationToken: token, MaxKeys: maxKeys, Delimiter: enc(delim), EncodingType: encName, IsTruncated: res.IsTruncated}
+		MaxKeys: maxKeys, Delimiter: enc(delim), EncodingType: encName, IsTruncated: res.IsTruncated}
+	if q.has("continuation-token") {
+		// Echoed as sent; an empty one starts at the beginning, as none.
+		r.ContinuationToken = &token
+	}
 	if res.IsTruncated {
 		r.NextContinuationToken = encodeToken(res.NextMarker)
 	}

@@ -437,7 +437,7 @@ func (s *Server) completedBefore(q *request, want []gateway.CompletedPart, err e
 // the object info.
 func writeCompleted(q *request, info backends.ObjectInfo) {
 	setSSEHeaders(q.w.Header(), info.Meta, nil)
-	setVersionID(q.w.Header(), info.VersionID)
+	setWrittenVersionID(q.w.Header(), info.VersionID)
 	type result struct {
 		XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
 		NS       string   `xml:"xmlns,attr"`

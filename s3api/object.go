@@ -127,7 +127,7 @@ func (s *Server) putObject(q *request) {
 	}
 	h := q.w.Header()
 	h.Set("ETag", quote(info.ETag))
-	setVersionID(h, info.VersionID)
+	setWrittenVersionID(h, info.VersionID)
 	setChecksumHeaders(h, info.Checksums, info.ChecksumType)
 	setSSEHeaders(h, info.Meta, enc)
 	q.w.WriteHeader(http.StatusOK)
@@ -658,7 +658,7 @@ func (s *Server) copyObject(q *request) {
 			q.fail(err)
 			return
 		}
-		setVersionID(q.w.Header(), out.VersionID)
+		setWrittenVersionID(q.w.Header(), out.VersionID)
 		res.ETag, res.LastModified = quote(out.ETag), s3Time(out.ModTime)
 		res.set(out.Checksums, out.ChecksumType)
 		writeXML(q.w, http.StatusOK, res)
@@ -685,7 +685,7 @@ func (s *Server) copyObject(q *request) {
 		return
 	}
 	setSSEHeaders(q.w.Header(), out.Meta, enc)
-	setVersionID(q.w.Header(), out.VersionID)
+	setWrittenVersionID(q.w.Header(), out.VersionID)
 	res.ETag, res.LastModified = quote(out.ETag), s3Time(out.ModTime)
 	res.set(out.Checksums, out.ChecksumType)
 	writeXML(q.w, http.StatusOK, res)

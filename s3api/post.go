@@ -192,7 +192,7 @@ func (s *Server) postObject(w http.ResponseWriter, r *http.Request, bucket strin
 
 	setSSEHeaders(w.Header(), info.Meta, enc)
 	setChecksumHeaders(w.Header(), info.Checksums, info.ChecksumType)
-	setVersionID(w.Header(), info.VersionID)
+	setWrittenVersionID(w.Header(), info.VersionID)
 	w.Header().Set("ETag", quote(info.ETag))
 	loc := objectURL(r, bucket, key)
 	w.Header().Set("Location", loc)

@@ -192,6 +192,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		s.preflight(w, r, bucket)
 		return
 	}
+	if origin := r.Header.Get("Origin"); origin != "" && backends.ValidBucketName(bucket) {
+		// Before authentication: a browser reads S3's refusals too (a
+		// 403, a failed POST form) only with the CORS headers.
+		s.corsActual(w, r, bucket, origin)
+	}
 	if r.Method == http.MethodPost && key == "" && bucket != "" {
 		switch {
 		case isFormUpload(r):
@@ -220,7 +225,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		return
 	}
 	if res.Anonymous {
-		writeError(w, r, s3err.ErrAccessDenied)
+		// Strata serves nothing anonymously. As on S3, a bucket that does
+		// not exist is NoSuchBucket to anyone; the rest is AccessDenied.
+		err := s3err.ErrAccessDenied
+		if bucket != "" && !s.bucketExists(r.Context(), bucket) {
+			err = s3err.ErrNoSuchBucket
+		}
+		writeError(w, r, err)
 		return
 	}
 	ri.AccessKey = res.AccessKey
@@ -246,9 +257,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 			writeError(w, r, s3err.ErrNoSuchBucket)
 		}
 		return
-	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		s.corsActual(w, r, bucket, origin)
 	}
 	if key == "" {
 		s.routeBucket(req)
@@ -358,8 +366,10 @@ func (s *Server) routeBucket(q *request) {
 			s.getACL(q, true)
 		case q.has("ownershipControls"):
 			s.getBucketOwnershipControls(q)
-		case q.has("policy"):
+		case q.has("policy"), q.has("policyStatus"):
 			s.checkBucketThen(q, notConfigured("NoSuchBucketPolicy", "The bucket policy does not exist"))
+		case q.has("publicAccessBlock"):
+			s.getPublicAccessBlock(q)
 		case q.has("lifecycle"):
 			s.checkBucketThen(q, notConfigured("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"))
 		case q.has("encryption"):
@@ -395,6 +405,8 @@ func (s *Server) routeBucket(q *request) {
 			s.putACL(q, true)
 		case q.has("ownershipControls"):
 			s.putBucketOwnershipControls(q)
+		case q.has("publicAccessBlock"):
+			s.putPublicAccessBlock(q)
 		case hasOtherSubresource(q, nil):
 			q.fail(s3err.ErrNotImplemented)
 		default:
@@ -410,6 +422,8 @@ func (s *Server) routeBucket(q *request) {
 			s.deleteBucketEncryption(q)
 		case q.has("ownershipControls"):
 			s.checkBucketThen(q, errOwnershipNotSupported)
+		case q.has("publicAccessBlock"):
+			s.deletePublicAccessBlock(q)
 		case hasOtherSubresource(q, nil):
 			q.fail(s3err.ErrNotImplemented)
 		default:
@@ -555,6 +569,16 @@ func hasOtherSubresource(q *request, also map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// bucketExists tells whether bucket certainly exists or may (an error
+// other than NoSuchBucket).
+func (s *Server) bucketExists(ctx context.Context, bucket string) bool {
+	if !backends.ValidBucketName(bucket) {
+		return false
+	}
+	_, err := s.gw.HeadBucket(ctx, bucket)
+	return !backends.Is(err, backends.NoSuchBucket)
 }
 
 func (s *Server) checkBucketThen(q *request, err error) {

@@ -141,12 +141,64 @@ func TestHealthWithoutAuth(t *testing.T) {
 	}
 }
 
+// Anonymous requests are refused; as on S3, one to a bucket that does not
+// exist learns that (404 NoSuchBucket), one to a bucket that does gets 403.
+func TestAnonymousBucketExistence(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/photos", nil), 200, "")
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", "/photos/k", 403, "AccessDenied"},
+		{"GET", "/photos", 403, "AccessDenied"},
+		{"DELETE", "/photos/k", 403, "AccessDenied"},
+		{"GET", "/nothere/k", 404, "NoSuchBucket"},
+		{"DELETE", "/nothere/k", 404, "NoSuchBucket"},
+		{"PUT", "/nothere/k", 404, "NoSuchBucket"},
+		{"GET", "/Not_A_Bucket/k", 404, "NoSuchBucket"},
+	} {
+		req, _ := http.NewRequest(c.method, e.srv.URL+c.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if r := (resp{res, body}); res.StatusCode != c.status || r.code() != c.code {
+			t.Errorf("anonymous %s %s: %d %s, want %d %s", c.method, c.path, res.StatusCode, r.code(), c.status, c.code)
+		}
+	}
+}
+
+// Creating one's own bucket again: 200 OK and nothing changed in
+// us-east-1 (S3's legacy answer there), 409 BucketAlreadyOwnedByYou in
+// any other region, and everywhere when the request asks for more (Object
+// Lock).
+func TestCreateBucketAgain(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/photos", nil), 200, "")
+	e.want(e.do("PUT", "/photos/k", []byte("kept")), 200, "")
+	e.want(e.do("PUT", "/photos", nil), 200, "")
+	if r := e.do("GET", "/photos/k", nil); string(r.body) != "kept" {
+		t.Fatalf("object after the bucket was created again: %d %q", r.StatusCode, r.body)
+	}
+	v := newVersionedEnv(t)
+	v.want(v.do("PUT", "/vbk", nil), 200, "")
+	v.want(v.do("PUT", "/vbk", nil, "x-amz-bucket-object-lock-enabled: true"), 409, "BucketAlreadyOwnedByYou")
+
+	eu := newStackEnv(t, func(b backends.Backend) backends.Backend { return b }, s3api.Config{Region: "eu-west-1"})
+	eu.want(eu.do("PUT", "/photos", nil), 200, "")
+	eu.want(eu.do("PUT", "/photos", nil), 409, "BucketAlreadyOwnedByYou")
+}
+
 func TestBuckets(t *testing.T) {
 	e := newEnv(t)
 	e.want(e.do("PUT", "/Bad_Name", nil), 400, "InvalidBucketName")
 	e.want(e.do("PUT", "/ab", nil), 400, "InvalidBucketName")
 	e.want(e.do("PUT", "/photos", nil), 200, "")
-	e.want(e.do("PUT", "/photos", nil), 409, "BucketAlreadyOwnedByYou")
+	e.want(e.do("PUT", "/photos", nil), 200, "") // us-east-1: see TestCreateBucketAgain
 	e.want(e.do("HEAD", "/photos", nil), 200, "")
 	e.want(e.do("HEAD", "/nope-bucket", nil), 404, "")
 	e.want(e.do("GET", "/nope-bucket", nil), 404, "NoSuchBucket")
@@ -493,6 +545,13 @@ func TestListing(t *testing.T) {
 	if fmt.Sprint(all) != "[a-b a.txt a/1 a/2 b c/d z]" {
 		t.Fatalf("paged: %v", all)
 	}
+	// An empty token is no token (and is echoed); a bad one is refused.
+	r = e.do("GET", "/lst?list-type=2&continuation-token=", nil)
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<ContinuationToken></ContinuationToken>")) || !bytes.Contains(r.body, []byte("<KeyCount>6</KeyCount>")) {
+		t.Fatalf("empty continuation token: %s", r.body)
+	}
+	e.want(e.do("GET", "/lst?list-type=2&continuation-token=bad", nil), 400, "InvalidArgument")
 	r = e.do("GET", "/lst?prefix=b&encoding-type=url", nil)
 	if !bytes.Contains(r.body, []byte("<Key>b%20c/d</Key>")) {
 		t.Fatalf("encoding-type=url: %s", r.body)
@@ -676,6 +735,18 @@ func TestCORS(t *testing.T) {
 	res := opt()
 	if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
 		t.Fatalf("preflight: %d %v", res.StatusCode, res.Header)
+	}
+	// A refused request (here anonymous: 403) still carries the headers,
+	// so that the browser lets the page read the error.
+	req, _ := http.NewRequest("PUT", e.srv.URL+"/web/x", strings.NewReader("data"))
+	req.Header.Set("Origin", "https://app.example.com")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 403 || res.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("refused PUT from an allowed origin: %d %v", res.StatusCode, res.Header)
 	}
 	e.want(e.do("GET", "/web?cors", nil), 200, "")
 	e.want(e.do("DELETE", "/web?cors", nil), 204, "")

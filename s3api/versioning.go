@@ -70,6 +70,15 @@ func setVersionID(h http.Header, id string) {
 	}
 }
 
+// setWrittenVersionID answers a write (PUT, POST, copy, completed upload)
+// with the new version's ID. A write to a bucket whose versioning is
+// suspended makes the "null" version, which S3 does not name: no header.
+func setWrittenVersionID(h http.Header, id string) {
+	if id != "null" {
+		setVersionID(h, id)
+	}
+}
+
 // versioner is what lists versions: the stack's versioning layer, or for a
 // stack without one, a layer that sees every bucket unversioned.
 func (s *Server) versioner() (gateway.Versioner, bool) {
