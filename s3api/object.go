@@ -65,7 +65,9 @@ func (p *payload) Read(b []byte) (int, error) {
 // gives every object sent without one.
 func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg string) (*payload, error) {
 	size := q.body.Size
-	if size < 0 {
+	if size < 0 || (q.Request.ContentLength == 0 && q.Header.Get("Content-Length") == "") {
+		// Neither a length nor a body: S3 wants a Content-Length even for
+		// an empty object (`curl -X PUT` without data gets 411 there).
 		return nil, s3err.ErrMissingContentLength
 	}
 	if size > maxSize {

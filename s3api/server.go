@@ -228,7 +228,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		// Strata serves nothing anonymously. As on S3, a bucket that does
 		// not exist is NoSuchBucket to anyone; the rest is AccessDenied.
 		err := s3err.ErrAccessDenied
-		if bucket != "" && !s.bucketExists(r.Context(), bucket) {
+		create := r.Method == http.MethodPut && key == "" && r.URL.RawQuery == ""
+		if bucket != "" && !create && !s.bucketExists(r.Context(), bucket) {
 			err = s3err.ErrNoSuchBucket
 		}
 		writeError(w, r, err)

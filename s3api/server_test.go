@@ -1,6 +1,7 @@
 package s3api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/md5"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -158,8 +160,15 @@ func TestAnonymousBucketExistence(t *testing.T) {
 		{"DELETE", "/nothere/k", 404, "NoSuchBucket"},
 		{"PUT", "/nothere/k", 404, "NoSuchBucket"},
 		{"GET", "/Not_A_Bucket/k", 404, "NoSuchBucket"},
+		{"PUT", "/nothere", 403, "AccessDenied"}, // CreateBucket
+		{"EMPTYAUTH", "/photos/k", 403, "AccessDenied"},
 	} {
 		req, _ := http.NewRequest(c.method, e.srv.URL+c.path, nil)
+		if c.method == "EMPTYAUTH" {
+			// An empty Authorization header is none.
+			req, _ = http.NewRequest("GET", e.srv.URL+c.path, nil)
+			req.Header.Set("Authorization", " ")
+		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -999,5 +1008,41 @@ func TestListMultipartUploadsPagesOneKey(t *testing.T) {
 	}
 	if len(seen) != len(made) || !slices.IsSorted(order) {
 		t.Fatalf("listed %v in order %v; want all of %v, by key", seen, order, made)
+	}
+}
+
+// A PUT with neither Content-Length nor a chunked body (`curl -X PUT`
+// without data) is 411 MissingContentLength, as on S3; Content-Length: 0
+// is an empty object.
+func TestPutWithoutContentLength(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/nolen", nil), 200, "")
+	send := func(withLength bool) string {
+		req, _ := http.NewRequest("PUT", e.srv.URL+"/nolen/k", nil)
+		sigv4.SignRequest(req, testAK, testSK, "us-east-1", "", time.Now())
+		conn, err := net.Dial("tcp", req.URL.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "PUT /nolen/k HTTP/1.1\r\nHost: %s\r\n", req.URL.Host)
+		if withLength {
+			fmt.Fprint(conn, "Content-Length: 0\r\n")
+		}
+		req.Header.Write(conn)
+		fmt.Fprint(conn, "Connection: close\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(conn), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		return fmt.Sprint(res.StatusCode, " ", resp{res, body}.code())
+	}
+	if got := send(false); got != "411 MissingContentLength" {
+		t.Errorf("PUT without Content-Length: %s", got)
+	}
+	e.want(e.do("HEAD", "/nolen/k", nil), 404, "")
+	if got := send(true); got != "200 " {
+		t.Errorf("PUT with Content-Length: 0: %s", got)
 	}
 }

@@ -235,10 +235,11 @@ func parseDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// requestTime is x-amz-date, or Date when there is no x-amz-date.
+// requestTime is x-amz-date, or Date when there is no x-amz-date. An
+// x-amz-date sent empty is no valid date (Date does not stand in).
 func requestTime(r *http.Request) (time.Time, error) {
-	d := r.Header.Get("X-Amz-Date")
-	if d == "" {
+	d, sent := r.Header.Get("X-Amz-Date"), len(r.Header.Values("X-Amz-Date")) > 0
+	if !sent {
 		d = r.Header.Get("Date")
 	}
 	t, ok := parseDate(d)

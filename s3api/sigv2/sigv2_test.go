@@ -314,6 +314,7 @@ func TestHeaderRefused(t *testing.T) {
 		{"x-amz-date skewed, Date fine", map[string][]string{"Date": httpDate(date), "X-Amz-Date": httpDate(date.Add(time.Hour))}, nil, "RequestTimeTooSkewed", ""},
 		{"no date", nil, nil, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header."},
 		{"bad date", map[string][]string{"Date": {"yesterday"}}, nil, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header."},
+		{"empty x-amz-date, Date fine", map[string][]string{"Date": httpDate(date), "X-Amz-Date": {""}}, nil, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header."},
 		{"Date changed", map[string][]string{"Date": httpDate(date)}, func(r *http.Request) { r.Header.Set("Date", date.Add(time.Second).Format(http.TimeFormat)) }, "SignatureDoesNotMatch", ""},
 		{"Content-Type changed", map[string][]string{"Date": httpDate(date), "Content-Type": {"image/jpeg"}}, func(r *http.Request) { r.Header.Set("Content-Type", "text/html") }, "SignatureDoesNotMatch", ""},
 		{"Content-MD5 added", map[string][]string{"Date": httpDate(date)}, func(r *http.Request) { r.Header.Set("Content-MD5", "4gJE4saaMU4BqNR0kLY+lw==") }, "SignatureDoesNotMatch", ""},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,7 +107,11 @@ const (
 // requestScheme tells the authentication schemes apart; a new scheme (V2)
 // is one more case here and in Verify.
 func requestScheme(r *http.Request) (scheme, error) {
-	auths := r.Header.Values("Authorization")
+	// An empty Authorization header authenticates nothing: the request is
+	// anonymous, as without one.
+	auths := slices.DeleteFunc(slices.Clone(r.Header.Values("Authorization")), func(v string) bool {
+		return strings.TrimSpace(v) == ""
+	})
 	q := r.URL.Query()
 	v4Query := q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Credential") || q.Has("X-Amz-Signature")
 	v2Query := q.Has("AWSAccessKeyId") && q.Has("Signature")
