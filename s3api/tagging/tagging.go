@@ -6,6 +6,7 @@ package tagging
 import (
 	"encoding/xml"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -41,13 +42,14 @@ type Tag struct {
 }
 
 var (
-	errDuplicate   = s3err.ErrInvalidTag.WithMessage("Cannot provide multiple Tags with the same key")
-	errSystemTag   = s3err.ErrInvalidTag.WithMessage("System tags cannot be added/updated by requester")
-	errKeyInvalid  = s3err.ErrInvalidTag.WithMessage("The TagKey you have provided is invalid")
-	errValInvalid  = s3err.ErrInvalidTag.WithMessage("The TagValue you have provided is invalid")
-	errKeyTooLong  = s3err.ErrInvalidTag.WithMessage("The TagKey you have provided is too long, max 128")
-	errValTooLong  = s3err.ErrInvalidTag.WithMessage("The TagValue you have provided is too long, max 256")
-	errObjectCount = s3err.ErrInvalidTag.WithMessage("Object tags cannot be greater than 10")
+	errDuplicate  = s3err.ErrInvalidTag.WithMessage("Cannot provide multiple Tags with the same key")
+	errSystemTag  = s3err.ErrInvalidTag.WithMessage("System tags cannot be added/updated by requester")
+	errKeyInvalid = s3err.ErrInvalidTag.WithMessage("The TagKey you have provided is invalid")
+	errValInvalid = s3err.ErrInvalidTag.WithMessage("The TagValue you have provided is invalid")
+	errKeyTooLong = s3err.ErrInvalidTag.WithMessage("The TagKey you have provided is too long, max 128")
+	errValTooLong = s3err.ErrInvalidTag.WithMessage("The TagValue you have provided is too long, max 256")
+	// AWS answers too many object tags with the generic BadRequest code.
+	errObjectCount = &s3err.APIError{Code: "BadRequest", Status: http.StatusBadRequest, Message: "Object tags cannot be greater than 10"}
 	errBucketCount = s3err.ErrInvalidTag.WithMessage("Bucket tags cannot be greater than 50")
 	errHeader      = s3err.ErrInvalidArgument.WithMessage("The header 'x-amz-tagging' shall be encoded as UTF-8 " +
 		"then URLEncoded URL query parameters without tag name duplicates.")

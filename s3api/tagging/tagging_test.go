@@ -104,7 +104,7 @@ func TestParseXML(t *testing.T) {
 		{name: "trailing element", body: tagsXML() + `<Tagging/>`, code: "MalformedXML"},
 		{name: "too large", body: tagsXML() + strings.Repeat(" ", MaxBodySize), code: "MalformedXML"},
 
-		{name: "11 object tags", body: tagsXML(nTags(11)...), code: "InvalidTag", msg: msgObjects},
+		{name: "11 object tags", body: tagsXML(nTags(11)...), code: "BadRequest", msg: msgObjects},
 		{name: "11 bucket tags", body: tagsXML(nTags(11)...), forBucket: true, want: func() map[string]string {
 			m := map[string]string{}
 			for _, t := range nTags(11) {
@@ -194,7 +194,7 @@ func TestParseHeader(t *testing.T) {
 		{name: "bad escape in key", header: "k%zz=v", code: "InvalidArgument"},
 		{name: "bad escape in value", header: "k=%4", code: "InvalidArgument"},
 		{name: "invalid utf-8", header: "k=%FF", code: "InvalidArgument"},
-		{name: "11 tags", header: strings.Join(eleven, "&"), code: "InvalidTag", msg: msgObjects},
+		{name: "11 tags", header: strings.Join(eleven, "&"), code: "BadRequest", msg: msgObjects},
 		{name: "duplicate", header: "a=1&a=2", code: "InvalidTag", msg: msgDup},
 		{name: "system tag", header: "aws%3Ax=1", code: "InvalidTag", msg: msgSystem},
 		{name: "empty key", header: "=v", code: "InvalidTag", msg: msgKey},
