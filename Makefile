@@ -17,9 +17,21 @@ build:
 	$(GO) build -o $(BIN) ./cmd/strata
 
 ## run: build, then serve ./data on 127.0.0.1:9000 (credentials are printed).
+## Unless a KMS is configured (STRATA_KMS_*), it makes a master key for the
+## built-in KMS in ./kms.key on the first run, so that SSE-S3 and SSE-KMS
+## work out of the box; in production keep the key apart from the data
+## (docs/kms.md).
+KMS_KEY ?= ./kms.key
 run: build
 	@mkdir -p $(DATA)
-	$(BIN) server --address $(ADDRESS) $(DATA)
+	@if [ -z "$$STRATA_KMS_SECRET_KEY$$STRATA_KMS_SECRET_KEY_FILE$$STRATA_KMS_VAULT_ENDPOINT" ] && [ ! -f $(KMS_KEY) ]; then \
+		(umask 077; echo "strata-dev-key:$$(head -c 32 /dev/urandom | base64)" > $(KMS_KEY)); \
+		echo "make run: made a KMS master key in $(KMS_KEY) (SSE-S3, SSE-KMS; see docs/kms.md)"; fi
+	@if [ -z "$$STRATA_KMS_SECRET_KEY$$STRATA_KMS_SECRET_KEY_FILE$$STRATA_KMS_VAULT_ENDPOINT" ]; then \
+		echo "STRATA_KMS_SECRET_KEY_FILE=$(KMS_KEY) $(BIN) server --address $(ADDRESS) $(DATA)"; \
+		STRATA_KMS_SECRET_KEY_FILE=$(KMS_KEY) exec $(BIN) server --address $(ADDRESS) $(DATA); \
+	else \
+		echo "$(BIN) server --address $(ADDRESS) $(DATA)"; exec $(BIN) server --address $(ADDRESS) $(DATA); fi
 
 ## test: everything CI runs.
 test: deps fmt-check vet cross unit e2e
