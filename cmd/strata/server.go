@@ -139,6 +139,14 @@ func openBackend(ctx context.Context, f serverFlags, args []string) (b backends.
 	if len(args) == 0 {
 		return nil, "", errors.New("PATH is missing (for example: strata server ./data, or strata server --config strata.yaml)")
 	}
+	for _, a := range args {
+		if a == "on" || a == "off" {
+			if _, err := os.Stat(a); err != nil {
+				// `--worm on`: the on/off flags take their value after '='.
+				return nil, "", fmt.Errorf("%q is not a PATH: give an on/off flag its value with '=' (for example --auto-encryption=%s)", a, a)
+			}
+		}
+	}
 	drives, err := expandDrives(args)
 	if err != nil {
 		return nil, "", err

@@ -83,9 +83,13 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"server"},
 		{"server", "--no-such-flag", t.TempDir()},
+		{"server", "--worm", "on", t.TempDir()}, // the value needs '='
 		{"no-such-command"},
 	} {
 		out, err := runStrata(t, args...)
+		if len(args) > 1 && args[1] == "--worm" && !strings.Contains(out, "--auto-encryption=on") {
+			t.Errorf("strata %s: %q, want the hint about '='", strings.Join(args, " "), out)
+		}
 		var ee *exec.ExitError
 		if err == nil || !errors.As(err, &ee) || ee.ExitCode() <= 0 {
 			t.Errorf("strata %s: %v, want a non-zero exit\n%s", strings.Join(args, " "), err, out)
