@@ -131,6 +131,11 @@ func (s *Server) uploadPart(q *request) {
 		q.fail(err)
 		return
 	}
+	if alg == "" {
+		// An upload without an algorithm gets S3's default, a full-object
+		// CRC64NVME made from its parts' at completion.
+		p.cr.Also(defaultChecksum)
+	}
 	part, err := s.gw.UploadPart(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), n, p, &meta)
 	if err != nil {
 		q.fail(err)
@@ -140,7 +145,13 @@ func (s *Server) uploadPart(q *request) {
 		setSSEHeaders(q.w.Header(), backends.Meta{Sys: map[string]string{"sse-t": "C"}}, enc)
 	}
 	q.w.Header().Set("ETag", quote(part.ETag))
-	setChecksumHeaders(q.w.Header(), part.Checksums, "")
+	sums := part.Checksums
+	if alg == "" && p.cr.Algorithm() != defaultChecksum {
+		// The default is kept for the completion, not shown.
+		sums = maps.Clone(sums)
+		delete(sums, defaultChecksum)
+	}
+	setChecksumHeaders(q.w.Header(), sums, "")
 	q.w.WriteHeader(http.StatusOK)
 }
 
@@ -256,6 +267,9 @@ func (s *Server) uploadPartCopy(q *request) {
 	// sent with UploadPart must carry.
 	var meta backends.Meta
 	exp := checksum.Expect{Algorithm: up.Meta.ChecksumAlgorithm}
+	if exp.Algorithm == "" {
+		exp.Algorithm = defaultChecksum // see uploadPart
+	}
 	p := &payload{cr: checksum.NewReader(src, exp, length, nil), meta: &meta}
 	part, err := s.gw.UploadPart(ctx, q.bucket(), q.key(), q.query("uploadId"), n, p, &meta)
 	if err != nil {
@@ -270,7 +284,9 @@ func (s *Server) uploadPartCopy(q *request) {
 		xmlChecksums
 	}
 	res := result{NS: s3NS, ETag: quote(part.ETag), LastModified: s3Time(part.ModTime)}
-	res.set(part.Checksums, "")
+	if up.Meta.ChecksumAlgorithm != "" {
+		res.set(part.Checksums, "") // not the default, which is not shown
+	}
 	writeXML(q.w, http.StatusOK, res)
 }
 
@@ -396,6 +412,12 @@ func (s *Server) completeMultipartUpload(q *request) {
 			q.fail(s3err.ErrBadDigest.WithMessage("The " + alg + " you specified did not match the calculated checksum."))
 			return
 		}
+	} else if v, ok := defaultFullChecksum(parts); ok {
+		// No algorithm asked for: S3's default, the full-object CRC64NVME,
+		// from the parts' (uploaded before Strata computed it: none). The
+		// request's own checksum headers do not apply to such an upload.
+		meta.Checksums = map[string]string{defaultChecksum: v}
+		meta.ChecksumType = "FULL_OBJECT"
 	}
 	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), meta)
 	if err != nil {
@@ -406,6 +428,21 @@ func (s *Server) completeMultipartUpload(q *request) {
 	}
 	s.forgetUpload(q)
 	writeCompleted(q, info)
+}
+
+// defaultFullChecksum combines the default CRC64NVME of every part, when
+// all have one.
+func defaultFullChecksum(parts []backends.PartInfo) (string, bool) {
+	sums := make([]string, len(parts))
+	sizes := make([]int64, len(parts))
+	for i, p := range parts {
+		if sums[i] = p.Checksums[defaultChecksum]; sums[i] == "" {
+			return "", false
+		}
+		sizes[i] = p.Size
+	}
+	v, err := checksum.Combine(defaultChecksum, sums, sizes)
+	return v, err == nil
 }
 
 // sysUpload is the Meta.Sys entry that names the multipart upload an

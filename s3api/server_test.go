@@ -437,20 +437,30 @@ func TestChecksumsStoredAndReturned(t *testing.T) {
 	if r.Header.Get("x-amz-checksum-xxhash3") != partSum || string(r.body) != string(data) {
 		t.Fatalf("GET partNumber=1: %v %q", r.Header, r.body)
 	}
-	// An upload made without an algorithm has no checksum to show, even
-	// for a part that was sent with one.
+	// An upload made without an algorithm gets S3's default: the
+	// full-object CRC64NVME, from its parts' (whatever else a part was
+	// sent with); a checksum header on its complete does not apply.
 	r = e.do("POST", "/ck-bucket/plain-mp?uploads", nil)
 	var plain struct{ UploadId string }
 	xml.Unmarshal(r.body, &plain)
 	p = e.do("PUT", "/ck-bucket/plain-mp?partNumber=1&uploadId="+plain.UploadId, data, "x-amz-checksum-crc32: NhCmhg==")
 	e.want(p, 200, "")
+	ch, _ := checksum.New(checksum.CRC64NVME)
+	ch.Write(data)
+	crc := base64.StdEncoding.EncodeToString(ch.Sum(nil))
 	body = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") + "</ETag></Part></CompleteMultipartUpload>"
-	e.want(e.do("POST", "/ck-bucket/plain-mp?uploadId="+plain.UploadId, []byte(body)), 200, "")
+	r = e.do("POST", "/ck-bucket/plain-mp?uploadId="+plain.UploadId, []byte(body), "x-amz-checksum-crc64nvme: vqf3hRLTlJw=")
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<ChecksumCRC64NVME>"+crc+"</ChecksumCRC64NVME>")) || !bytes.Contains(r.body, []byte("<ChecksumType>FULL_OBJECT</ChecksumType>")) {
+		t.Fatalf("complete of an upload without an algorithm: %s, want ChecksumCRC64NVME %s", r.body, crc)
+	}
+	r = e.do("HEAD", "/ck-bucket/plain-mp", nil, "x-amz-checksum-mode: ENABLED")
+	if r.Header.Get("x-amz-checksum-crc64nvme") != crc || r.Header.Get("x-amz-checksum-type") != "FULL_OBJECT" || r.Header.Get("x-amz-checksum-crc32") != "" {
+		t.Fatalf("HEAD of an upload without an algorithm: %v", r.Header)
+	}
 	r = e.do("GET", "/ck-bucket/plain-mp?partNumber=1", nil, "x-amz-checksum-mode: ENABLED")
-	for k := range r.Header {
-		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") {
-			t.Fatalf("GET partNumber=1 of an upload without an algorithm: %s: %s", k, r.Header.Get(k))
-		}
+	if r.Header.Get("x-amz-checksum-crc64nvme") != crc || r.Header.Get("x-amz-checksum-crc32") != "" {
+		t.Fatalf("GET partNumber=1 of an upload without an algorithm: %v", r.Header)
 	}
 }
 
@@ -1044,5 +1054,40 @@ func TestPutWithoutContentLength(t *testing.T) {
 	e.want(e.do("HEAD", "/nolen/k", nil), 404, "")
 	if got := send(true); got != "200 " {
 		t.Errorf("PUT with Content-Length: 0: %s", got)
+	}
+}
+
+// A multipart upload created without an algorithm ends with S3's default
+// checksum, the full-object CRC64NVME, also when a part is a copy.
+func TestMultipartDefaultChecksum(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/dck", nil), 200, "")
+	src := bytes.Repeat([]byte("source "), 1000)
+	e.want(e.do("PUT", "/dck/src", src), 200, "")
+	r := e.do("POST", "/dck/obj?uploads", nil)
+	e.want(r, 200, "")
+	var up struct{ UploadId string }
+	xml.Unmarshal(r.body, &up)
+	p1 := bytes.Repeat([]byte("0123456789abcdef"), 5<<20/16)
+	r1 := e.do("PUT", "/dck/obj?partNumber=1&uploadId="+up.UploadId, p1)
+	e.want(r1, 200, "")
+	r2 := e.do("PUT", "/dck/obj?partNumber=2&uploadId="+up.UploadId, nil, "x-amz-copy-source: /dck/src")
+	e.want(r2, 200, "")
+	var cp struct{ ETag string }
+	xml.Unmarshal(r2.body, &cp)
+	// The default is kept for the completion, not shown on the parts.
+	if v := r1.Header.Get("x-amz-checksum-crc64nvme"); v != "" || bytes.Contains(r2.body, []byte("Checksum")) {
+		t.Fatalf("parts show the default checksum: %q, %s", v, r2.body)
+	}
+	body := "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + r1.Header.Get("ETag") +
+		"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>" + cp.ETag + "</ETag></Part></CompleteMultipartUpload>"
+	e.want(e.do("POST", "/dck/obj?uploadId="+up.UploadId, []byte(body)), 200, "")
+	h, _ := checksum.New(checksum.CRC64NVME)
+	h.Write(p1)
+	h.Write(src)
+	want := base64.StdEncoding.EncodeToString(h.Sum(nil))
+	r = e.do("HEAD", "/dck/obj", nil, "x-amz-checksum-mode: ENABLED")
+	if r.Header.Get("x-amz-checksum-crc64nvme") != want || r.Header.Get("x-amz-checksum-type") != "FULL_OBJECT" {
+		t.Fatalf("HEAD: %v, want CRC64NVME %s", r.Header, want)
 	}
 }

@@ -451,3 +451,18 @@ func TestReaderCutBody(t *testing.T) {
 		t.Fatalf("Read again: %v", err)
 	}
 }
+
+// Also adds a checksum that is computed but never checked.
+func TestReaderAlso(t *testing.T) {
+	data := []byte("hello world")
+	r := NewReader(bytes.NewReader(data), Expect{Algorithm: CRC32, Value: b64(sum(CRC32, data))}, int64(len(data)), nil)
+	r.Also(CRC64NVME)
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	got := r.Checksums()
+	if got[CRC32] != b64(sum(CRC32, data)) || got[CRC64NVME] != b64(sum(CRC64NVME, data)) || r.Algorithm() != CRC32 {
+		t.Fatalf("checksums %v, algorithm %q", got, r.Algorithm())
+	}
+}
+

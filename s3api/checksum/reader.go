@@ -24,6 +24,9 @@ type Reader struct {
 
 	md5 hash.Hash
 	sum hash.Hash // of e.Algorithm; nil without one
+
+	alsoAlg string // another algorithm computed (Also), never checked
+	also    hash.Hash
 	n   int64
 	err error // io.EOF or the verification error, once the payload ended
 
@@ -71,6 +74,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 	if r.sum != nil {
 		r.sum.Write(p[:n])
 	}
+	if r.also != nil {
+		r.also.Write(p[:n])
+	}
 	r.n += int64(n)
 	if err == nil && len(p) > 0 && r.n == r.size {
 		// All the announced bytes are in: look for the end now, so that
@@ -95,9 +101,26 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Algorithm is the algorithm the payload is checked with ("" for none).
+func (r *Reader) Algorithm() string { return r.e.Algorithm }
+
+// Also computes the checksum of alg too (a default the server adds), when
+// it is not the algorithm already checked; call it before the first Read.
+func (r *Reader) Also(alg string) {
+	if alg == r.e.Algorithm {
+		return
+	}
+	if h, err := New(alg); err == nil {
+		r.alsoAlg, r.also = alg, h
+	}
+}
+
 func (r *Reader) finish() error {
 	if r.size >= 0 && r.n < r.size {
 		return s3err.ErrIncompleteBody
+	}
+	if r.also != nil {
+		r.sums[r.alsoAlg] = base64.StdEncoding.EncodeToString(r.also.Sum(nil))
 	}
 	sum := r.md5.Sum(nil)
 	r.md5Hex = hex.EncodeToString(sum)
