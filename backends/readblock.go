@@ -2,8 +2,9 @@ package backends
 
 import "io"
 
-// ReadBlock fills buf from r. It stops when buf is full, when r ends (eof
-// is then true and err nil) or when r fails (err). Unlike io.ReadFull, it
+// ReadBlock fills buf from r. It stops when buf is full (eof false, even
+// if r said io.EOF with its last bytes: the next read tells), when r ends
+// before (eof true, err nil) or when r fails (err). Unlike io.ReadFull, it
 // never reports an error of r as the end of the data: a request body cut
 // short before its Content-Length fails with io.ErrUnexpectedEOF, which
 // io.ReadFull would return as if the data had simply been short.
@@ -13,7 +14,7 @@ func ReadBlock(r io.Reader, buf []byte) (n int, eof bool, err error) {
 		n += m
 		switch {
 		case err == io.EOF:
-			return n, true, nil
+			return n, n < len(buf), nil
 		case err != nil:
 			return n, false, err
 		}

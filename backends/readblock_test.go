@@ -18,6 +18,16 @@ func TestReadBlock(t *testing.T) {
 	if n != 3 || !eof || err != nil {
 		t.Errorf("short: %d %v %v", n, eof, err)
 	}
+	// io.EOF with the bytes that fill buf: full, and the end is for the
+	// next read, as with io.ReadFull.
+	r := iotest.DataErrReader(bytes.NewReader([]byte("abcdefgh")))
+	n, eof, err = ReadBlock(r, buf)
+	if n != 8 || eof || err != nil {
+		t.Errorf("full at the end: %d %v %v", n, eof, err)
+	}
+	if n, eof, err = ReadBlock(r, buf); n != 0 || !eof || err != nil {
+		t.Errorf("after the end: %d %v %v", n, eof, err)
+	}
 	n, eof, err = ReadBlock(bytes.NewReader(nil), buf)
 	if n != 0 || !eof || err != nil {
 		t.Errorf("empty: %d %v %v", n, eof, err)
