@@ -107,6 +107,27 @@ func TestSmallReads(t *testing.T) {
 	}
 }
 
+// A source that returns its last bytes together with io.EOF encrypts as
+// any other, whatever package boundary that falls on.
+func TestSourceEOFWithData(t *testing.T) {
+	key := testKey(t)
+	c := Config{Key: key, Cipher: AES256GCM}
+	for _, n := range []int{1, PayloadSize - 1, PayloadSize, PayloadSize + 1, 2 * PayloadSize, 2*PayloadSize + 1} {
+		plain := randBytes(t, n)
+		er, err := EncryptReader(iotest.DataErrReader(bytes.NewReader(plain)), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := io.ReadAll(er)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		if !bytes.Equal(enc, encrypt(t, plain, c)) {
+			t.Fatalf("%d bytes: encryption depends on when the source says io.EOF", n)
+		}
+	}
+}
+
 func TestEmpty(t *testing.T) {
 	key := testKey(t)
 	c := Config{Key: key, Cipher: ChaCha20Poly1305}
