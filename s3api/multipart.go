@@ -418,6 +418,7 @@ func (s *Server) completeMultipartUpload(q *request) {
 		// request's own checksum headers do not apply to such an upload.
 		meta.Checksums = map[string]string{defaultChecksum: v}
 		meta.ChecksumType = "FULL_OBJECT"
+		meta.Sys[sysDefaultChecksum] = "1"
 	}
 	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), meta)
 	if err != nil {
@@ -448,6 +449,11 @@ func defaultFullChecksum(parts []backends.PartInfo) (string, bool) {
 // sysUpload is the Meta.Sys entry that names the multipart upload an
 // object was made by.
 const sysUpload = gateway.SysS3 + "upload"
+
+// sysDefaultChecksum marks an object whose checksum is the default one its
+// multipart upload got at completion (it asked for none): its parts show
+// no checksum.
+const sysDefaultChecksum = gateway.SysS3 + "default-checksum"
 
 // completedBefore answers a CompleteMultipartUpload that failed because its
 // upload is gone (or its parts went while it ran) with the object that

@@ -262,8 +262,12 @@ func (s *Server) getObject(q *request, head bool) {
 		switch {
 		case partNum > 0 && len(info.Parts) > 0:
 			// The part's own checksum, of the algorithm its upload was
-			// made with (the body is the part). An upload without one
-			// has no checksum to show, whatever its parts carried.
+			// made with (the body is the part). An upload made without
+			// one shows none, whatever its parts carried, also when it
+			// got S3's default checksum at completion.
+			if info.Sys[sysDefaultChecksum] != "" {
+				break
+			}
 			part := info.Parts[partNum-1]
 			for alg := range info.Checksums {
 				if v := part.Checksums[alg]; v != "" {

@@ -465,4 +465,3 @@ func TestReaderAlso(t *testing.T) {
 		t.Fatalf("checksums %v, algorithm %q", got, r.Algorithm())
 	}
 }
-

@@ -27,6 +27,7 @@ type Reader struct {
 
 	alsoAlg string // another algorithm computed (Also), never checked
 	also    hash.Hash
+
 	n   int64
 	err error // io.EOF or the verification error, once the payload ended
 
