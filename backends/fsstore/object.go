@@ -24,6 +24,32 @@ func (s *Store) checkObject(ctx context.Context, bucket, key string) error {
 	return s.checkBucket(bucket)
 }
 
+// absentKey reports whether err says key is one this store can never hold
+// (InvalidKey, KeyTooLong from checkKey): no object can be there.
+func absentKey(err error) bool {
+	return backends.Is(err, backends.InvalidKey) || backends.Is(err, backends.KeyTooLong)
+}
+
+// checkExisting is checkObject for a request on an object that exists or
+// not: a key this store cannot hold (say a '?' on an SMB share) names no
+// object, so reads answer NoSuchKey (and deletes have nothing to do), as
+// S3 answers any key never written; only writes refuse it.
+func (s *Store) checkExisting(ctx context.Context, bucket, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.checkBucket(bucket); err != nil {
+		return err
+	}
+	if err := checkKey(key, s.opts.WindowsNames); err != nil {
+		if absentKey(err) {
+			return noSuchKey(bucket, key)
+		}
+		return err
+	}
+	return nil
+}
+
 func noSuchKey(bucket, key string) error {
 	return backends.Errorf(backends.NoSuchKey, "the key %q does not exist in bucket %q", key, bucket)
 }
@@ -547,7 +573,7 @@ func (s *Store) headLocked(bucket, key string) (backends.ObjectInfo, error) {
 }
 
 func (s *Store) HeadObject(ctx context.Context, bucket, key string) (backends.ObjectInfo, error) {
-	if err := s.checkObject(ctx, bucket, key); err != nil {
+	if err := s.checkExisting(ctx, bucket, key); err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	return s.head(bucket, key, s.openRead)
@@ -575,7 +601,7 @@ type objectReader struct {
 func (r *objectReader) Close() error { return r.f.Close() }
 
 func (s *Store) GetObject(ctx context.Context, bucket, key string, rng *backends.Range) (io.ReadCloser, backends.ObjectInfo, error) {
-	if err := s.checkObject(ctx, bucket, key); err != nil {
+	if err := s.checkExisting(ctx, bucket, key); err != nil {
 		return nil, backends.ObjectInfo{}, err
 	}
 	if isFolderKey(key) {
@@ -661,7 +687,10 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 // DeleteObjectReporting is DeleteObject that calls deleted (when not nil)
 // with the metadata of the file it removes, when it has a record.
 func (s *Store) DeleteObjectReporting(ctx context.Context, bucket, key string, deleted func(backends.Meta)) error {
-	if err := s.checkObject(ctx, bucket, key); err != nil {
+	if err := s.checkExisting(ctx, bucket, key); err != nil {
+		if backends.Is(err, backends.NoSuchKey) {
+			return nil // a key no file can have: nothing to delete
+		}
 		return err
 	}
 	unlock := s.lock(bucket, key)

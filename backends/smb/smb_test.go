@@ -125,6 +125,15 @@ func TestNames(t *testing.T) {
 	for _, k := range []string{`a:b`, `a*b`, `q?`, `x"y`, `l<r>`, `p|q`, `back\slash`, `dot.`, `space `, `d./x`, `CON`, `nul.txt`} {
 		_, err := s.PutObject(t.Context(), bucket, k, bytes.NewReader(nil), backends.PutOptions{})
 		wantKind(t, "put "+k, err, backends.InvalidKey)
+		// No object can have such a name: reads find none, deletes
+		// have nothing to do.
+		_, err = s.HeadObject(t.Context(), bucket, k)
+		wantKind(t, "head "+k, err, backends.NoSuchKey)
+		_, _, err = s.GetObject(t.Context(), bucket, k, nil)
+		wantKind(t, "get "+k, err, backends.NoSuchKey)
+		if err := s.DeleteObject(t.Context(), bucket, k); err != nil {
+			t.Errorf("delete %s: %v", k, err)
+		}
 	}
 }
 
