@@ -659,6 +659,9 @@ func (s *Server) copyObject(q *request) {
 		// Same key: only the metadata changes; the data stays in place.
 		meta.Size, meta.ETag = info.Size, info.ETag
 		meta.Checksums, meta.ChecksumType, meta.Parts = info.Checksums, info.ChecksumType, info.Parts
+		if v := info.Sys[sysDefaultChecksum]; v != "" {
+			meta.Sys = map[string]string{sysDefaultChecksum: v} // it goes with the parts
+		}
 		out, err := s.gw.UpdateMeta(ctx, q.bucket(), q.key(), meta)
 		if err != nil {
 			q.fail(err)

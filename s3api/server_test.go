@@ -1093,4 +1093,18 @@ func TestMultipartDefaultChecksum(t *testing.T) {
 	if r.Header.Get("x-amz-checksum-crc64nvme") != want || r.Header.Get("x-amz-checksum-type") != "FULL_OBJECT" {
 		t.Fatalf("HEAD: %v, want CRC64NVME %s", r.Header, want)
 	}
+	// A part shows no checksum, also after a metadata-only copy onto
+	// itself.
+	for _, step := range []string{"completed", "copied onto itself"} {
+		if step == "copied onto itself" {
+			e.want(e.do("PUT", "/dck/obj", nil, "x-amz-copy-source: /dck/obj", "x-amz-metadata-directive: REPLACE", "x-amz-meta-new: 1"), 200, "")
+		}
+		r = e.do("GET", "/dck/obj?partNumber=1", nil, "x-amz-checksum-mode: ENABLED")
+		e.want(r, 206, "")
+		for k := range r.Header {
+			if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum-") {
+				t.Fatalf("%s: GET partNumber=1: %s: %s", step, k, r.Header.Get(k))
+			}
+		}
+	}
 }
