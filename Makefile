@@ -22,16 +22,13 @@ build:
 ## work out of the box; in production keep the key apart from the data
 ## (docs/kms.md).
 KMS_KEY ?= ./kms.key
+# The server's environment for the built-in KMS: empty when one is set.
+KMS_ENV = $(if $(STRATA_KMS_SECRET_KEY)$(STRATA_KMS_SECRET_KEY_FILE)$(STRATA_KMS_VAULT_ENDPOINT),,STRATA_KMS_SECRET_KEY_FILE=$(KMS_KEY))
 run: build
 	@mkdir -p $(DATA)
-	@if [ -z "$$STRATA_KMS_SECRET_KEY$$STRATA_KMS_SECRET_KEY_FILE$$STRATA_KMS_VAULT_ENDPOINT" ] && [ ! -f $(KMS_KEY) ]; then \
-		(umask 077; echo "strata-dev-key:$$(head -c 32 /dev/urandom | base64)" > $(KMS_KEY)); \
-		echo "make run: made a KMS master key in $(KMS_KEY) (SSE-S3, SSE-KMS; see docs/kms.md)"; fi
-	@if [ -z "$$STRATA_KMS_SECRET_KEY$$STRATA_KMS_SECRET_KEY_FILE$$STRATA_KMS_VAULT_ENDPOINT" ]; then \
-		echo "STRATA_KMS_SECRET_KEY_FILE=$(KMS_KEY) $(BIN) server --address $(ADDRESS) $(DATA)"; \
-		STRATA_KMS_SECRET_KEY_FILE=$(KMS_KEY) exec $(BIN) server --address $(ADDRESS) $(DATA); \
-	else \
-		echo "$(BIN) server --address $(ADDRESS) $(DATA)"; exec $(BIN) server --address $(ADDRESS) $(DATA); fi
+	@$(if $(KMS_ENV),[ -f $(KMS_KEY) ] || { (umask 077; echo "strata-dev-key:$$(head -c 32 /dev/urandom | base64)" > $(KMS_KEY)); \
+		echo "make run: made a KMS master key in $(KMS_KEY) (SSE-S3, SSE-KMS; see docs/kms.md)"; })
+	$(KMS_ENV) $(BIN) server --address $(ADDRESS) $(DATA)
 
 ## test: everything CI runs.
 test: deps fmt-check vet cross unit e2e

@@ -293,21 +293,20 @@ type publicAccessBlock struct {
 var errNoPublicAccessBlock = notConfigured("NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found")
 
 func (s *Server) getPublicAccessBlock(q *request) {
-	if _, err := s.gw.HeadBucket(q.ctx(), q.bucket()); err != nil {
-		q.fail(err)
-		return
-	}
 	data, err := s.gw.GetBucketConfig(q.ctx(), q.bucket(), docPublicAccessBlock)
+	if backends.Is(err, backends.NotFound) {
+		// Never set (all on), unless the bucket itself is missing.
+		_, err = s.gw.HeadBucket(q.ctx(), q.bucket())
+	}
 	cfg := publicAccessBlock{BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true}
 	switch {
-	case backends.Is(err, backends.NotFound):
 	case err != nil:
 		q.fail(err)
 		return
 	case bytes.Equal(data, publicAccessDeleted):
 		q.fail(errNoPublicAccessBlock)
 		return
-	default:
+	case data != nil:
 		if err := xml.Unmarshal(data, &cfg); err != nil {
 			q.fail(err)
 			return

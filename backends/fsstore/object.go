@@ -18,10 +18,10 @@ func (s *Store) checkObject(ctx context.Context, bucket, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := checkKey(key, s.opts.WindowsNames); err != nil {
+	if err := s.checkBucket(bucket); err != nil {
 		return err
 	}
-	return s.checkBucket(bucket)
+	return checkKey(key, s.opts.WindowsNames)
 }
 
 // absentKey reports whether err says key is one this store can never hold
@@ -35,19 +35,11 @@ func absentKey(err error) bool {
 // object, so reads answer NoSuchKey (and deletes have nothing to do), as
 // S3 answers any key never written; only writes refuse it.
 func (s *Store) checkExisting(ctx context.Context, bucket, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	err := s.checkObject(ctx, bucket, key)
+	if absentKey(err) {
+		return noSuchKey(bucket, key)
 	}
-	if err := s.checkBucket(bucket); err != nil {
-		return err
-	}
-	if err := checkKey(key, s.opts.WindowsNames); err != nil {
-		if absentKey(err) {
-			return noSuchKey(bucket, key)
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
 func noSuchKey(bucket, key string) error {
