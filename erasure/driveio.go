@@ -434,6 +434,9 @@ func (s *Store) probeNow(d *drive, full bool) error {
 			return err
 		}
 	}
+	if err := d.holdLock(); err != nil {
+		return err
+	}
 	// Staging left from before the drive went offline (writes that failed
 	// on it, or a crash while it was missing at start) goes: nothing has
 	// written to it since.

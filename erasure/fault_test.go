@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-storage/strata/backends"
 )
@@ -117,6 +118,7 @@ func TestDrivesLost(t *testing.T) {
 				t.Fatalf("list with drives lost: %d objects, %v", len(res.Objects), err)
 			}
 			// Restart with the drives missing: Open accepts it.
+			s.Close()
 			s2, err := open(t, paths, Options{Parity: tc.parity, NoSync: true})
 			if err != nil {
 				t.Fatalf("Open with %d drives missing: %v", tc.parity, err)
@@ -295,9 +297,11 @@ func TestInlineBitrot(t *testing.T) {
 
 func TestOpenRefuses(t *testing.T) {
 	paths := drivePaths(t, 4)
-	if _, err := open(t, paths, Options{}); err != nil {
+	s, err := open(t, paths, Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	s.Close()
 	// Shuffled.
 	sh := []string{paths[1], paths[0], paths[2], paths[3]}
 	if _, err := open(t, sh, Options{}); err == nil || !strings.Contains(err.Error(), "shuffled") {
@@ -305,9 +309,10 @@ func TestOpenRefuses(t *testing.T) {
 	}
 	// Foreign drive.
 	other := drivePaths(t, 4)
-	if _, err := open(t, other, Options{}); err != nil {
+	if s, err = open(t, other, Options{}); err != nil {
 		t.Fatal(err)
 	}
+	s.Close()
 	mixedPaths := []string{paths[0], paths[1], other[2], paths[3]}
 	if _, err := open(t, mixedPaths, Options{}); err == nil || !strings.Contains(err.Error(), "another deployment") {
 		t.Fatalf("foreign drive: %v", err)
@@ -330,7 +335,7 @@ func TestOpenRefuses(t *testing.T) {
 		t.Fatal("17 drives accepted")
 	}
 	// Sets of 16 over 32 drives.
-	s, _ := newStore(t, 32, Options{NoSync: true})
+	s, _ = newStore(t, 32, Options{NoSync: true})
 	if n, size := s.Sets(); n != 2 || size != 16 {
 		t.Fatalf("32 drives: %d sets of %d", n, size)
 	}
@@ -345,6 +350,7 @@ func TestReplacedDrive(t *testing.T) {
 	// Wipe drive 2 and put an empty one in its place.
 	os.RemoveAll(paths[2])
 	os.Mkdir(paths[2], 0o755)
+	s.Close()
 	s, err := open(t, paths, Options{Parity: 2, NoSync: true})
 	if err != nil {
 		t.Fatalf("Open with a fresh drive: %v", err)
@@ -470,6 +476,7 @@ func TestParityRaisedWhileOffline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s.Close()
 	s2, err := open(t, paths, Options{Parity: 2, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -520,5 +527,57 @@ func TestParityRaisedWhileOffline(t *testing.T) {
 		if err == nil && !bytes.Equal(got, whole) {
 			t.Fatal("wrong data for the object with parity 2")
 		}
+	}
+}
+
+// A second store on the same drives is refused while the first holds them,
+// before it touches anything (its start-up would empty the first one's
+// staging area); the lock goes with Close, and a drive wiped and formatted
+// again at run time is locked anew.
+func TestDriveLock(t *testing.T) {
+	s, paths := newStore(t, 4, Options{Parity: 2, NoSync: true, ProbeInterval: 20 * time.Millisecond})
+	ctx := t.Context()
+	s.CreateBucket(ctx, "b")
+	staged := filepath.Join(paths[0], SysDir, "tmp", "in-flight")
+	if err := os.WriteFile(staged, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(t, paths, Options{Parity: 2, NoSync: true}); err == nil || !strings.Contains(err.Error(), "in use by another Strata process") || !strings.Contains(err.Error(), paths[0]) {
+		t.Fatalf("second store on the same drives: %v", err)
+	}
+	if _, err := os.Stat(staged); err != nil {
+		t.Fatal("the refused store emptied the first one's staging area")
+	}
+	// Only one drive shared is enough.
+	other := drivePaths(t, 3)
+	if _, err := open(t, append(other, paths[3]), Options{Parity: 2, NoSync: true}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("a store with one drive of another: %v", err)
+	}
+	locked := func(p string) bool {
+		f, err := os.OpenFile(filepath.Join(p, SysDir, LockFile), os.O_RDWR, 0)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return lockFile(f) == errLocked
+	}
+	wipe(t, paths[2])
+	waitState(t, s, 2, DriveOnline)
+	waitFor(t, "the wiped drive to be locked again", func() bool { return locked(paths[2]) })
+	if err := put(t, s, "b", "k", rnd(1000)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for _, p := range paths {
+		if locked(p) {
+			t.Fatalf("%s still locked after Close", p)
+		}
+	}
+	s2, err := open(t, paths, Options{Parity: 2, NoSync: true})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	if got := get(t, s2, "b", "k"); len(got) != 1000 {
+		t.Fatal("object lost")
 	}
 }

@@ -86,8 +86,8 @@ func (s *Store) startScanner() {
 }
 
 // Close stops the background work of the store (the heal scanner, the
-// probes of offline drives) and waits for it. The store must not be used
-// afterwards.
+// probes of offline drives), waits for it and lets go of the drives'
+// locks. The store must not be used afterwards.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.bgCancel()
@@ -95,6 +95,9 @@ func (s *Store) Close() error {
 			<-s.scan.done
 		}
 		s.bgWG.Wait()
+		for _, d := range s.allDrives() {
+			d.releaseLock()
+		}
 	})
 	return nil
 }

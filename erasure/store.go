@@ -154,6 +154,9 @@ type drive struct {
 	reason    string    // why the drive is offline
 	since     time.Time // offline since
 	droppedAt int64     // healDropped when it went offline
+
+	lockMu sync.Mutex
+	lockF  *os.File // holds the drive's LockFile lock
 }
 
 // ObjectName names an object in the heal queue.
@@ -322,10 +325,22 @@ func Open(paths []string, opts Options) (*Store, error) {
 		healQueue: map[ObjectName]struct{}{},
 	}
 	s.bg, s.bgCancel = context.WithCancel(context.Background())
+	opened := false
+	defer func() {
+		if !opened {
+			s.bgCancel()
+			for _, st := range s.sets {
+				for _, d := range st.drives {
+					d.releaseLock()
+				}
+			}
+		}
+	}()
 	sum := sha256.Sum256([]byte("strata placement v1 " + ref.Deployment))
 	s.placeKey = sum[:]
 	for si := 0; si < n/size; si++ {
 		st := &set{index: si}
+		s.sets = append(s.sets, st)
 		lost := 0
 		for j := 0; j < size; j++ {
 			i := si*size + j
@@ -351,6 +366,11 @@ func Open(paths []string, opts Options) (*Store, error) {
 						return struct{}{}, fmt.Errorf("formatting drive %s: %w", d.path, err)
 					}
 				}
+				// Before prepare empties the staging area: it may be
+				// another process's.
+				if err := d.holdLock(); err != nil {
+					return struct{}{}, err
+				}
 				return struct{}{}, d.prepare()
 			})
 			if isTimeout(err) {
@@ -363,11 +383,10 @@ func Open(paths []string, opts Options) (*Store, error) {
 			}
 		}
 		if lost > std {
-			s.bgCancel()
 			return nil, fmt.Errorf("erasure: set %d has %d drives missing, more than its parity %d: refusing to start", si, lost, std)
 		}
-		s.sets = append(s.sets, st)
 	}
+	opened = true
 	// Missing drives are offline, probed until they are back.
 	for i, d := range s.allDrives() {
 		if missing[i] {

@@ -145,6 +145,7 @@ func TestVersions(t *testing.T) {
 		os.RemoveAll(paths[i])
 		os.Mkdir(paths[i], 0o755)
 	}
+	s.Close()
 	s, err := open(t, paths, Options{Parity: 2, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +164,7 @@ func TestVersions(t *testing.T) {
 	os.Rename(paths[3]+".gone", paths[3])
 
 	// Removing versions removes their data; the last one removes the key.
+	s.Close()
 	s, err = open(t, paths, Options{Parity: 2, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +234,7 @@ func TestVersionChangeWithDriveOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Rename(paths[3]+".gone", paths[3])
+	s.Close()
 	s, err := open(t, paths, Options{Parity: 1, NoSync: true})
 	if err != nil {
 		t.Fatal(err)

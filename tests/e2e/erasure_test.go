@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -336,4 +337,24 @@ func TestErasureVersions(t *testing.T) {
 	os.Rename(drives[0], drives[0]+".gone")
 	os.Rename(drives[3], drives[3]+".gone")
 	checkAll()
+}
+
+// A second server on drives that one already serves exits at once with
+// the holder's pid, and the first one goes on.
+func TestErasureDriveLock(t *testing.T) {
+	pattern, _ := erasureDrives(t, 4)
+	s := startServer(t, withDir(pattern), withArgs("--heal-interval", "off"))
+	c := s.S3(t)
+	b := newBucket(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, strataBin, "server", "--address", freeAddr(t), pattern)
+	second.Env = append(os.Environ(), "STRATA_ROOT_USER="+accessKey, "STRATA_ROOT_PASSWORD="+secretKey)
+	out, err := second.CombinedOutput()
+	want := fmt.Sprintf("in use by another Strata process (pid %d)", s.cmd.Process.Pid)
+	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), want) {
+		t.Fatalf("second server on the same drives: %v\n%s", err, out)
+	}
+	_, err = c.PutObject(ctxT(t), &s3.PutObjectInput{Bucket: aws.String(b), Key: aws.String("k"), Body: strings.NewReader("still here")})
+	must(t, err, "PUT to the first server")
 }
