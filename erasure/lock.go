@@ -18,8 +18,12 @@ import (
 // ends.
 const LockFile = "drive.lock"
 
-// errLocked is what lockFile returns when another open file holds the lock.
-var errLocked = errors.New("locked")
+// errLocked is what lockFile returns when another open file holds the
+// lock; errNoLocks when the file system has no locks to give.
+var (
+	errLocked  = errors.New("locked")
+	errNoLocks = errors.New("the file system does not support locks")
+)
 
 // holdLock takes the drive's lock, or checks that this store still holds
 // it: a drive wiped while the store ran lost its lock file with the rest,
@@ -44,7 +48,14 @@ func (d *drive) holdLock() error {
 	if err != nil {
 		return err
 	}
-	if err := lockFile(f); err != nil {
+	err = lockFile(f)
+	if errors.Is(err, errNoLocks) {
+		// A drive on a mount without locking (NFS with nolock and no
+		// lock daemon) is served unguarded rather than refused.
+		d.s.log().Warn("erasure: the drive's file system cannot lock files; make sure no other Strata process serves it", "drive", d.path)
+		err = nil
+	}
+	if err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
 			holder := ""

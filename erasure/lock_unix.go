@@ -20,6 +20,8 @@ func lockFile(f *os.File) error {
 			continue
 		case errors.Is(err, syscall.EWOULDBLOCK):
 			return errLocked
+		case errors.Is(err, syscall.ENOLCK), errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOTSUP):
+			return errNoLocks // an NFS mount without lock support
 		}
 		return err
 	}
