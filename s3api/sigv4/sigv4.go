@@ -306,7 +306,8 @@ func parseExpires(s string) (time.Duration, error) {
 }
 
 // requestTime is the time of a header-signed request: x-amz-date, or Date
-// when there is no x-amz-date.
+// (an HTTP date, or RFC 1123 with a numeric zone) when there is no
+// x-amz-date.
 func requestTime(r *http.Request) (time.Time, error) {
 	if d := r.Header.Get("X-Amz-Date"); d != "" {
 		t, err := time.Parse(iso8601Basic, d)
@@ -317,6 +318,11 @@ func requestTime(r *http.Request) (time.Time, error) {
 	}
 	if d := r.Header.Get("Date"); d != "" {
 		t, err := http.ParseTime(d)
+		if err != nil {
+			// A numeric zone, as Python's email.utils.formatdate
+			// writes it (botocore: "Thu, 26 Nov 2026 01:09:42 -0000").
+			t, err = time.Parse(time.RFC1123Z, d)
+		}
 		if err != nil {
 			return time.Time{}, s3err.ErrMalformedDate
 		}

@@ -538,3 +538,28 @@ func TestSHA256ReaderShortReads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Date header stands in for x-amz-date in any HTTP date form, and in
+// RFC 1123 with a numeric zone (botocore writes "-0000" when a request
+// carries a Date header).
+func TestRequestTimeDateForms(t *testing.T) {
+	want := time.Date(2026, 11, 26, 1, 9, 42, 0, time.UTC)
+	for _, d := range []string{
+		"Thu, 26 Nov 2026 01:09:42 GMT",
+		"Thu, 26 Nov 2026 01:09:42 -0000",
+		"Thu, 26 Nov 2026 02:09:42 +0100",
+		"Thursday, 26-Nov-26 01:09:42 GMT",
+		"Thu Nov 26 01:09:42 2026",
+	} {
+		r := httptest.NewRequest("PUT", "/b/k", nil)
+		r.Header.Set("Date", d)
+		if got, err := requestTime(r); err != nil || !got.Equal(want) {
+			t.Errorf("Date %q: %v, %v", d, got, err)
+		}
+	}
+	r := httptest.NewRequest("PUT", "/b/k", nil)
+	r.Header.Set("Date", "26 Nov 2026")
+	if _, err := requestTime(r); err == nil {
+		t.Error("a malformed Date accepted")
+	}
+}
