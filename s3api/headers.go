@@ -30,10 +30,9 @@ func metaFromHeaders(h http.Header) (backends.Meta, error) {
 		CacheControl:       h.Get("Cache-Control"),
 		Expires:            h.Get("Expires"),
 	}
-	// aws-chunked is a transfer detail, not the object's encoding.
-	if enc := removeToken(m.ContentEncoding, "aws-chunked"); enc != m.ContentEncoding {
-		m.ContentEncoding = enc
-	}
+	// aws-chunked is a transfer detail, not the object's encoding; the
+	// rest is kept as sent.
+	m.ContentEncoding = removeToken(m.ContentEncoding, "aws-chunked")
 	if m.ContentType == "" {
 		m.ContentType = "binary/octet-stream"
 	}
@@ -111,15 +110,23 @@ func setRedirect(m *backends.Meta, h http.Header) error {
 	return nil
 }
 
+// removeToken removes tok (any case) from a comma-separated list; a list
+// without it is returned as it is.
 func removeToken(list, tok string) string {
 	var out []string
+	found := false
 	for _, p := range strings.Split(list, ",") {
 		p = strings.TrimSpace(p)
-		if p != "" && !strings.EqualFold(p, tok) {
+		if strings.EqualFold(p, tok) {
+			found = true
+		} else if p != "" {
 			out = append(out, p)
 		}
 	}
-	return strings.Join(out, ",")
+	if !found {
+		return list
+	}
+	return strings.Join(out, ", ")
 }
 
 // setObjectHeaders writes the headers that describe an object on GET and

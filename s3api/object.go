@@ -64,14 +64,21 @@ func (p *payload) Read(b []byte) (int, error) {
 // which its parts must not contradict, or for a PUT the CRC64NVME that S3
 // gives every object sent without one.
 func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg string) (*payload, error) {
-	size := q.body.Size
-	if size < 0 || (q.Request.ContentLength == 0 && q.Header.Get("Content-Length") == "") {
+	size, body := q.body.Size, q.body.Body
+	chunked := size < 0 && len(q.TransferEncoding) > 0 && q.TransferEncoding[0] == "chunked"
+	if !chunked && (size < 0 || (q.Request.ContentLength == 0 && q.Header.Get("Content-Length") == "")) {
 		// Neither a length nor a body: S3 wants a Content-Length even for
 		// an empty object (`curl -X PUT` without data gets 411 there).
 		return nil, s3err.ErrMissingContentLength
 	}
 	if size > maxSize {
 		return nil, s3err.ErrEntityTooLarge
+	}
+	if chunked {
+		// A body of unknown length (Transfer-Encoding: chunked, as
+		// `curl -T -` sends; MinIO and Ceph take it too) is taken up to
+		// the limit.
+		body = &cappedReader{r: body, left: maxSize}
 	}
 	exp, err := checksum.FromHeaders(q.Header)
 	if err != nil {
@@ -84,7 +91,21 @@ func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg stri
 		return nil, s3err.ErrInvalidRequest.WithMessage("Checksum Type mismatch occurred, expected checksum Type: " +
 			strings.ToLower(defaultAlg) + ", actual checksum Type: " + strings.ToLower(exp.Algorithm))
 	}
-	return &payload{cr: checksum.NewReader(q.body.Body, exp, size, q.body.Trailer), meta: meta}, nil
+	return &payload{cr: checksum.NewReader(body, exp, size, q.body.Trailer), meta: meta}, nil
+}
+
+// cappedReader fails with EntityTooLarge once r gives more than left bytes.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if c.left -= int64(n); c.left < 0 {
+		return 0, s3err.ErrEntityTooLarge
+	}
+	return n, err
 }
 
 func (s *Server) putObject(q *request) {
@@ -783,8 +804,19 @@ func (s *Server) getObjectAttributes(q *request) {
 		q.fail(s3err.ErrInvalidRequest.WithMessage("The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty"))
 		return
 	}
+	// An SSE-C object's attributes need its key, as its HEAD does.
+	enc, err := s.sseRead(q)
+	if err != nil {
+		q.fail(err)
+		return
+	}
+	q.options().SSE = enc
 	info, err := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())
 	if err != nil {
+		q.fail(err)
+		return
+	}
+	if err := needCustomerKey(info.Meta, enc); err != nil {
 		q.fail(err)
 		return
 	}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/base64"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 const kmsKeyName = "e2e-key"
@@ -80,6 +82,23 @@ func TestSSE(t *testing.T) {
 	if _, err := s.awsCLI(t, "", "s3api", "get-object", "--bucket", b, "--key", "sse-c.txt", filepath.Join(work, "y")); err == nil || !strings.Contains(err.Error(), "InvalidRequest") {
 		t.Errorf("GET of an SSE-C object without its key: %v", err)
 	}
+	// Its attributes need the key too, as its HEAD does.
+	c := s.S3(t)
+	attrs := func(key []byte) (*s3.GetObjectAttributesOutput, error) {
+		in := &s3.GetObjectAttributesInput{Bucket: aws.String(b), Key: aws.String("sse-c.txt"),
+			ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesEtag, types.ObjectAttributesObjectSize}}
+		if key != nil {
+			sum := md5.Sum(key)
+			in.SSECustomerAlgorithm, in.SSECustomerKey = aws.String("AES256"), aws.String(base64.StdEncoding.EncodeToString(key))
+			in.SSECustomerKeyMD5 = aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+		}
+		return c.GetObjectAttributes(ctxT(t), in)
+	}
+	_, err := attrs(nil)
+	wantErr(t, err, "InvalidRequest", 400)
+	if out, err := attrs(ck); err != nil || aws.ToInt64(out.ObjectSize) != int64(len(marker)*300_000) {
+		t.Errorf("GetObjectAttributes of an SSE-C object with its key: %v", err)
+	}
 
 	// Plaintext is nowhere under the served directory.
 	filepath.WalkDir(s.Dir, func(p string, e fs.DirEntry, err error) error {
@@ -105,7 +124,7 @@ func TestSSE(t *testing.T) {
 	f.WriteAt(one, 5<<20)
 	f.Close()
 	os.Chtimes(stored, fi.ModTime(), fi.ModTime())
-	c := s.S3(t)
+	c = s.S3(t)
 	ctx := ctxT(t)
 	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b), Key: aws.String("sse-s3.txt")})
 	if err == nil {
