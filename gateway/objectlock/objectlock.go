@@ -439,9 +439,10 @@ func (l *Layer) UpdateMeta(ctx context.Context, bucket, key string, meta backend
 }
 
 // checkChange applies the rules of a retention change: COMPLIANCE can only
-// be extended; GOVERNANCE can be extended (or made COMPLIANCE), and
-// shortened or removed only with a bypass. An expired retention can be
-// changed freely.
+// be extended; GOVERNANCE can be extended, and shortened, removed or made
+// COMPLIANCE only with a bypass (S3: a governance lock's settings change
+// only with x-amz-bypass-governance-retention). An expired retention can
+// be changed freely.
 func checkChange(old, nw Retention, bypass bool, now time.Time) error {
 	if !old.Active(now) {
 		return nil
@@ -453,7 +454,7 @@ func checkChange(old, nw Retention, bypass bool, now time.Time) error {
 			return nil
 		}
 	case Governance:
-		if extends || bypass {
+		if bypass || extends && nw.Mode == Governance {
 			return nil
 		}
 	}

@@ -271,9 +271,11 @@ func TestGovernance(t *testing.T) {
 		v2 := f.mustPut("g", "gov2", WithRetention(nil, Retention{Governance, until}))
 		noErr(t, "delete with bypass", f.del("g", v2.VersionID, true))
 		noErr(t, "delete unlocked", f.del("g", v.VersionID, false))
-		// Governance can become compliance, not the other way.
+		// Governance can become compliance with a bypass, not the other
+		// way.
 		v3 := f.mustPut("g", "gov3", WithRetention(nil, Retention{Governance, until}))
-		noErr(t, "governance to compliance", f.setRetention("g", v3.VersionID, Retention{Compliance, until}, false))
+		wantKind(t, "governance to compliance without bypass", f.setRetention("g", v3.VersionID, Retention{Compliance, until.Add(time.Hour)}, false), backends.AccessDenied)
+		noErr(t, "governance to compliance", f.setRetention("g", v3.VersionID, Retention{Compliance, until}, true))
 		wantKind(t, "now compliance", f.del("g", v3.VersionID, true), backends.AccessDenied)
 	})
 }
