@@ -1068,8 +1068,13 @@ func (l *Layer) uploadKeys(ctx context.Context, bucket, key, uploadID string) (k
 	}
 	k, err = l.keysOf(ctx, bucket, key, m, req)
 	if err != nil {
-		if k.typ == "C" && backends.Is(err, backends.InvalidRequest) {
-			err = backends.Errorf(backends.InvalidRequest, "The multipart upload was initiated with customer-provided encryption keys: each part must be sent with the same key.")
+		switch {
+		case k.typ == "C" && backends.Is(err, backends.InvalidRequest):
+			err = backends.Errorf(backends.InvalidRequest, "The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.")
+		case k.typ == "C" && backends.Is(err, backends.AccessDenied):
+			// Another key than the upload's: a bad request, not a
+			// refused read (400, as S3 answers).
+			err = backends.Errorf(backends.InvalidRequest, "The provided encryption parameters did not match the ones used originally.")
 		}
 		return k, false, err
 	}

@@ -567,3 +567,31 @@ func TestParallelDecrypt(t *testing.T) {
 		r.Close()
 	}
 }
+
+// A part of an upload started with a customer key needs that key: without
+// one, or with another, it is InvalidRequest (400), not a refused read.
+func TestUploadPartCustomerKeyMismatch(t *testing.T) {
+	d, _ := openDir(t)
+	l := New(d, Options{KMS: newTestKMS()})
+	ck := customerKey()
+	ctx := sseCtx(gateway.Options{SSE: &gateway.SSE{Type: gateway.SSEC, CustomerKey: ck}})
+	bucket := backendtest.NewBucket(t, l)
+	id, err := l.CreateMultipartUpload(ctx, bucket, "mp", backends.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, pctx := range map[string]context.Context{
+		"another key": sseCtx(gateway.Options{SSE: &gateway.SSE{Type: gateway.SSEC, CustomerKey: customerKey()}}),
+		"no key":      sseCtx(gateway.Options{}),
+	} {
+		m := &backends.Meta{}
+		_, err := l.UploadPart(pctx, bucket, "mp", id, 1, &etagReader{r: bytes.NewReader([]byte("part")), meta: m, etag: "e"}, m)
+		if !backends.Is(err, backends.InvalidRequest) {
+			t.Errorf("UploadPart with %s: %v", name, err)
+		}
+	}
+	m := &backends.Meta{}
+	if _, err := l.UploadPart(ctx, bucket, "mp", id, 1, &etagReader{r: bytes.NewReader([]byte("part")), meta: m, etag: "e"}, m); err != nil {
+		t.Fatalf("UploadPart with the upload's key: %v", err)
+	}
+}
