@@ -201,12 +201,12 @@ func (s *Server) forgetUpload(q *request) {
 func (s *Server) uploadPartCopy(q *request) {
 	n, err := partNumber(q)
 	if err != nil {
-		q.fail(err)
+		s.failBucketFirst(q, err)
 		return
 	}
 	srcBucket, srcKey, srcVersion, err := copySource(q.Header.Get("x-amz-copy-source"))
 	if err != nil {
-		q.fail(err)
+		s.failBucketFirst(q, err)
 		return
 	}
 	srcEnc, err := s.sseCustomer(q, q.Header, hCopySSECPfx)

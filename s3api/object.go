@@ -108,6 +108,16 @@ func (c *cappedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// failBucketFirst answers err, a request's bad argument, unless the
+// bucket does not exist: S3 looks the bucket up before it judges the
+// arguments, and answers NoSuchBucket.
+func (s *Server) failBucketFirst(q *request, err error) {
+	if _, berr := s.gw.HeadBucket(q.ctx(), q.bucket()); backends.Is(berr, backends.NoSuchBucket) {
+		err = berr
+	}
+	q.fail(err)
+}
+
 func (s *Server) putObject(q *request) {
 	meta, err := metaFromHeaders(q.Header)
 	if err != nil {
@@ -533,7 +543,7 @@ type copyResult struct {
 func (s *Server) copyObject(q *request) {
 	srcBucket, srcKey, srcVersion, err := copySource(q.Header.Get("x-amz-copy-source"))
 	if err != nil {
-		q.fail(err)
+		s.failBucketFirst(q, err)
 		return
 	}
 	srcEnc, err := s.sseCustomer(q, q.Header, hCopySSECPfx)
@@ -795,13 +805,13 @@ func (s *Server) getObjectAttributes(q *request) {
 			case "ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize":
 				want[a] = true
 			default:
-				q.fail(s3err.ErrInvalidArgument.WithMessage("Invalid attribute name specified."))
+				s.failBucketFirst(q, s3err.ErrInvalidArgument.WithMessage("Invalid attribute name specified."))
 				return
 			}
 		}
 	}
 	if len(want) == 0 {
-		q.fail(s3err.ErrInvalidRequest.WithMessage("The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty"))
+		s.failBucketFirst(q, s3err.ErrInvalidRequest.WithMessage("The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty"))
 		return
 	}
 	// An SSE-C object's attributes need its key, as its HEAD does.

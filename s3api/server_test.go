@@ -1168,3 +1168,27 @@ func TestContentEncodingKept(t *testing.T) {
 		}
 	}
 }
+
+// A bad argument to a bucket that does not exist is NoSuchBucket: S3 looks
+// the bucket up first. On a bucket that exists, the argument's error.
+func TestBadArgumentsOnMissingBucket(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/args-here", nil), 200, "")
+	for _, b := range []struct{ bucket, attrs, copyArg, part string }{
+		{"args-gone", "NoSuchBucket", "NoSuchBucket", "NoSuchBucket"},
+		{"args-here", "InvalidRequest", "InvalidArgument", "InvalidArgument"},
+	} {
+		r := e.do("GET", "/"+b.bucket+"/k?attributes", nil)
+		if r.code() != b.attrs {
+			t.Errorf("GetObjectAttributes without attributes on %s: %d %s", b.bucket, r.StatusCode, r.code())
+		}
+		r = e.do("PUT", "/"+b.bucket+"/k", nil, "x-amz-copy-source: nonsense")
+		if r.code() != b.copyArg {
+			t.Errorf("CopyObject of a bad source into %s: %d %s", b.bucket, r.StatusCode, r.code())
+		}
+		r = e.do("PUT", "/"+b.bucket+"/k?partNumber=1&uploadId=x", nil, "x-amz-copy-source: nonsense")
+		if r.code() != b.part {
+			t.Errorf("UploadPartCopy of a bad source into %s: %d %s", b.bucket, r.StatusCode, r.code())
+		}
+	}
+}
