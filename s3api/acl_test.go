@@ -106,3 +106,22 @@ func TestPublicAccessBlock(t *testing.T) {
 	e.want(e.do("PUT", "/nobucket?publicAccessBlock", []byte(`<PublicAccessBlockConfiguration/>`)), 404, "NoSuchBucket")
 	e.want(e.do("GET", "/nobucket?policyStatus", nil), 404, "NoSuchBucket")
 }
+
+// TestExpectedBucketOwner checks x-amz-expected-bucket-owner and
+// x-amz-source-expected-bucket-owner: the owner's canonical ID passes,
+// anything else is AccessDenied and changes nothing.
+func TestExpectedBucketOwner(t *testing.T) {
+	e := newEnv(t)
+	sum := sha256.Sum256([]byte("strata-owner:" + testAK))
+	me := hex.EncodeToString(sum[:])
+	e.want(e.do("PUT", "/owned", nil), 200, "")
+	e.want(e.do("PUT", "/owned/obj", []byte("x"), "x-amz-expected-bucket-owner: "+me), 200, "")
+	e.want(e.do("GET", "/owned?list-type=2", nil, "x-amz-expected-bucket-owner: "+me), 200, "")
+
+	e.want(e.do("DELETE", "/owned/obj", nil, "x-amz-expected-bucket-owner: 111122223333"), 403, "AccessDenied")
+	e.want(e.do("DELETE", "/owned", nil, "x-amz-expected-bucket-owner: "+me+"x"), 403, "AccessDenied")
+	e.want(e.do("PUT", "/owned/copy", nil, "x-amz-copy-source: /owned/obj", "x-amz-source-expected-bucket-owner: someone"), 403, "AccessDenied")
+	e.want(e.do("HEAD", "/owned/copy", nil), 404, "")
+	e.want(e.do("PUT", "/owned/copy", nil, "x-amz-copy-source: /owned/obj", "x-amz-source-expected-bucket-owner: "+me), 200, "")
+	e.want(e.do("HEAD", "/owned/obj", nil), 200, "")
+}

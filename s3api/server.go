@@ -259,6 +259,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		}
 		return
 	}
+	if err := s.checkExpectedOwner(r.Header, res.AccessKey); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if key == "" {
 		s.routeBucket(req)
 	} else {
