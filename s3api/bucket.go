@@ -170,10 +170,12 @@ func (s *Server) createBucket(q *request) {
 	// An optional CreateBucketConfiguration names a location: the region,
 	// or a configured backend to create the bucket on.
 	location := ""
+	var tags map[string]string
 	if q.ContentLength != 0 {
 		var cfg struct {
-			XMLName            xml.Name `xml:"CreateBucketConfiguration"`
-			LocationConstraint string   `xml:"LocationConstraint"`
+			XMLName            xml.Name       `xml:"CreateBucketConfiguration"`
+			LocationConstraint string         `xml:"LocationConstraint"`
+			Tags               *[]tagging.Tag `xml:"Tags>Tag"`
 		}
 		data, err := readBody(q, 64<<10)
 		if err != nil {
@@ -192,6 +194,13 @@ func (s *Server) createBucket(q *request) {
 				}
 				location = lc
 			}
+			if cfg.Tags != nil {
+				// Tags given at creation: the bucket's first tag set.
+				if tags, err = tagging.Check(*cfg.Tags, true); err != nil {
+					q.fail(err)
+					return
+				}
+			}
 		}
 	}
 	var err error
@@ -200,15 +209,22 @@ func (s *Server) createBucket(q *request) {
 	} else {
 		err = s.gw.CreateBucket(q.ctx(), q.bucket())
 	}
-	if backends.Is(err, backends.BucketExists) && s.cfg.Region == "us-east-1" && location == "" && !lock {
+	if backends.Is(err, backends.BucketExists) && s.cfg.Region == "us-east-1" && location == "" && !lock && tags == nil {
 		// S3 in us-east-1, "for legacy compatibility", answers 200 OK to
 		// the owner creating a bucket again (other regions: 409
 		// BucketAlreadyOwnedByYou). Nothing changes.
-		err = nil
+		s.createdBucket(q)
+		return
 	}
 	if err != nil {
 		q.fail(err)
 		return
+	}
+	if tags != nil {
+		if err := s.gw.PutBucketConfig(q.ctx(), q.bucket(), docTagging, tagging.MarshalXML(tags)); err != nil {
+			q.fail(err)
+			return
+		}
 	}
 	if lock {
 		// Object Lock turns versioning on, for good.
@@ -217,7 +233,13 @@ func (s *Server) createBucket(q *request) {
 			return
 		}
 	}
+	s.createdBucket(q)
+}
+
+// createdBucket answers a CreateBucket: the bucket's path and its ARN.
+func (s *Server) createdBucket(q *request) {
 	q.w.Header().Set("Location", "/"+q.bucket())
+	q.w.Header().Set("x-amz-bucket-arn", "arn:aws:s3:::"+q.bucket())
 	q.w.WriteHeader(http.StatusOK)
 }
 

@@ -202,6 +202,56 @@ func TestCreateBucketAgain(t *testing.T) {
 	eu.want(eu.do("PUT", "/photos", nil), 409, "BucketAlreadyOwnedByYou")
 }
 
+// TestCreateBucketTags checks the Tags of a CreateBucketConfiguration: the
+// bucket's first tag set, checked as PutBucketTagging checks it; a bad tag
+// set creates nothing. The answer names the bucket's ARN.
+func TestCreateBucketTags(t *testing.T) {
+	e := newEnv(t)
+	cfg := func(tags ...string) []byte {
+		var b strings.Builder
+		b.WriteString(`<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Tags>`)
+		for i := 0; i+1 < len(tags); i += 2 {
+			b.WriteString("<Tag><Key>" + tags[i] + "</Key><Value>" + tags[i+1] + "</Value></Tag>")
+		}
+		b.WriteString("</Tags></CreateBucketConfiguration>")
+		return []byte(b.String())
+	}
+	r := e.do("PUT", "/tagged", cfg("team", "data", "env", "prod"))
+	e.want(r, 200, "")
+	if got := r.Header.Get("x-amz-bucket-arn"); got != "arn:aws:s3:::tagged" {
+		t.Fatalf("x-amz-bucket-arn = %q", got)
+	}
+	r = e.do("GET", "/tagged?tagging", nil)
+	e.want(r, 200, "")
+	if !bytes.Contains(r.body, []byte("<Key>env</Key><Value>prod</Value>")) || !bytes.Contains(r.body, []byte("<Key>team</Key><Value>data</Value>")) {
+		t.Fatalf("GetBucketTagging after CreateBucket with tags: %s", r.body)
+	}
+	// The bucket exists: tags cannot be given to it again this way.
+	e.want(e.do("PUT", "/tagged", cfg("team", "other")), 409, "BucketAlreadyOwnedByYou")
+
+	var many []string
+	for i := range 51 {
+		many = append(many, fmt.Sprintf("k%d", i), "v")
+	}
+	for _, bad := range []struct {
+		body       []byte
+		code, part string
+	}{
+		{cfg(strings.Repeat("k", 129), "v"), "InvalidTag", "TagKey"},
+		{cfg("k", strings.Repeat("v", 257)), "InvalidTag", "TagValue"},
+		{cfg("k?", "v"), "InvalidTag", "TagKey"},
+		{cfg("k", "1", "k", "2"), "InvalidTag", "same key"},
+		{cfg(many...), "BadRequest", "cannot be greater than 50"},
+	} {
+		r := e.do("PUT", "/untagged", bad.body)
+		e.want(r, 400, bad.code)
+		if !bytes.Contains(r.body, []byte(bad.part)) {
+			t.Fatalf("%s: %s", bad.code, r.body)
+		}
+		e.want(e.do("HEAD", "/untagged", nil), 404, "")
+	}
+}
+
 func TestBuckets(t *testing.T) {
 	e := newEnv(t)
 	e.want(e.do("PUT", "/Bad_Name", nil), 400, "InvalidBucketName")

@@ -46,11 +46,9 @@ var (
 	errSystemTag  = s3err.ErrInvalidTag.WithMessage("System tags cannot be added/updated by requester")
 	errKeyInvalid = s3err.ErrInvalidTag.WithMessage("The TagKey you have provided is invalid")
 	errValInvalid = s3err.ErrInvalidTag.WithMessage("The TagValue you have provided is invalid")
-	errKeyTooLong = s3err.ErrInvalidTag.WithMessage("The TagKey you have provided is too long, max 128")
-	errValTooLong = s3err.ErrInvalidTag.WithMessage("The TagValue you have provided is too long, max 256")
-	// AWS answers too many object tags with the generic BadRequest code.
+	// AWS answers too many tags with the generic BadRequest code.
 	errObjectCount = &s3err.APIError{Code: "BadRequest", Status: http.StatusBadRequest, Message: "Object tags cannot be greater than 10"}
-	errBucketCount = s3err.ErrInvalidTag.WithMessage("Bucket tags cannot be greater than 50")
+	errBucketCount = &s3err.APIError{Code: "BadRequest", Status: http.StatusBadRequest, Message: "Bucket tag count cannot be greater than 50"}
 	errHeader      = s3err.ErrInvalidArgument.WithMessage("The header 'x-amz-tagging' shall be encoded as UTF-8 " +
 		"then URLEncoded URL query parameters without tag name duplicates.")
 )
@@ -93,11 +91,17 @@ func ParseXML(body io.Reader, forBucket bool) (map[string]string, error) {
 		}
 		tags = append(tags, Tag{Key: *t.Key, Value: *t.Value})
 	}
-	limit := MaxObjectTags
+	return Check(tags, forBucket)
+}
+
+// Check validates a tag list given in another document (the Tags of a
+// CreateBucketConfiguration) with the object rules, or the bucket rules
+// when forBucket, and returns it as a map.
+func Check(tags []Tag, forBucket bool) (map[string]string, error) {
 	if forBucket {
-		limit = MaxBucketTags
+		return build(tags, MaxBucketTags)
 	}
-	return build(tags, limit)
+	return build(tags, MaxObjectTags)
 }
 
 // ParseHeader parses and validates an x-amz-tagging header, a URL query
@@ -118,12 +122,17 @@ func ParseHeader(v string) (map[string]string, error) {
 		if err != nil {
 			return nil, errHeader
 		}
-		if !utf8.ValidString(key) || !utf8.ValidString(value) {
+		if !utf8.ValidString(key) || !utf8.ValidString(value) || key == "" {
 			return nil, errHeader
 		}
 		tags = append(tags, Tag{Key: key, Value: value})
 	}
-	return build(tags, MaxObjectTags)
+	m, err := build(tags, MaxObjectTags)
+	if err == errDuplicate {
+		// The header's own rule: "without tag name duplicates".
+		err = errHeader
+	}
+	return m, err
 }
 
 // build validates tags in order and returns them as a map.
@@ -152,7 +161,7 @@ func validate(key, value string) error {
 		return errKeyInvalid
 	}
 	if utf8.RuneCountInString(key) > MaxKeyLen {
-		return errKeyTooLong
+		return errKeyInvalid
 	}
 	// AWS reserves the aws: prefix in any letter case.
 	if len(key) >= 4 && strings.EqualFold(key[:4], "aws:") {
@@ -162,7 +171,7 @@ func validate(key, value string) error {
 		return errValInvalid
 	}
 	if utf8.RuneCountInString(value) > MaxValueLen {
-		return errValTooLong
+		return errValInvalid
 	}
 	return nil
 }

@@ -59,10 +59,8 @@ const (
 	msgSystem  = "System tags cannot be added/updated by requester"
 	msgKey     = "The TagKey you have provided is invalid"
 	msgValue   = "The TagValue you have provided is invalid"
-	msgKeyLen  = "The TagKey you have provided is too long, max 128"
-	msgValLen  = "The TagValue you have provided is too long, max 256"
 	msgObjects = "Object tags cannot be greater than 10"
-	msgBuckets = "Bucket tags cannot be greater than 50"
+	msgBuckets = "Bucket tag count cannot be greater than 50"
 )
 
 func TestParseXML(t *testing.T) {
@@ -119,7 +117,7 @@ func TestParseXML(t *testing.T) {
 			}
 			return m
 		}()},
-		{name: "51 bucket tags", body: tagsXML(nTags(51)...), forBucket: true, code: "InvalidTag", msg: msgBuckets},
+		{name: "51 bucket tags", body: tagsXML(nTags(51)...), forBucket: true, code: "BadRequest", msg: msgBuckets},
 
 		{name: "duplicate key", body: tagsXML([2]string{"a", "1"}, [2]string{"a", "2"}), code: "InvalidTag", msg: msgDup},
 		{name: "keys differ in case", body: tagsXML([2]string{"a", "1"}, [2]string{"A", "2"}),
@@ -131,10 +129,10 @@ func TestParseXML(t *testing.T) {
 		{name: "empty key", body: tagsXML([2]string{"", "v"}), code: "InvalidTag", msg: msgKey},
 		{name: "key 128 runes", body: tagsXML([2]string{strings.Repeat("é", 128), "v"}),
 			want: map[string]string{strings.Repeat("é", 128): "v"}},
-		{name: "key 129 runes", body: tagsXML([2]string{strings.Repeat("k", 129), "v"}), code: "InvalidTag", msg: msgKeyLen},
+		{name: "key 129 runes", body: tagsXML([2]string{strings.Repeat("k", 129), "v"}), code: "InvalidTag", msg: msgKey},
 		{name: "value 256 runes", body: tagsXML([2]string{"k", strings.Repeat("ü", 256)}),
 			want: map[string]string{"k": strings.Repeat("ü", 256)}},
-		{name: "value 257 runes", body: tagsXML([2]string{"k", strings.Repeat("v", 257)}), code: "InvalidTag", msg: msgValLen},
+		{name: "value 257 runes", body: tagsXML([2]string{"k", strings.Repeat("v", 257)}), code: "InvalidTag", msg: msgValue},
 		{name: "key with asterisk", body: tagsXML([2]string{"a*b", "v"}), code: "InvalidTag", msg: msgKey},
 		{name: "key with comma", body: tagsXML([2]string{"a,b", "v"}), code: "InvalidTag", msg: msgKey},
 		{name: "key with newline", body: tagsXML([2]string{"a\nb", "v"}), code: "InvalidTag", msg: msgKey},
@@ -195,14 +193,15 @@ func TestParseHeader(t *testing.T) {
 		{name: "bad escape in value", header: "k=%4", code: "InvalidArgument"},
 		{name: "invalid utf-8", header: "k=%FF", code: "InvalidArgument"},
 		{name: "11 tags", header: strings.Join(eleven, "&"), code: "BadRequest", msg: msgObjects},
-		{name: "duplicate", header: "a=1&a=2", code: "InvalidTag", msg: msgDup},
+		{name: "duplicate", header: "a=1&a=2", code: "InvalidArgument"},
 		{name: "system tag", header: "aws%3Ax=1", code: "InvalidTag", msg: msgSystem},
-		{name: "empty key", header: "=v", code: "InvalidTag", msg: msgKey},
+		{name: "empty key", header: "=v", code: "InvalidArgument"},
+		{name: "only equals", header: "=", code: "InvalidArgument"},
 		{name: "bad key char", header: "a%2Cb=1", code: "InvalidTag", msg: msgKey},
 		{name: "semicolon", header: "a=1;b=2", code: "InvalidTag", msg: msgValue},
 		{name: "bad value char", header: "a=%21", code: "InvalidTag", msg: msgValue},
-		{name: "long key", header: strings.Repeat("k", 129) + "=v", code: "InvalidTag", msg: msgKeyLen},
-		{name: "long value", header: "k=" + strings.Repeat("v", 257), code: "InvalidTag", msg: msgValLen},
+		{name: "long key", header: strings.Repeat("k", 129) + "=v", code: "InvalidTag", msg: msgKey},
+		{name: "long value", header: "k=" + strings.Repeat("v", 257), code: "InvalidTag", msg: msgValue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
