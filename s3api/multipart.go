@@ -198,6 +198,9 @@ func (s *Server) forgetUpload(q *request) {
 	s.uploads.mu.Unlock()
 }
 
+var errCopySourceRange = s3err.ErrInvalidArgument.WithMessage("The x-amz-copy-source-range value must be of the form " +
+	"bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+
 func (s *Server) uploadPartCopy(q *request) {
 	n, err := partNumber(q)
 	if err != nil {
@@ -227,19 +230,24 @@ func (s *Server) uploadPartCopy(q *request) {
 	}
 	ctx := q.ctx()
 	srcCtx := q.sourceContext(srcVersion, srcEnc)
+	var rng *backends.Range
+	if v := q.Header.Get("x-amz-copy-source-range"); v != "" {
+		// Only the bytes=first-last form: no suffix, no open end.
+		r, ok, _ := parseRange(v)
+		if !ok || r.Start < 0 || r.End < 0 {
+			q.fail(errCopySourceRange.With("ArgumentName", "x-amz-copy-source-range", "ArgumentValue", v))
+			return
+		}
+		rng = r
+	}
 	info, err := s.gw.HeadObject(srcCtx, srcBucket, srcKey)
 	if err != nil {
 		q.fail(err)
 		return
 	}
-	var rng *backends.Range
-	if v := q.Header.Get("x-amz-copy-source-range"); v != "" {
-		r, ok, _ := parseRange(v)
-		if !ok || r.Start < 0 || r.End < 0 || r.End >= info.Size {
-			q.fail(s3err.ErrInvalidArgument.WithMessage("Range specified is not valid for source object of size: " + strconv.FormatInt(info.Size, 10)))
-			return
-		}
-		rng = r
+	if rng != nil && rng.End >= info.Size {
+		q.fail(s3err.ErrInvalidArgument.WithMessage("Range specified is not valid for source object of size: " + strconv.FormatInt(info.Size, 10)))
+		return
 	}
 	src, info, err := s.gw.GetObject(srcCtx, srcBucket, srcKey, rng)
 	if err != nil {

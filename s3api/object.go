@@ -527,7 +527,8 @@ func copySource(v string) (bucket, key, version string, err error) {
 		return "", "", "", err
 	}
 	if !backends.ValidBucketName(bucket) {
-		return "", "", "", s3err.ErrNoSuchBucket
+		return "", "", "", s3err.ErrInvalidArgument.WithMessage("Invalid copy source bucket name").
+			With("ArgumentName", "x-amz-copy-source", "ArgumentValue", raw)
 	}
 	return bucket, key, version, nil
 }

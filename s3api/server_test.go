@@ -547,6 +547,11 @@ func TestCopyAndMetadata(t *testing.T) {
 	if r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: cp-bucket/%ZZ"); r.StatusCode != 400 || !bytes.Contains(r.body, []byte("Invalid copy source encoding")) {
 		t.Fatalf("copy from a badly encoded source: %d\n%s", r.StatusCode, r.body)
 	}
+	for _, src := range []string{"192.168.1.1/foo", "my-buc@k&()t/obj", "Upper/k"} {
+		if r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: "+src); r.StatusCode != 400 || !bytes.Contains(r.body, []byte("Invalid copy source bucket name")) {
+			t.Fatalf("copy source %q: %d %s", src, r.StatusCode, r.body)
+		}
+	}
 	r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: cp-bucket/src")
 	e.want(r, 200, "")
 	r = e.do("GET", "/cp-bucket/dst", nil)
@@ -651,6 +656,18 @@ func TestMultipartRules(t *testing.T) {
 	e.want(r3, 200, "")
 	e.want(e.do("PUT", "/mpu/obj?partNumber=10001&uploadId="+id, []byte("x")), 400, "InvalidArgument")
 	e.want(e.do("PUT", "/mpu/obj?partNumber=1&uploadId=nope", []byte("x")), 404, "NoSuchUpload")
+	// x-amz-copy-source-range takes only bytes=first-last, within the source.
+	e.want(e.do("PUT", "/mpu/src", []byte("0123456789")), 200, "")
+	for _, rg := range []string{"byte=1-2", "bytes=invalid", "bytes=5-1", "bytes=-2-3", "bytes=a-1", "bytes=1-a", "bytes=3-", "bytes=-3"} {
+		r := e.do("PUT", "/mpu/obj?partNumber=4&uploadId="+id, nil, "x-amz-copy-source: /mpu/src", "x-amz-copy-source-range: "+rg)
+		if r.StatusCode != 400 || r.code() != "InvalidArgument" || !bytes.Contains(r.body, []byte("must be of the form bytes=first-last")) {
+			t.Fatalf("copy source range %q: %d\n%s", rg, r.StatusCode, r.body)
+		}
+	}
+	if r := e.do("PUT", "/mpu/obj?partNumber=4&uploadId="+id, nil, "x-amz-copy-source: /mpu/src", "x-amz-copy-source-range: bytes=5-10"); r.StatusCode != 400 ||
+		!bytes.Contains(r.body, []byte("not valid for source object of size: 10")) {
+		t.Fatalf("copy source range past the end: %d\n%s", r.StatusCode, r.body)
+	}
 	complete := func(parts ...string) resp {
 		var b strings.Builder
 		b.WriteString("<CompleteMultipartUpload>")
