@@ -19,6 +19,30 @@ const maxUserMetaSize = 2 << 10
 var errMetadataTooLarge = &s3err.APIError{Code: "MetadataTooLarge", Status: 400,
 	Message: "Your metadata headers exceed the maximum allowed metadata size."}
 
+// userMeta gathers the x-amz-meta-* headers of h (nil when there are
+// none); more than maxUserMetaSize bytes of them is MetadataTooLarge.
+func userMeta(h http.Header) (map[string]string, error) {
+	var user map[string]string
+	size := 0
+	for name, vals := range h {
+		lname := strings.ToLower(name)
+		if !strings.HasPrefix(lname, "x-amz-meta-") {
+			continue
+		}
+		if user == nil {
+			user = map[string]string{}
+		}
+		k := strings.TrimPrefix(lname, "x-amz-meta-")
+		v := strings.Join(vals, ",")
+		user[k] = v
+		size += len(k) + len(v)
+	}
+	if size > maxUserMetaSize {
+		return user, errMetadataTooLarge
+	}
+	return user, nil
+}
+
 // metaFromHeaders builds an object's metadata from a PUT, copy with REPLACE,
 // POST or CreateMultipartUpload request's headers.
 func metaFromHeaders(h http.Header) (backends.Meta, error) {
@@ -36,22 +60,9 @@ func metaFromHeaders(h http.Header) (backends.Meta, error) {
 	if m.ContentType == "" {
 		m.ContentType = "binary/octet-stream"
 	}
-	size := 0
-	for name, vals := range h {
-		lname := strings.ToLower(name)
-		if !strings.HasPrefix(lname, "x-amz-meta-") {
-			continue
-		}
-		if m.User == nil {
-			m.User = map[string]string{}
-		}
-		k := strings.TrimPrefix(lname, "x-amz-meta-")
-		v := strings.Join(vals, ",")
-		m.User[k] = v
-		size += len(k) + len(v)
-	}
-	if size > maxUserMetaSize {
-		return m, errMetadataTooLarge
+	var err error
+	if m.User, err = userMeta(h); err != nil {
+		return m, err
 	}
 	switch sc := h.Get("x-amz-storage-class"); sc {
 	case "", "STANDARD":

@@ -629,6 +629,12 @@ func (s *Server) copyObject(q *request) {
 		m.Tags = meta.Tags
 		meta = m
 	} else {
+		// The request's metadata is not used, but it is still held to
+		// the limit, as S3 does.
+		if _, err := userMeta(q.Header); err != nil {
+			q.fail(err)
+			return
+		}
 		if sc := q.Header.Get("x-amz-storage-class"); sc != "" {
 			// The storage class may change on a COPY directive too.
 			m, err := metaFromHeaders(http.Header{"X-Amz-Storage-Class": {sc}})

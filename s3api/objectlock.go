@@ -17,6 +17,7 @@ var (
 	errNoObjectLock       = &s3err.APIError{Code: "NoSuchObjectLockConfiguration", Status: http.StatusNotFound, Message: "The specified object does not have a ObjectLock configuration"}
 	errNoBucketLock       = notConfigured("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
 	errBucketMissingLock  = s3err.ErrInvalidRequest.WithMessage("Bucket is missing Object Lock Configuration") // AWS words it so here, and "ObjectLockConfiguration" on PUT
+	errMissingBody        = &s3err.APIError{Code: "MissingRequestBodyError", Status: http.StatusBadRequest, Message: "Request Body is empty"}
 	errLockNotImplemented = s3err.ErrNotImplemented.WithMessage("Object Lock needs the versioning layer, which this server does not have.")
 )
 
@@ -90,6 +91,10 @@ func (s *Server) putObjectLockConfiguration(q *request) {
 	data, err := readBody(q, 64<<10)
 	if err != nil {
 		q.fail(err)
+		return
+	}
+	if len(data) == 0 {
+		q.fail(errMissingBody)
 		return
 	}
 	cfg, err := objectlock.ParseConfig(data)

@@ -90,6 +90,7 @@ func TestObjectLockBucketAPI(t *testing.T) {
 		{`<ObjectLockConfiguration><ObjectLockEnabled>Disabled</ObjectLockEnabled></ObjectLockConfiguration>`, "MalformedXML"},
 		{`<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Days>0</Days></DefaultRetention></Rule></ObjectLockConfiguration>`, "InvalidArgument"},
 		{`<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled><Rule><DefaultRetention><Mode>COMPLIANCE</Mode><Years>-2</Years></DefaultRetention></Rule></ObjectLockConfiguration>`, "InvalidArgument"},
+		{"", "MissingRequestBodyError"},
 	} {
 		e.want(e.do("PUT", "/lock-bkt?object-lock", []byte(tc.body)), 400, tc.code)
 	}

@@ -547,6 +547,12 @@ func TestCopyAndMetadata(t *testing.T) {
 	if r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: cp-bucket/%ZZ"); r.StatusCode != 400 || !bytes.Contains(r.body, []byte("Invalid copy source encoding")) {
 		t.Fatalf("copy from a badly encoded source: %d\n%s", r.StatusCode, r.body)
 	}
+	// Metadata past 2 KB is refused even when the directive is COPY.
+	for _, directive := range []string{"COPY", "REPLACE"} {
+		e.want(e.do("PUT", "/cp-bucket/big-meta", nil, "x-amz-copy-source: cp-bucket/src", "x-amz-metadata-directive: "+directive,
+			"x-amz-meta-"+strings.Repeat("s", 2048)+": value"), 400, "MetadataTooLarge")
+		e.want(e.do("HEAD", "/cp-bucket/big-meta", nil), 404, "")
+	}
 	for _, src := range []string{"192.168.1.1/foo", "my-buc@k&()t/obj", "Upper/k"} {
 		if r := e.do("PUT", "/cp-bucket/dst", nil, "x-amz-copy-source: "+src); r.StatusCode != 400 || !bytes.Contains(r.body, []byte("Invalid copy source bucket name")) {
 			t.Fatalf("copy source %q: %d %s", src, r.StatusCode, r.body)
