@@ -137,7 +137,7 @@ func (s *Server) putObject(q *request) {
 	opts := backends.PutOptions{Meta: &meta}
 	if v := q.Header.Get("If-None-Match"); v != "" {
 		if strings.TrimSpace(v) != "*" {
-			q.fail(s3err.ErrNotImplemented.WithMessage("If-None-Match on PUT accepts only *."))
+			q.fail(s3err.ErrNotImplemented.With("Header", "If-None-Match")) // only * is defined on a write
 			return
 		}
 		opts.IfNoneMatch = true

@@ -391,6 +391,13 @@ func TestObjectGetRangeConditions(t *testing.T) {
 	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("x"), "If-Match: \"abc\""), 412, "PreconditionFailed")
 	e.want(e.do("PUT", "/bkt/dir/new.txt", []byte("x"), "If-None-Match: *"), 200, "")
 	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("y"), "If-Match: "+etag), 200, "")
+	// If-None-Match with an ETag is not defined on writes.
+	r = e.do("PUT", "/bkt/dir/other.txt", []byte("z"), "If-None-Match: "+etag)
+	e.want(r, 501, "NotImplemented")
+	if !bytes.Contains(r.body, []byte("<Header>If-None-Match</Header>")) {
+		t.Fatalf("If-None-Match with an ETag: %s", r.body)
+	}
+	e.want(e.do("HEAD", "/bkt/dir/other.txt", nil), 404, "")
 }
 
 func TestChecksumsStoredAndReturned(t *testing.T) {
