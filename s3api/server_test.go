@@ -388,7 +388,11 @@ func TestObjectGetRangeConditions(t *testing.T) {
 	}
 	// Conditional PUT.
 	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("x"), "If-None-Match: *"), 412, "PreconditionFailed")
-	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("x"), "If-Match: \"abc\""), 412, "PreconditionFailed")
+	r = e.do("PUT", "/bkt/dir/file.txt", []byte("x"), "If-Match: \"abc\"")
+	e.want(r, 412, "PreconditionFailed")
+	if !bytes.Contains(r.body, []byte("<Message>At least one of the pre-conditions you specified did not hold.</Message>")) {
+		t.Fatalf("PreconditionFailed in S3's words: %s", r.body)
+	}
 	e.want(e.do("PUT", "/bkt/dir/new.txt", []byte("x"), "If-None-Match: *"), 200, "")
 	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("y"), "If-Match: "+etag), 200, "")
 	// If-None-Match with an ETag is not defined on writes.
