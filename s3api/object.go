@@ -137,7 +137,8 @@ func (s *Server) putObject(q *request) {
 	opts := backends.PutOptions{Meta: &meta}
 	if v := q.Header.Get("If-None-Match"); v != "" {
 		if strings.TrimSpace(v) != "*" {
-			q.fail(s3err.ErrNotImplemented.With("Header", "If-None-Match")) // only * is defined on a write
+			q.fail(s3err.ErrNotImplemented.With("Header", "If-None-Match",
+				"additionalMessage", "We don't accept the provided value of If-None-Match header for this API"))
 			return
 		}
 		opts.IfNoneMatch = true
