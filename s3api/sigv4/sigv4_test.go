@@ -337,13 +337,23 @@ func TestParseAuthorization(t *testing.T) {
 			t.Errorf("%q: got %v", h, err)
 		}
 	}
-	// AWS's words for what is wrong.
+	// AWS's words for what is wrong (as versitygw's tests, written
+	// against S3, check them).
+	const three = "The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature."
 	for h, msg := range map[string]string{
-		"AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host":                                                   "The authorization header is malformed; missing Signature.",
-		"AWS4-HMAC-SHA256 SignedHeaders=host,Signature=00":                                                   "The authorization header is malformed; missing Credential.",
-		"AWS4-HMAC-SHA256 Credential=AK/20130524/eu-west-3/ec2/aws4_request,SignedHeaders=host,Signature=00": `The authorization header is malformed; incorrect service "ec2". This endpoint belongs to "s3".`,
-		"AWS4-HMAC-SHA256 Credential=AK/2013052/eu-west-3/s3/aws4_request,SignedHeaders=host,Signature=00":   `The authorization header is malformed; incorrect date format "2013052". This date in the credential must be in the format "yyyyMMdd".`,
-		"AWS4-HMAC-SHA256 Credential=AK/20130524/r/s3/aws4,SignedHeaders=host,Signature=00":                  `The authorization header is malformed; incorrect terminal "aws4". This endpoint uses "aws4_request".`,
+		"AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host":                                                    three,
+		"AWS4-HMAC-SHA256 SignedHeaders=host,Signature=00":                                                    three,
+		"AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host,Signature=00,Signature=00":                          three,
+		"AWS4-HMAC-SHA256 missing_creds=AK/20130524/r/s3/aws4_request,SignedHeaders=host,Signature=00":        "The authorization header is malformed; missing Credential.",
+		"AWS4-HMAC-SHA256 " + cred + ",missing=host,Signature=00":                                             "The authorization header is malformed; missing SignedHeaders.",
+		"AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host,missing=00":                                         "The authorization header is malformed; missing Signature.",
+		"AWS4-HMAC-SHA256 " + cred + ",SignedHeaders=host,Signature":                                          `The authorization header is malformed; the authorization component "Signature" is malformed.`,
+		"AWS4-HMAC-SHA256 Credential=access/32234/us-east-1/s3/extra/things,SignedHeaders=host,Signature=00":  `The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`,
+		"AWS4-HMAC-SHA256 Credential=access/32234/us-east-1/ec2/aws4_request,SignedHeaders=host,Signature=00": `The authorization header is malformed; incorrect service "ec2". This endpoint belongs to "s3".`,
+		"AWS4-HMAC-SHA256 Credential=access/32234/us-east-1/s3/things,SignedHeaders=host,Signature=00":        `The authorization header is malformed; incorrect terminal "things". This endpoint uses "aws4_request".`,
+		"AWS4-HMAC-SHA256 Credential=AK/20130524/eu-west-3/ec2/aws4_request,SignedHeaders=host,Signature=00":  `The authorization header is malformed; incorrect service "ec2". This endpoint belongs to "s3".`,
+		"AWS4-HMAC-SHA256 Credential=AK/2013052/eu-west-3/s3/aws4_request,SignedHeaders=host,Signature=00":    `The authorization header is malformed; incorrect date format "2013052". This date in the credential must be in the format "yyyyMMdd".`,
+		"AWS4-HMAC-SHA256 Credential=AK/20130524/r/s3/aws4,SignedHeaders=host,Signature=00":                   `The authorization header is malformed; incorrect terminal "aws4". This endpoint uses "aws4_request".`,
 	} {
 		_, err := parseAuthorization(h)
 		if ae, ok := err.(*s3err.APIError); !ok || ae.Message != msg {
