@@ -51,8 +51,9 @@ var (
 	errOneAuthMechanism = s3err.ErrInvalidArgument.WithMessage("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
 	errExpired          = s3err.ErrAccessDenied.WithMessage("Request has expired")
 	errNotYetValid      = s3err.ErrAccessDenied.WithMessage("Request is not valid yet")
-	errDecodedLength    = s3err.ErrMissingContentLength.WithMessage("You must provide the x-amz-decoded-content-length HTTP header.")
-	errBadDecodedLength = s3err.ErrInvalidArgument.WithMessage("The x-amz-decoded-content-length header is not valid.")
+	// S3 answers a missing or unreadable x-amz-decoded-content-length as
+	// a missing Content-Length.
+	errDecodedLength = s3err.ErrMissingContentLength
 )
 
 // Verifier checks SigV4 signatures against the secrets that Lookup returns.
@@ -395,7 +396,7 @@ func payload(r *http.Request, accessKey string, mode payloadKind, payloadHash st
 	}
 	size, ok := parseDecimal(dl[0])
 	if len(dl) != 1 || !ok {
-		return nil, errBadDecodedLength
+		return nil, errDecodedLength
 	}
 	if mode == payloadUnsignedTrailer {
 		s = nil
