@@ -37,6 +37,7 @@ var (
 	errTruncated      = s3err.ErrIncompleteBody.WithMessage("The request body terminated unexpectedly")
 	errCut            = s3err.ErrIncompleteBody.WithMessage(errTruncated.Message)
 	errChunkFraming   = s3err.ErrIncompleteBody.WithMessage(errTruncated.Message)
+	errPartialLine    = s3err.ErrIncompleteBody.WithMessage(errTruncated.Message) // a line cut by the end of the body
 	errDecodedSize    = s3err.ErrIncompleteBody.WithMessage("You did not provide the number of bytes specified by the Content-Length HTTP header")
 	errMalformedTrail = &s3err.APIError{Code: "MalformedTrailerError", Status: 400, Message: "The request contained trailing data that was not well-formed or did not conform to our published schema."}
 )
@@ -144,6 +145,8 @@ func (c *chunkedReader) line() ([]byte, error) {
 func (c *chunkedReader) crlfLine() ([]byte, bool, error) {
 	l, err := c.src.ReadSlice('\n')
 	switch {
+	case err == io.EOF && len(l) > 0 && string(l) != "\r":
+		return nil, false, errPartialLine
 	case err == io.EOF:
 		return nil, false, errTruncated
 	case err == io.ErrUnexpectedEOF:
@@ -182,6 +185,9 @@ func (c *chunkedReader) startChunk() (final bool, err error) {
 	if c.sig != nil {
 		sig, ok := bytes.CutPrefix(bytes.TrimSpace(ext), []byte("chunk-signature="))
 		if !hasExt || !ok {
+			return false, errChunkFraming
+		}
+		if !isSignature(sig) {
 			return false, errChunkFraming
 		}
 		c.want = strings.ToLower(string(sig))
@@ -274,6 +280,9 @@ func (c *chunkedReader) finish() error {
 		got    = http.Header{}
 		sig    string
 		total  int
+		// S3 tells a signed trailer section without its signature
+		// line (IncompleteBody) before a malformed trailer in it.
+		malformed bool
 	)
 	for first := true; ; first = false {
 		l, err := c.line()
@@ -305,21 +314,32 @@ func (c *chunkedReader) finish() error {
 		name = strings.ToLower(strings.TrimSpace(name))
 		value = strings.TrimSpace(value)
 		if !ok || name == "" {
-			return errMalformedTrail
+			malformed = true
+			continue
 		}
 		if name == trailerSigName {
 			if c.sig == nil || sig != "" {
 				return errMalformedTrail
+			}
+			if !isSignature([]byte(value)) {
+				return errChunkFraming
 			}
 			sig = strings.ToLower(value)
 			continue
 		}
 		key := http.CanonicalHeaderKey(name)
 		if !slices.Contains(c.declared, name) || got[key] != nil {
-			return errMalformedTrail
+			malformed = true
+			continue
 		}
 		got[key] = []string{value}
 		fields = append(fields, field{name, value})
+	}
+	if c.sig != nil && sig == "" {
+		return errTruncated
+	}
+	if malformed {
+		return errMalformedTrail
 	}
 	for _, name := range c.declared {
 		if got[http.CanonicalHeaderKey(name)] == nil {
@@ -329,9 +349,6 @@ func (c *chunkedReader) finish() error {
 	if c.sig == nil {
 		c.trailer = got
 		return nil
-	}
-	if sig == "" {
-		return errMalformedTrail
 	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	var canonical strings.Builder
@@ -346,6 +363,19 @@ func (c *chunkedReader) finish() error {
 	}
 	c.trailer = got
 	return nil
+}
+
+// isSignature reports whether b is a signature: 64 hex digits.
+func isSignature(b []byte) bool {
+	if len(b) != 64 {
+		return false
+	}
+	for _, c := range b {
+		if !isHex(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseHexSize parses a chunk size: 1 to 15 hex digits, nothing else.

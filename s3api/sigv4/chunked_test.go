@@ -154,6 +154,13 @@ func TestAWSChunkedExampleTampered(t *testing.T) {
 		{"size changed", func(b []byte) []byte { return bytes.Replace(b, []byte("400;"), []byte("3ff;"), 1) }, nil, "SignatureDoesNotMatch"},
 		{"CRLF missing", func(b []byte) []byte { return bytes.Replace(b, []byte("a\r\n400;"), []byte("aa\n400;"), 1) }, nil, "IncompleteBody"},
 		{"garbage after final chunk", func(b []byte) []byte { return append(b[:len(b)-2], "xx\r\n"...) }, nil, "IncompleteBody"},
+		{"closing CRLF changed", func(b []byte) []byte { return append(b[:len(b)-1], 's') }, nil, "IncompleteBody"},
+		{"short chunk signature", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(exampleChunkSigs[1]), []byte(exampleChunkSigs[1][:59]), 1)
+		}, nil, "IncompleteBody"},
+		{"CRLF after chunk header missing", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(exampleChunkSigs[0]+"\r\n"), []byte(exampleChunkSigs[0]), 1)
+		}, nil, "IncompleteBody"},
 		{"decoded length larger", nil, func(r *http.Request) { r.Header.Set("X-Amz-Decoded-Content-Length", "66561") }, "SignatureDoesNotMatch"},
 		{"seed signature", nil, func(r *http.Request) {
 			r.Header.Set("Authorization", authHeader(exampleChunkedHeaders, strings.Replace(exampleSeed, "4f23", "4f24", 1)))
@@ -261,17 +268,24 @@ func TestAWSTrailerExample(t *testing.T) {
 	}
 	body := string(exampleChunks(exampleTrailerChunkSigs))
 	for name, c := range map[string]struct{ trailer, code string }{
-		"value changed":       {"x-amz-checksum-crc32c:sOO8/A==\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "SignatureDoesNotMatch"},
-		"signature missing":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\n\r\n", "MalformedTrailerError"},
-		"no trailer at all":   {"\r\n", "MalformedTrailerError"},
+		"value changed": {"x-amz-checksum-crc32c:sOO8/A==\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "SignatureDoesNotMatch"},
+		// A signed trailer section without its signature, or with one
+		// that is not 64 hex digits, is cut short (IncompleteBody), as
+		// S3 answers it.
+		"signature missing":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\n\r\n", "IncompleteBody"},
+		"no trailer at all":   {"\r\n", "IncompleteBody"},
+		"signature renamed":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-aminvalidrailer-signature:" + exampleTrailerSig + "\r\n\r\n", "IncompleteBody"},
+		"no signature line":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\rbcdx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "IncompleteBody"},
+		"garbage at the end":  {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\npp", "IncompleteBody"},
+		"signature not sent":  {"\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"undeclared trailer":  {"x-amz-checksum-crc32:AAAAAA==\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"duplicate trailer":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"line without colon":  {"x-amz-checksum-crc32c " + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"two signatures":      {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"huge trailer":        {strings.Repeat("x-amz-checksum-crc32c:"+strings.Repeat("A", 3000)+"\r\n", 8), "MalformedTrailerError"},
 		"over-long line":      {"x-amz-checksum-crc32c:" + strings.Repeat("A", 5000) + "\r\n", "MalformedTrailerError"},
-		"truncated signature": {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20], "MalformedTrailerError"},
-		"short signature":     {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20] + "\r\n\r\n", "SignatureDoesNotMatch"},
+		"truncated signature": {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20], "IncompleteBody"},
+		"short signature":     {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20] + "\r\n\r\n", "IncompleteBody"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			failsBeforeEOF(t, exampleTrailerRequest([]byte(body+c.trailer)), c.code)
