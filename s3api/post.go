@@ -284,18 +284,36 @@ type rangeLimit struct {
 	r        io.Reader
 	n        int64
 	min, max int64
+	err      error
 }
 
-var errPostTooLarge = s3err.ErrEntityTooLarge.WithMessage("Your proposed upload exceeds the maximum allowed size")
+// maxPostDrain is how much of a file over its limit is read to tell its
+// size in the error, as S3 does (ProposedSize).
+const maxPostDrain = 16 << 20
 
 func (l *rangeLimit) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
 	n, err := l.r.Read(p)
 	l.n += int64(n)
 	if l.n > l.max {
-		return 0, errPostTooLarge
+		l.err = sigv4.EntityTooLarge(l.size(), l.max)
+		return 0, l.err
 	}
 	if errors.Is(err, io.EOF) && l.n < l.min {
-		return n, s3err.ErrEntityTooSmall
+		l.err = sigv4.EntityTooSmall(l.n, l.min)
+		return n, l.err
 	}
 	return n, err
+}
+
+// size reads the rest of the file to tell its size: -1 when more than
+// maxPostDrain bytes are left, or the rest cannot be read.
+func (l *rangeLimit) size() int64 {
+	m, err := io.Copy(io.Discard, io.LimitReader(l.r, maxPostDrain+1))
+	if err != nil || m > maxPostDrain {
+		return -1
+	}
+	return l.n + m
 }

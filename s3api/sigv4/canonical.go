@@ -258,17 +258,23 @@ func trimAll(v string) string {
 }
 
 // checkSignedHeaders refuses a request whose host, or one of whose x-amz-*
-// headers, is not signed, as S3 does. x-amz-content-sha256 may go unsigned:
-// its value is part of the canonical request anyway.
+// headers, is not signed, as S3 does, listing them in HeadersNotSigned.
+// x-amz-content-sha256 may go unsigned: its value is part of the
+// canonical request anyway.
 func checkSignedHeaders(r *http.Request, signed []string) error {
+	var unsigned []string
 	if !slices.Contains(signed, "host") {
-		return errHeadersNotSigned
+		unsigned = append(unsigned, "host")
 	}
 	for k := range r.Header {
 		k = strings.ToLower(k)
 		if strings.HasPrefix(k, "x-amz-") && k != "x-amz-content-sha256" && !slices.Contains(signed, k) {
-			return errHeadersNotSigned
+			unsigned = append(unsigned, k)
 		}
 	}
-	return nil
+	if len(unsigned) == 0 {
+		return nil
+	}
+	slices.Sort(unsigned)
+	return errHeadersNotSigned.With("HeadersNotSigned", strings.Join(unsigned, ", "))
 }

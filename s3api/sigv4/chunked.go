@@ -31,10 +31,14 @@ const (
 )
 
 var (
-	errTruncated      = s3err.ErrIncompleteBody.WithMessage("The request body ended before the end of its aws-chunked encoding.")
+	// S3's texts: a body that breaks its aws-chunked encoding
+	// "terminated unexpectedly"; one whose chunks do not add up to
+	// x-amz-decoded-content-length did not give the bytes announced.
+	errTruncated      = s3err.ErrIncompleteBody.WithMessage("The request body terminated unexpectedly")
 	errCut            = s3err.ErrIncompleteBody.WithMessage(errTruncated.Message)
-	errChunkFraming   = s3err.ErrIncompleteBody.WithMessage("The aws-chunked encoding of the request body is malformed.")
-	errDecodedSize    = s3err.ErrIncompleteBody.WithMessage("The decoded length of the request body differs from x-amz-decoded-content-length.")
+	errChunkFraming   = s3err.ErrIncompleteBody.WithMessage(errTruncated.Message)
+	errPartialLine    = s3err.ErrIncompleteBody.WithMessage(errTruncated.Message) // a line cut by the end of the body
+	errDecodedSize    = s3err.ErrIncompleteBody.WithMessage("You did not provide the number of bytes specified by the Content-Length HTTP header")
 	errMalformedTrail = &s3err.APIError{Code: "MalformedTrailerError", Status: 400, Message: "The request contained trailing data that was not well-formed or did not conform to our published schema."}
 )
 
@@ -132,31 +136,46 @@ func (c *chunkedReader) next() error {
 
 // line reads one line, without its CRLF (or bare LF).
 func (c *chunkedReader) line() ([]byte, error) {
+	l, _, err := c.crlfLine()
+	return l, err
+}
+
+// crlfLine reads one line, without its CRLF (or bare LF), and reports
+// whether it ended in CRLF.
+func (c *chunkedReader) crlfLine() ([]byte, bool, error) {
 	l, err := c.src.ReadSlice('\n')
 	switch {
+	case err == io.EOF && len(l) > 0 && string(l) != "\r":
+		return nil, false, errPartialLine
 	case err == io.EOF:
-		return nil, errTruncated
+		return nil, false, errTruncated
 	case err == io.ErrUnexpectedEOF:
 		// The client went away before the end of the body it announced
 		// (net/http's way of saying so): never a proper end.
-		return nil, errCut
+		return nil, false, errCut
 	case errors.Is(err, bufio.ErrBufferFull):
-		return nil, errChunkFraming
+		return nil, false, errChunkFraming
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	}
 	l = l[:len(l)-1]
-	if len(l) > 0 && l[len(l)-1] == '\r' {
+	crlf := len(l) > 0 && l[len(l)-1] == '\r'
+	if crlf {
 		l = l[:len(l)-1]
 	}
-	return l, nil
+	return l, crlf, nil
 }
 
 // startChunk reads a chunk header and reports whether it is the final chunk.
 func (c *chunkedReader) startChunk() (final bool, err error) {
-	l, err := c.line()
+	// A chunk header ends in CRLF, as every client writes it (only
+	// trailer lines come with bare LFs, from minio-go).
+	l, crlf, err := c.crlfLine()
 	if err != nil {
 		return false, err
+	}
+	if !crlf {
+		return false, errChunkFraming
 	}
 	size, ext, hasExt := bytes.Cut(l, []byte(";"))
 	n, ok := parseHexSize(bytes.TrimRight(size, " \t"))
@@ -168,9 +187,21 @@ func (c *chunkedReader) startChunk() (final bool, err error) {
 		if !hasExt || !ok {
 			return false, errChunkFraming
 		}
+		if !isSignature(sig) {
+			return false, errChunkFraming
+		}
 		c.want = strings.ToLower(string(sig))
 	}
 	if n > c.size-c.n {
+		// More than x-amz-decoded-content-length announced. S3 reads
+		// the chunk before it says so: a chunk that breaks the
+		// framing is that error. Its data is not released.
+		if _, err := io.CopyN(io.Discard, c.src, n); err != nil {
+			return false, errTruncated
+		}
+		if err := c.crlf(); err != nil {
+			return false, err
+		}
 		return false, errDecodedSize
 	}
 	c.left = n
@@ -209,6 +240,11 @@ func (c *chunkedReader) endChunk() error {
 	if err := c.verifyChunk(); err != nil {
 		return err
 	}
+	return c.crlf()
+}
+
+// crlf consumes the CRLF that ends a chunk's data.
+func (c *chunkedReader) crlf() error {
 	var crlf [2]byte
 	if _, err := io.ReadFull(c.src, crlf[:]); err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -244,10 +280,18 @@ func (c *chunkedReader) finish() error {
 		got    = http.Header{}
 		sig    string
 		total  int
+		// S3 tells a signed trailer section without its signature
+		// line (IncompleteBody) before a malformed trailer in it.
+		malformed bool
 	)
-	for {
+	for first := true; ; first = false {
 		l, err := c.line()
 		if err == errTruncated {
+			if first {
+				// Nothing at all after the final chunk: the
+				// trailer section is missing, not empty.
+				return errTruncated
+			}
 			break // the section may end at the end of the body
 		}
 		if err == errChunkFraming {
@@ -270,28 +314,41 @@ func (c *chunkedReader) finish() error {
 		name = strings.ToLower(strings.TrimSpace(name))
 		value = strings.TrimSpace(value)
 		if !ok || name == "" {
-			return errMalformedTrail
+			malformed = true
+			continue
 		}
 		if name == trailerSigName {
 			if c.sig == nil || sig != "" {
 				return errMalformedTrail
+			}
+			if !isSignature([]byte(value)) {
+				return errChunkFraming
 			}
 			sig = strings.ToLower(value)
 			continue
 		}
 		key := http.CanonicalHeaderKey(name)
 		if !slices.Contains(c.declared, name) || got[key] != nil {
-			return errMalformedTrail
+			malformed = true
+			continue
 		}
 		got[key] = []string{value}
 		fields = append(fields, field{name, value})
 	}
+	if c.sig != nil && sig == "" {
+		return errTruncated
+	}
+	if malformed {
+		return errMalformedTrail
+	}
+	for _, name := range c.declared {
+		if got[http.CanonicalHeaderKey(name)] == nil {
+			return errMalformedTrail // announced in x-amz-trailer, not sent
+		}
+	}
 	if c.sig == nil {
 		c.trailer = got
 		return nil
-	}
-	if sig == "" {
-		return errMalformedTrail
 	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
 	var canonical strings.Builder
@@ -306,6 +363,19 @@ func (c *chunkedReader) finish() error {
 	}
 	c.trailer = got
 	return nil
+}
+
+// isSignature reports whether b is a signature: 64 hex digits.
+func isSignature(b []byte) bool {
+	if len(b) != 64 {
+		return false
+	}
+	for _, c := range b {
+		if !isHex(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // parseHexSize parses a chunk size: 1 to 15 hex digits, nothing else.

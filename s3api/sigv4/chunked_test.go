@@ -154,6 +154,13 @@ func TestAWSChunkedExampleTampered(t *testing.T) {
 		{"size changed", func(b []byte) []byte { return bytes.Replace(b, []byte("400;"), []byte("3ff;"), 1) }, nil, "SignatureDoesNotMatch"},
 		{"CRLF missing", func(b []byte) []byte { return bytes.Replace(b, []byte("a\r\n400;"), []byte("aa\n400;"), 1) }, nil, "IncompleteBody"},
 		{"garbage after final chunk", func(b []byte) []byte { return append(b[:len(b)-2], "xx\r\n"...) }, nil, "IncompleteBody"},
+		{"closing CRLF changed", func(b []byte) []byte { return append(b[:len(b)-1], 's') }, nil, "IncompleteBody"},
+		{"short chunk signature", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(exampleChunkSigs[1]), []byte(exampleChunkSigs[1][:59]), 1)
+		}, nil, "IncompleteBody"},
+		{"CRLF after chunk header missing", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(exampleChunkSigs[0]+"\r\n"), []byte(exampleChunkSigs[0]), 1)
+		}, nil, "IncompleteBody"},
 		{"decoded length larger", nil, func(r *http.Request) { r.Header.Set("X-Amz-Decoded-Content-Length", "66561") }, "SignatureDoesNotMatch"},
 		{"seed signature", nil, func(r *http.Request) {
 			r.Header.Set("Authorization", authHeader(exampleChunkedHeaders, strings.Replace(exampleSeed, "4f23", "4f24", 1)))
@@ -165,7 +172,7 @@ func TestAWSChunkedExampleTampered(t *testing.T) {
 		{"decoded length not a number", nil, func(r *http.Request) {
 			r.Header.Set("X-Amz-Decoded-Content-Length", "-1")
 			SignRequest(r, exampleKey, exampleSecret, "us-east-1", StreamingPayload, exampleTime)
-		}, "InvalidArgument"},
+		}, "MissingContentLength"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -261,17 +268,24 @@ func TestAWSTrailerExample(t *testing.T) {
 	}
 	body := string(exampleChunks(exampleTrailerChunkSigs))
 	for name, c := range map[string]struct{ trailer, code string }{
-		"value changed":       {"x-amz-checksum-crc32c:sOO8/A==\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "SignatureDoesNotMatch"},
-		"signature missing":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\n\r\n", "MalformedTrailerError"},
-		"no trailer at all":   {"\r\n", "MalformedTrailerError"},
+		"value changed": {"x-amz-checksum-crc32c:sOO8/A==\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "SignatureDoesNotMatch"},
+		// A signed trailer section without its signature, or with one
+		// that is not 64 hex digits, is cut short (IncompleteBody), as
+		// S3 answers it.
+		"signature missing":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\n\r\n", "IncompleteBody"},
+		"no trailer at all":   {"\r\n", "IncompleteBody"},
+		"signature renamed":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-aminvalidrailer-signature:" + exampleTrailerSig + "\r\n\r\n", "IncompleteBody"},
+		"no signature line":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\rbcdx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "IncompleteBody"},
+		"garbage at the end":  {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\npp", "IncompleteBody"},
+		"signature not sent":  {"\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"undeclared trailer":  {"x-amz-checksum-crc32:AAAAAA==\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"duplicate trailer":   {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"line without colon":  {"x-amz-checksum-crc32c " + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"two signatures":      {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\nx-amz-trailer-signature:" + exampleTrailerSig + "\r\n\r\n", "MalformedTrailerError"},
 		"huge trailer":        {strings.Repeat("x-amz-checksum-crc32c:"+strings.Repeat("A", 3000)+"\r\n", 8), "MalformedTrailerError"},
 		"over-long line":      {"x-amz-checksum-crc32c:" + strings.Repeat("A", 5000) + "\r\n", "MalformedTrailerError"},
-		"truncated signature": {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20], "MalformedTrailerError"},
-		"short signature":     {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20] + "\r\n\r\n", "SignatureDoesNotMatch"},
+		"truncated signature": {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20], "IncompleteBody"},
+		"short signature":     {"x-amz-checksum-crc32c:" + exampleCRC32C + "\r\nx-amz-trailer-signature:" + exampleTrailerSig[:20] + "\r\n\r\n", "IncompleteBody"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			failsBeforeEOF(t, exampleTrailerRequest([]byte(body+c.trailer)), c.code)
@@ -396,18 +410,13 @@ func TestUnsignedTrailer(t *testing.T) {
 	if res.Trailer().Get("X-Amz-Checksum-Crc32") != "d0vFqQ==" {
 		t.Fatalf("trailer %v", res.Trailer())
 	}
-	// No trailer at all is the checksum reader's business (a declared
-	// trailer that is missing), not a framing error.
-	res, err = verifierAt(exampleTime).Verify(mk("17\r\n" + string(data) + "\r\n0\r\n\r\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadAll(res.Body); err != nil || len(res.Trailer()) != 0 {
-		t.Fatalf("%v, %v", err, res.Trailer())
-	}
 	for name, b := range map[string]string{
-		"undeclared": "17\r\n" + string(data) + "\r\n0\r\nx-amz-meta-a:b\r\n\r\n",
-		"signature":  "17\r\n" + string(data) + "\r\n0\r\nx-amz-checksum-crc32:d0vFqQ==\r\nx-amz-trailer-signature:00\r\n\r\n",
+		// A trailer declared in x-amz-trailer and not sent, as S3
+		// answers it.
+		"declared, not sent": "17\r\n" + string(data) + "\r\n0\r\n\r\n",
+		"empty name":         "17\r\n" + string(data) + "\r\n0\r\n:d0vFqQ==\r\n\r\n",
+		"undeclared":         "17\r\n" + string(data) + "\r\n0\r\nx-amz-meta-a:b\r\n\r\n",
+		"signature":          "17\r\n" + string(data) + "\r\n0\r\nx-amz-checksum-crc32:d0vFqQ==\r\nx-amz-trailer-signature:00\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) { failsBeforeEOF(t, mk(b), "MalformedTrailerError") })
 	}
@@ -506,5 +515,61 @@ func TestChunkedVerdictWithLastBytes(t *testing.T) {
 		if n != exampleDecodedLength || (c.code == "" && err != nil) || (c.code != "" && !isErr(err, c.code)) {
 			t.Errorf("%s: %d bytes, %v", c.name, n, err)
 		}
+	}
+}
+
+// S3's errors for broken aws-chunked bodies, as versitygw's tests (written
+// against S3) send them: unsigned chunks with a declared trailer.
+func TestUnsignedTrailerErrors(t *testing.T) {
+	const (
+		terminated = "The request body terminated unexpectedly"
+		notAllSent = "You did not provide the number of bytes specified by the Content-Length HTTP header"
+	)
+	cases := []struct {
+		body, decoded, trailer string
+		code, msg              string
+	}{
+		{"A\ndummy data\r\n0\r\n\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"A\r\ndummy data0\r\n\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"A\r\nXYZ\r\ndummy data\r\n0\r\n\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"B\r\ndummy data\r\n0\r\n\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"A\r\ndummy data\r\n0\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"A\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"A\r\nA\r\ndummy data\r\n0\r\n\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"invalid_chunk_size\r\ndummy data\r\n0\r\nx-amz-checksum-crc64nvme:dPVWc2vU1+Q=\r\n\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		{"A\r\ndummy data\r\nJ\r\nx-amz-checksum-crc64nvme:dPVWc2vU1+Q=\r\n\r\n", "10", "x-amz-checksum-crc64nvme", "IncompleteBody", terminated},
+		// The chunks do not add up to x-amz-decoded-content-length.
+		{"b\r\nabcdefghijk\r\n0\r\n\r\n", "5", "", "IncompleteBody", notAllSent},
+		{"b\r\nabcdefghijk\r\n0\r\n\r\n", "200", "", "IncompleteBody", notAllSent},
+		{"a\r\ndummy data\r\n0\r\nx-amz-checksum-crc64nvme:dPVWc2vU1+Q=\r\n\r\n", "128", "x-amz-checksum-crc64nvme", "IncompleteBody", notAllSent},
+		{"a\r\ndummy data\r\n0\r\nx-amz-checksum-sha256:eXuwq/95jXIAr3aF3KeQHt/8Ur8mUA1b2XKCZY7iQVI=\r\n\r\n", "7", "x-amz-checksum-crc64nvme", "IncompleteBody", notAllSent},
+		// Malformed trailers.
+		{"5\r\nhello\r\n0\r\n\r\n", "5", "x-amz-checksum-crc64nvme", "MalformedTrailerError", ""},
+		{"5\r\nhello\r\n0\r\n:M3eFcAZSQlc=\r\n\r\n", "5", "x-amz-checksum-crc64nvme", "MalformedTrailerError", ""},
+		{"5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\n\r\n", "5", "", "MalformedTrailerError", ""},
+		{"5\r\nhello\r\n0\r\ninvalid_trailer:M3eFcAZSQlc=\r\n\r\n", "5", "x-amz-checksum-crc64nvme", "MalformedTrailerError", ""},
+		// x-amz-decoded-content-length missing or not a number.
+		{"5\r\nhello\r\n0\r\n\r\n", "", "", "MissingContentLength", "You must provide the Content-Length HTTP header."},
+		{"5\r\nhello\r\n0\r\n\r\n", "abc", "", "MissingContentLength", "You must provide the Content-Length HTTP header."},
+		{"5\r\nhello\r\n0\r\n\r\n", "12x", "", "MissingContentLength", "You must provide the Content-Length HTTP header."},
+	}
+	for i, c := range cases {
+		t.Run(strconv.Itoa(i+1), func(t *testing.T) {
+			r := request("PUT", "/b/k", "h", c.body, "Content-Encoding", "aws-chunked")
+			if c.decoded != "" {
+				r.Header.Set("X-Amz-Decoded-Content-Length", c.decoded)
+			}
+			if c.trailer != "" {
+				r.Header.Set("X-Amz-Trailer", c.trailer)
+			}
+			SignRequest(r, exampleKey, exampleSecret, "us-east-1", StreamingUnsignedTrailer, exampleTime)
+			res, err := verifierAt(exampleTime).Verify(r)
+			if err == nil {
+				_, err = io.ReadAll(res.Body)
+			}
+			if !isErr(err, c.code) || (c.msg != "" && errMessage(err) != c.msg) {
+				t.Fatalf("%q: got %v, want %s: %s", c.body, err, c.code, c.msg)
+			}
+		})
 	}
 }

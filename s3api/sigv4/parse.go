@@ -29,35 +29,35 @@ func malformed(detail string) error {
 //	AWS4-HMAC-SHA256 Credential=AK/date/region/s3/aws4_request, SignedHeaders=a;b, Signature=hex
 //
 // The three components may be separated by commas, spaces or both, in any
-// order, as SDKs and hand-written clients do.
+// order, as SDKs and hand-written clients do. The errors are S3's: a
+// header without exactly three components is refused as such; with three,
+// each component must be name=value, and a component S3 does not know (a
+// misspelt name) makes the one it replaces missing.
 func parseAuthorization(h string) (authorization, error) {
 	var a authorization
 	rest, ok := strings.CutPrefix(strings.TrimSpace(h), Algorithm)
 	if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
 		return a, malformed("the authorization mechanism is not AWS4-HMAC-SHA256.")
 	}
+	fields := strings.FieldsFunc(rest, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' })
+	if len(fields) != 3 {
+		return a, malformed("the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	}
 	var cred, signed, sig string
 	var seen [3]bool
-	for f := range strings.FieldsFuncSeq(rest, func(c rune) bool { return c == ',' || c == ' ' || c == '\t' }) {
+	for _, f := range fields {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok || v == "" {
 			return a, malformed("the authorization component \"" + truncate(f) + "\" is malformed.")
 		}
-		var i int
 		switch {
 		case strings.EqualFold(k, "Credential"):
-			i, cred = 0, v
+			seen[0], cred = true, v
 		case strings.EqualFold(k, "SignedHeaders"):
-			i, signed = 1, v
+			seen[1], signed = true, v
 		case strings.EqualFold(k, "Signature"):
-			i, sig = 2, v
-		default:
-			return a, malformed("the authorization component \"" + truncate(f) + "\" is malformed.")
+			seen[2], sig = true, v
 		}
-		if seen[i] {
-			return a, malformed("the authorization header requires three components: Credential, SignedHeaders, and Signature.")
-		}
-		seen[i] = true
 	}
 	for i, name := range []string{"Credential", "SignedHeaders", "Signature"} {
 		if !seen[i] {
@@ -84,26 +84,28 @@ func truncate(s string) string {
 
 var errCredential = errors.New(`the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`)
 
-// parseCredential parses AK/YYYYMMDD/region/service/aws4_request. The access
-// key is everything before the last four fields.
+// parseCredential parses AK/YYYYMMDD/region/service/aws4_request, checking
+// the service, then the terminal, then the date, in S3's order. A
+// credential of more than five fields is taken as an access key with a
+// '/' in it when it ends in aws4_request, and is mal-formed otherwise.
 func parseCredential(s string) (credential, error) {
 	parts := strings.Split(s, "/")
 	n := len(parts)
-	if n < 5 {
+	if n < 5 || (n > 5 && parts[n-1] != terminator) {
 		return credential{}, errCredential
 	}
 	c := credential{accessKey: strings.Join(parts[:n-4], "/"), date: parts[n-4], region: parts[n-3]}
 	if c.accessKey == "" || c.region == "" {
 		return credential{}, errCredential
 	}
+	if parts[n-2] != service {
+		return credential{}, errors.New(`incorrect service "` + truncate(parts[n-2]) + `". This endpoint belongs to "s3".`)
+	}
 	if parts[n-1] != terminator {
 		return credential{}, errors.New(`incorrect terminal "` + truncate(parts[n-1]) + `". This endpoint uses "` + terminator + `".`)
 	}
 	if _, err := time.Parse(yyyymmdd, c.date); err != nil || len(c.date) != 8 {
 		return credential{}, errors.New(`incorrect date format "` + truncate(c.date) + `". This date in the credential must be in the format "yyyyMMdd".`)
-	}
-	if parts[n-2] != service {
-		return credential{}, errors.New(`incorrect service "` + truncate(parts[n-2]) + `". This endpoint belongs to "s3".`)
 	}
 	return c, nil
 }

@@ -24,6 +24,10 @@ var errInvalidPolicy = &s3err.APIError{Code: "InvalidPolicyDocument", Status: 40
 // are checked.
 var postAuthFields = []string{"x-amz-algorithm", "x-amz-credential", "x-amz-signature", "x-amz-date", "policy"}
 
+// maxPostDateAge is how old the x-amz-date of a POST may be: S3 answers
+// an older one as an expired policy, whatever the policy's expiration.
+const maxPostDateAge = time.Hour
+
 // VerifyPost authenticates a browser-based POST upload (SigV4 form fields).
 // form maps lower-cased field names to values. It checks x-amz-algorithm,
 // x-amz-credential, x-amz-date and that x-amz-signature is the hex
@@ -40,33 +44,43 @@ func (v *Verifier) VerifyPost(form map[string]string) (accessKey string, err err
 		return "", nil
 	}
 	for _, f := range postAuthFields {
-		if !has(f) {
+		if _, ok := form[f]; !has(f) && !(f == "policy" && ok) {
+			// An empty policy is there, and no policy document:
+			// CheckPostPolicy says so.
 			return "", s3err.PostFieldMissing(f)
 		}
 	}
 	sig := form["x-amz-signature"]
-	if form["x-amz-algorithm"] != Algorithm {
-		return "", s3err.ErrInvalidArgument.WithMessage(`X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`)
+	if alg := form["x-amz-algorithm"]; alg != Algorithm {
+		return "", s3err.ErrInvalidArgument.WithMessage("Only AWS4-HMAC-SHA256 is supported").
+			With("ArgumentName", "X-Amz-Algorithm", "ArgumentValue", alg)
 	}
-	cred, err := parseCredential(form["x-amz-credential"])
+	credField := form["x-amz-credential"]
+	cred, err := parseCredential(credField)
 	if err != nil {
-		return "", s3err.ErrInvalidArgument.WithMessage("Error parsing the X-Amz-Credential parameter; " + err.Error())
+		return "", s3err.ErrInvalidArgument.WithMessage(err.Error()).
+			With("ArgumentName", "x-amz-credential", "ArgumentValue", credField)
 	}
-	t, err := time.Parse(iso8601Basic, form["x-amz-date"])
+	date := form["x-amz-date"]
+	t, err := time.Parse(iso8601Basic, date)
 	if err != nil {
-		return "", s3err.ErrInvalidArgument.WithMessage(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
+		return "", s3err.ErrInvalidArgument.WithMessage("X-Amz-Date must be formated via ISO8601 Long format").
+			With("ArgumentName", "X-Amz-Date", "ArgumentValue", date)
 	}
 	if t.Format(yyyymmdd) != cred.date {
 		return "", s3err.ErrInvalidArgument.WithMessage("Invalid credential date. Date is not the same as X-Amz-Date.")
 	}
+	if v.now().Sub(t) > maxPostDateAge {
+		return "", errPolicyExpired
+	}
 	policy := form["policy"]
 	secret, ok := v.Lookup(cred.accessKey)
 	if !ok {
-		return "", s3err.ErrInvalidAccessKeyID
+		return "", invalidAccessKey(cred.accessKey)
 	}
 	want := hex.EncodeToString(hmacSHA256(SigningKey(secret, cred.date, cred.region, service), policy))
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(sig))) {
-		return "", s3err.SignatureMismatch(cred.accessKey, policy, sig, "")
+		return "", signatureMismatch(cred.accessKey, policy, sig, "")
 	}
 	return cred.accessKey, nil
 }
@@ -88,11 +102,26 @@ func (p Policy) CheckSize(n int64) error {
 	case !p.HasLengthRange:
 		return nil
 	case n < p.MinLength:
-		return s3err.ErrEntityTooSmall
+		return EntityTooSmall(n, p.MinLength)
 	case n > p.MaxLength:
-		return s3err.ErrEntityTooLarge
+		return EntityTooLarge(n, p.MaxLength)
 	}
 	return nil
+}
+
+// EntityTooSmall is S3's EntityTooSmall for a POST upload of size bytes,
+// under the policy's minimum.
+func EntityTooSmall(size, min int64) error {
+	return s3err.ErrEntityTooSmall.With("ProposedSize", strconv.FormatInt(size, 10), "MinSizeAllowed", strconv.FormatInt(min, 10))
+}
+
+// EntityTooLarge is S3's EntityTooLarge for a POST upload over max bytes:
+// of size bytes, or of a size not known when size < 0.
+func EntityTooLarge(size, max int64) error {
+	if size < 0 {
+		return s3err.ErrEntityTooLarge.With("MaxSizeAllowed", strconv.FormatInt(max, 10))
+	}
+	return s3err.ErrEntityTooLarge.With("ProposedSize", strconv.FormatInt(size, 10), "MaxSizeAllowed", strconv.FormatInt(max, 10))
 }
 
 // exemptPostField reports whether a form field may be absent from the
@@ -110,7 +139,10 @@ func exemptPostField(name string) bool {
 
 func invalidPolicy(msg string) error { return errInvalidPolicy.WithMessage("Invalid Policy: " + msg) }
 
-var errPolicyJSON = invalidPolicy("Invalid JSON.")
+var (
+	errPolicyJSON    = invalidPolicy("Invalid JSON.")
+	errPolicyExpired = s3err.ErrAccessDenied.WithMessage("Invalid according to Policy: Policy expired.")
+)
 
 // CheckPostPolicy decodes a base64 POST policy document and checks it
 // against the form (lower-cased field names to values, with "bucket" set by
@@ -123,6 +155,9 @@ func CheckPostPolicy(policyB64 string, form map[string]string, now time.Time) (P
 	var p Policy
 	if len(policyB64) > maxPolicy {
 		return p, invalidPolicy("Policy document is too large.")
+	}
+	if policyB64 == "" {
+		return p, invalidPolicy("Expecting '{' but found End-of-Input")
 	}
 	raw, err := base64.StdEncoding.DecodeString(policyB64)
 	if err != nil {
@@ -168,7 +203,7 @@ func CheckPostPolicy(policyB64 string, form map[string]string, now time.Time) (P
 		conds = append(conds, cd)
 	}
 	if now.After(exp) {
-		return p, s3err.ErrAccessDenied.WithMessage("Invalid according to Policy: Policy expired.")
+		return p, errPolicyExpired
 	}
 	covered := map[string]bool{}
 	for _, cd := range conds {

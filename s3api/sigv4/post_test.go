@@ -16,7 +16,8 @@ const (
 	examplePolicySig = "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
 )
 
-var examplePostTime = time.Date(2015, 12, 29, 12, 0, 0, 0, time.UTC)
+// examplePostTime is within the hour after the example's x-amz-date.
+var examplePostTime = time.Date(2015, 12, 29, 0, 30, 0, 0, time.UTC)
 
 func examplePostForm() map[string]string {
 	return map[string]string{
@@ -63,7 +64,7 @@ func TestVerifyPostAWSExample(t *testing.T) {
 		{"no policy", func(f map[string]string) { delete(f, "policy") }, "InvalidArgument"},
 		{"no signature", func(f map[string]string) { delete(f, "x-amz-signature") }, "InvalidArgument"},
 		{"no date", func(f map[string]string) { delete(f, "x-amz-date") }, "InvalidArgument"},
-		{"empty policy", func(f map[string]string) { f["policy"] = "" }, "InvalidArgument"},
+		{"empty policy", func(f map[string]string) { f["policy"] = "" }, "SignatureDoesNotMatch"},
 		{"empty algorithm", func(f map[string]string) { f["x-amz-algorithm"] = "" }, "InvalidArgument"},
 		{"only a policy", func(f map[string]string) {
 			for _, k := range []string{"x-amz-algorithm", "x-amz-credential", "x-amz-signature", "x-amz-date"} {
@@ -78,11 +79,61 @@ func TestVerifyPostAWSExample(t *testing.T) {
 			t.Errorf("%s: got %v, want %s", c.name, err, c.code)
 		}
 	}
+	if _, err := verifierAt(examplePostTime.Add(31 * time.Minute)).VerifyPost(examplePostForm()); !isErr(err, "AccessDenied") ||
+		errMessage(err) != "Invalid according to Policy: Policy expired." {
+		t.Errorf("x-amz-date over an hour old: %v", err)
+	}
 	if ak, err := v.VerifyPost(map[string]string{"key": "k", "policy": "", "x-amz-signature": ""}); ak != "" || err != nil {
 		t.Errorf("anonymous form: %q, %v", ak, err)
 	}
 	if _, err := v.VerifyPost(map[string]string{"key": "k", "awsaccesskeyid": "AK", "signature": "x", "policy": "p"}); err != s3err.ErrUnsupportedSignature {
 		t.Errorf("V2 form: %v", err)
+	}
+}
+
+// The errors of a POST's authentication fields, as S3 gives them
+// (versitygw's PostObject tests, written against S3, check them).
+func TestVerifyPostErrorElements(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(map[string]string)
+		code   string
+		msg    string
+		fields map[string]string
+	}{
+		{"algorithm", func(f map[string]string) { f["x-amz-algorithm"] = "invalid" }, "InvalidArgument",
+			"Only AWS4-HMAC-SHA256 is supported", map[string]string{"ArgumentName": "X-Amz-Algorithm", "ArgumentValue": "invalid"}},
+		{"date", func(f map[string]string) { f["x-amz-date"] = "invalid_date" }, "InvalidArgument",
+			"X-Amz-Date must be formated via ISO8601 Long format", map[string]string{"ArgumentName": "X-Amz-Date", "ArgumentValue": "invalid_date"}},
+		{"credential", func(f map[string]string) { f["x-amz-credential"] = "malformed-no-slashes" }, "InvalidArgument",
+			`the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`,
+			map[string]string{"ArgumentName": "x-amz-credential", "ArgumentValue": "malformed-no-slashes"}},
+		{"service", func(f map[string]string) { f["x-amz-credential"] = "AK/20151229/us-east-1/sqs/aws4_request" }, "InvalidArgument",
+			`incorrect service "sqs". This endpoint belongs to "s3".`, map[string]string{"ArgumentName": "x-amz-credential"}},
+		{"unknown key", func(f map[string]string) { f["x-amz-credential"] = "NOBODY/20151229/us-east-1/s3/aws4_request" }, "InvalidAccessKeyId",
+			"", map[string]string{"AWSAccessKeyId": "NOBODY"}},
+		{"signature", func(f map[string]string) { f["x-amz-signature"] = "incorrect_signature" }, "SignatureDoesNotMatch", "",
+			map[string]string{"AWSAccessKeyId": exampleKey, "StringToSign": examplePolicy, "SignatureProvided": "incorrect_signature",
+				"StringToSignBytes": hexBytes(examplePolicy), "CanonicalRequest": ""}},
+	}
+	v := verifierAt(examplePostTime)
+	for _, c := range cases {
+		f := examplePostForm()
+		c.change(f)
+		_, err := v.VerifyPost(f)
+		if !isErr(err, c.code) || (c.msg != "" && errMessage(err) != c.msg) {
+			t.Errorf("%s: got %v, want %s: %s", c.name, err, c.code, c.msg)
+			continue
+		}
+		got := errFields(err)
+		for k, want := range c.fields {
+			if got[k] != want {
+				t.Errorf("%s: %s = %q, want %q", c.name, k, got[k], want)
+			}
+		}
+	}
+	if hexBytes("ey") != "65 79" {
+		t.Errorf("hexBytes(%q) = %q", "ey", hexBytes("ey"))
 	}
 }
 
@@ -104,7 +155,7 @@ func TestCheckPostPolicy(t *testing.T) {
 		code   string
 		msg    string
 	}{
-		{name: "expired", now: examplePostTime.Add(25 * time.Hour), code: "AccessDenied", msg: "Invalid according to Policy: Policy expired."},
+		{name: "expired", now: examplePostTime.Add(36 * time.Hour), code: "AccessDenied", msg: "Invalid according to Policy: Policy expired."},
 		{name: "key prefix", change: func(f map[string]string) { f["key"] = "user/user2/photo.jpg" }, code: "AccessDenied",
 			msg: `Invalid according to Policy: Policy Condition failed: ["starts-with", "$key", "user/user1/"]`},
 		{name: "bucket", change: func(f map[string]string) { f["bucket"] = "other" }, code: "AccessDenied",
@@ -146,6 +197,10 @@ func TestCheckPostPolicy(t *testing.T) {
 			msg: "Invalid Policy: Invalid eq: wrong number of arguments."},
 		{name: "no bucket condition", policy: policy(`{"expiration": "2015-12-30T12:00:00.000Z", "conditions": [["eq", "$key", "k"]]}`),
 			change: func(f map[string]string) { f["bucket"] = "b" }, code: "AccessDenied", msg: "Invalid according to Policy: Extra input fields: bucket"},
+	}
+	_, err = CheckPostPolicy("", map[string]string{"key": "k"}, examplePostTime)
+	if !isErr(err, "InvalidPolicyDocument") || errMessage(err) != "Invalid Policy: Expecting '{' but found End-of-Input" {
+		t.Errorf("empty policy: %v", err)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -198,5 +253,15 @@ func TestPostPolicyLengthRange(t *testing.T) {
 		if (code == "" && err != nil) || (code != "" && !isErr(err, code)) {
 			t.Errorf("CheckSize(%d) = %v, want %q", n, err, code)
 		}
+	}
+	// S3 names the size and the bound.
+	if f := errFields(p.CheckSize(9)); f["ProposedSize"] != "9" || f["MinSizeAllowed"] != "10" {
+		t.Errorf("too small: %v", f)
+	}
+	if f := errFields(p.CheckSize(101)); f["ProposedSize"] != "101" || f["MaxSizeAllowed"] != "100" {
+		t.Errorf("too large: %v", f)
+	}
+	if f := errFields(EntityTooLarge(-1, 100)); f["MaxSizeAllowed"] != "100" || f["ProposedSize"] != "" {
+		t.Errorf("too large, size not known: %v", f)
 	}
 }

@@ -40,13 +40,20 @@ const (
 var (
 	errHeadersNotSigned = s3err.ErrAccessDenied.WithMessage("There were headers present in the request which were not signed")
 	errMissingSHA256    = s3err.ErrInvalidRequest.WithMessage("Missing required header for this request: x-amz-content-sha256")
-	errBadSHA256        = s3err.ErrInvalidArgument.WithMessage("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
-	errUnsupportedAuth  = s3err.ErrInvalidArgument.WithMessage("Unsupported Authorization Type")
+	// S3's list has the SigV4a (ECDSA) values too, which Strata answers
+	// as an unsupported mechanism.
+	errBadSHA256       = s3err.ErrInvalidArgument.WithMessage("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
+	errUnsupportedAuth = s3err.ErrInvalidArgument.WithMessage("Unsupported Authorization Type")
+	errAuthNoSpace     = s3err.ErrInvalidArgument.WithMessage("Authorization header is invalid -- one and only one ' ' (space) required.")
+	// Strata has no temporary credentials: a session token never goes
+	// with its access keys.
+	errInvalidToken     = &s3err.APIError{Code: "InvalidToken", Status: 400, Message: "The provided token is malformed or otherwise invalid."}
 	errOneAuthMechanism = s3err.ErrInvalidArgument.WithMessage("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
 	errExpired          = s3err.ErrAccessDenied.WithMessage("Request has expired")
 	errNotYetValid      = s3err.ErrAccessDenied.WithMessage("Request is not valid yet")
-	errDecodedLength    = s3err.ErrMissingContentLength.WithMessage("You must provide the x-amz-decoded-content-length HTTP header.")
-	errBadDecodedLength = s3err.ErrInvalidArgument.WithMessage("The x-amz-decoded-content-length header is not valid.")
+	// S3 answers a missing or unreadable x-amz-decoded-content-length as
+	// a missing Content-Length.
+	errDecodedLength = s3err.ErrMissingContentLength
 )
 
 // Verifier checks SigV4 signatures against the secrets that Lookup returns.
@@ -127,7 +134,11 @@ func requestScheme(r *http.Request) (scheme, error) {
 	if len(auths) > 1 || v4Query || v2Query {
 		return schemeNone, errOneAuthMechanism
 	}
-	name, _, _ := strings.Cut(strings.TrimSpace(auths[0]), " ")
+	auth := strings.TrimSpace(auths[0])
+	name, _, ok := strings.Cut(auth, " ")
+	if !ok {
+		return schemeNone, errAuthNoSpace.With("ArgumentName", "Authorization", "ArgumentValue", auth)
+	}
 	switch name {
 	case Algorithm:
 		return schemeV4Header, nil
@@ -136,7 +147,7 @@ func requestScheme(r *http.Request) (scheme, error) {
 	case "AWS4-ECDSA-P256-SHA256":
 		return schemeV4aHeader, nil
 	}
-	return schemeNone, errUnsupportedAuth
+	return schemeNone, errUnsupportedAuth.With("ArgumentName", "Authorization", "ArgumentValue", name)
 }
 
 // Verify authenticates r. A request without any authentication is returned
@@ -195,7 +206,10 @@ func (v *Verifier) verifyHeader(r *http.Request) (*Result, error) {
 	}
 	secret, ok := v.Lookup(a.cred.accessKey)
 	if !ok {
-		return nil, s3err.ErrInvalidAccessKeyID
+		return nil, invalidAccessKey(a.cred.accessKey)
+	}
+	if r.Header.Get("X-Amz-Security-Token") != "" {
+		return nil, errInvalidToken
 	}
 	if err := checkSignedHeaders(r, a.signedHeaders); err != nil {
 		return nil, err
@@ -205,7 +219,7 @@ func (v *Verifier) verifyHeader(r *http.Request) (*Result, error) {
 	sts := stringToSign(s.date, s.scope, creq)
 	sig := s.sign(sts)
 	if !hmac.Equal([]byte(sig), []byte(a.signature)) {
-		return nil, s3err.SignatureMismatch(a.cred.accessKey, sts, a.signature, creq)
+		return nil, signatureMismatch(a.cred.accessKey, sts, a.signature, creq)
 	}
 	s.prev = sig
 	return payload(r, a.cred.accessKey, mode, payloadHash, s)
@@ -241,8 +255,8 @@ func (v *Verifier) verifyQuery(r *http.Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cred.date != t.Format(yyyymmdd) {
-		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage("Invalid credential date. Date is not the same as X-Amz-Date.")
+	if d := t.Format(yyyymmdd); cred.date != d {
+		return nil, s3err.ErrAuthorizationQueryParametersError.WithMessage(`Invalid credential date "` + cred.date + `". This date is not the same as X-Amz-Date: "` + d + `".`)
 	}
 	now := v.now()
 	if t.Sub(now) > v.maxSkew() {
@@ -270,7 +284,10 @@ func (v *Verifier) verifyQuery(r *http.Request) (*Result, error) {
 	}
 	secret, ok := v.Lookup(cred.accessKey)
 	if !ok {
-		return nil, s3err.ErrInvalidAccessKeyID
+		return nil, invalidAccessKey(cred.accessKey)
+	}
+	if q.Get("X-Amz-Security-Token") != "" || r.Header.Get("X-Amz-Security-Token") != "" {
+		return nil, errInvalidToken
 	}
 	if err := checkSignedHeaders(r, signed); err != nil {
 		return nil, err
@@ -280,7 +297,7 @@ func (v *Verifier) verifyQuery(r *http.Request) (*Result, error) {
 	sts := stringToSign(s.date, s.scope, creq)
 	sig := s.sign(sts)
 	if !hmac.Equal([]byte(sig), []byte(strings.ToLower(signature))) {
-		return nil, s3err.SignatureMismatch(cred.accessKey, sts, signature, creq)
+		return nil, signatureMismatch(cred.accessKey, sts, signature, creq)
 	}
 	return payload(r, cred.accessKey, mode, payloadHash, s)
 }
@@ -300,7 +317,7 @@ func parseExpires(s string) (time.Duration, error) {
 		n = n*10 + int(c-'0')
 	}
 	if n < 1 || n > maxExpires {
-		return 0, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-Expires must be less than a week (in seconds) that is 7 days")
+		return 0, s3err.ErrAuthorizationQueryParametersError.WithMessage("X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
 	}
 	return time.Duration(n) * time.Second, nil
 }
@@ -355,11 +372,8 @@ func parsePayloadHash(h string) (payloadKind, error) {
 	case "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER":
 		return 0, s3err.ErrUnsupportedSignature
 	}
-	if len(h) != sha256.Size*2 {
-		return 0, errBadSHA256
-	}
-	if _, err := hex.DecodeString(h); err != nil {
-		return 0, errBadSHA256
+	if _, err := hex.DecodeString(h); err != nil || len(h) != sha256.Size*2 {
+		return 0, errBadSHA256.With("ArgumentName", "x-amz-content-sha256", "ArgumentValue", h)
 	}
 	return payloadSHA256, nil
 }
@@ -382,7 +396,7 @@ func payload(r *http.Request, accessKey string, mode payloadKind, payloadHash st
 	}
 	size, ok := parseDecimal(dl[0])
 	if len(dl) != 1 || !ok {
-		return nil, errBadDecodedLength
+		return nil, errDecodedLength
 	}
 	if mode == payloadUnsignedTrailer {
 		s = nil
@@ -442,11 +456,52 @@ func (s *sha256Reader) Read(p []byte) (int, error) {
 	}
 	n, err := s.r.Read(p)
 	s.h.Write(p[:n])
-	if err == io.EOF && !hmac.Equal(s.h.Sum(nil), s.want) {
-		err = s3err.ErrXAmzContentSHA256Mismatch
+	if err == io.EOF {
+		if got := s.h.Sum(nil); !hmac.Equal(got, s.want) {
+			err = s3err.ErrXAmzContentSHA256Mismatch.With(
+				"ClientComputedContentSHA256", hex.EncodeToString(s.want),
+				"S3ComputedContentSHA256", hex.EncodeToString(got))
+		}
 	}
 	if err != nil {
 		s.err = err
 	}
 	return n, err
+}
+
+// invalidAccessKey is InvalidAccessKeyId naming the key, as S3 gives it.
+func invalidAccessKey(accessKey string) error {
+	return s3err.ErrInvalidAccessKeyID.With("AWSAccessKeyId", accessKey)
+}
+
+// signatureMismatch is SignatureDoesNotMatch with what S3 puts in its
+// body: the string to sign and the canonical request, each also as its
+// bytes in hex; a POST, whose string to sign is its policy, has no
+// canonical request.
+func signatureMismatch(accessKey, stringToSign, signature, canonicalRequest string) error {
+	d := s3err.ErrSignatureDoesNotMatch.With(
+		"AWSAccessKeyId", accessKey,
+		"StringToSign", stringToSign,
+		"SignatureProvided", signature,
+		"StringToSignBytes", hexBytes(stringToSign))
+	if canonicalRequest != "" {
+		d.Fields = append(d.Fields,
+			s3err.Field{Name: "CanonicalRequest", Value: canonicalRequest},
+			s3err.Field{Name: "CanonicalRequestBytes", Value: hexBytes(canonicalRequest)})
+	}
+	return d
+}
+
+// hexBytes writes s as S3 does in StringToSignBytes: two hex digits per
+// byte, separated by spaces.
+func hexBytes(s string) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, 3*len(s))
+	for i := 0; i < len(s); i++ {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, digits[s[i]>>4], digits[s[i]&15])
+	}
+	return string(b)
 }
