@@ -428,7 +428,7 @@ func (s *Server) completeMultipartUpload(q *request) {
 		meta.ChecksumType = "FULL_OBJECT"
 		meta.Sys[sysDefaultChecksum] = "1"
 	}
-	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), meta)
+	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), backends.PutOptions{Meta: &meta})
 	if err != nil {
 		if !s.completedBefore(q, want, err) {
 			q.fail(err)

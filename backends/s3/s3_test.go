@@ -411,7 +411,7 @@ func TestMultipartDetails(t *testing.T) {
 		final.Parts = lp
 		final.Checksums = map[string]string{"SHA256": "whatever-2"}
 		final.ChecksumType = "COMPOSITE"
-		info, err := b.CompleteMultipartUpload(ctx, bucket, "mp", id, []int{1, 2}, final)
+		info, err := b.CompleteMultipartUpload(ctx, bucket, "mp", id, []int{1, 2}, backends.PutOptions{Meta: &final})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -735,7 +735,7 @@ func TestPartChecksums(t *testing.T) {
 		}
 		final := up.Meta
 		final.ETag = parts[0].ETag + "-1"
-		if _, err := b.CompleteMultipartUpload(ctx, bucket, "c", id, []int{1}, final); err != nil {
+		if _, err := b.CompleteMultipartUpload(ctx, bucket, "c", id, []int{1}, backends.PutOptions{Meta: &final}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := get(t, b, bucket, "c"); !bytes.Equal(got, data) {
@@ -774,7 +774,7 @@ func TestPartChecksumsKeptByStrata(t *testing.T) {
 		final := up.Meta
 		final.ETag = parts[0].ETag + "-1"
 		final.Checksums, final.ChecksumType = map[string]string{"XXHASH3": "whole-1"}, "COMPOSITE"
-		if _, err := b.CompleteMultipartUpload(ctx, bucket, "x", id, []int{1}, final); err != nil {
+		if _, err := b.CompleteMultipartUpload(ctx, bucket, "x", id, []int{1}, backends.PutOptions{Meta: &final}); err != nil {
 			t.Fatal(err)
 		}
 		info, err := b.HeadObject(ctx, bucket, "x")
