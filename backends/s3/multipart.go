@@ -588,9 +588,11 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if len(parts) == 0 {
 		return backends.ObjectInfo{}, backends.Errorf(backends.InvalidArgument, "You must specify at least one part")
 	}
-	if b.cfg.ConditionalWrites == "emulate" && (opts.IfNoneMatch || opts.IfMatch != "") {
-		// A HEAD, as PutObject emulates them: not safe against a
-		// concurrent writer. Nothing is written yet, and the upload stays.
+	if opts.IfNoneMatch || opts.IfMatch != "" {
+		// A HEAD first, nothing written yet: the emulation (not safe
+		// against a concurrent writer), and with native conditions an
+		// early failure that also covers services which take them on
+		// PUT but ignore If-Match on a completion (moto 5.2.1).
 		if err := b.checkConditions(ctx, bucket, key, opts); err != nil {
 			return backends.ObjectInfo{}, err
 		}
