@@ -57,8 +57,12 @@ type Backend interface {
 	ListParts(ctx context.Context, bucket, key, uploadID string) (Upload, []PartInfo, error)
 	// CompleteMultipartUpload joins the given parts (already checked by the
 	// caller against ListParts) into the object, atomically, and removes
-	// the upload. meta is the object's final metadata.
-	CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta Meta) (ObjectInfo, error)
+	// the upload. opts.Meta is the object's final metadata (nil: empty);
+	// opts.IfMatch, opts.IfNoneMatch and opts.Replaced are honoured as
+	// PutObject honours them, checked atomically with the publish. A
+	// failed condition leaves the upload as it was: the client may retry
+	// or abort it, as on S3.
+	CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts PutOptions) (ObjectInfo, error)
 	AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error
 	// ListMultipartUploads returns the uploads in progress whose key starts
 	// with prefix, ordered by key then initiation time.
@@ -121,7 +125,7 @@ type ObjectInfo struct {
 	DeleteMarker bool
 }
 
-// PutOptions go with PutObject.
+// PutOptions go with PutObject and CompleteMultipartUpload.
 type PutOptions struct {
 	Meta *Meta
 	// IfMatch publishes only if the current object's ETag equals it.

@@ -88,7 +88,7 @@ func ListsSys(b Backend, bucket string) bool {
 // return the marker's info with the error.
 type VersionStore interface {
 	PutVersion(ctx context.Context, bucket, key, id string, data io.Reader, opts PutOptions) (ObjectInfo, error)
-	CompleteMultipartVersion(ctx context.Context, bucket, key, id, uploadID string, parts []int, meta Meta) (ObjectInfo, error)
+	CompleteMultipartVersion(ctx context.Context, bucket, key, id, uploadID string, parts []int, opts PutOptions) (ObjectInfo, error)
 	PutDeleteMarker(ctx context.Context, bucket, key, id string) (ObjectInfo, error)
 	// GetVersion and HeadVersion read version id, or the newest for "".
 	GetVersion(ctx context.Context, bucket, key, id string, rng *Range) (io.ReadCloser, ObjectInfo, error)

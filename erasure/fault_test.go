@@ -72,7 +72,7 @@ func mixed(t *testing.T, s *Store, bucket string) map[string][]byte {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.CompleteMultipartUpload(ctx, bucket, "multi", id, []int{1, 2}, backends.Meta{ETag: "m-2"}); err != nil {
+	if _, err := s.CompleteMultipartUpload(ctx, bucket, "multi", id, []int{1, 2}, backends.PutOptions{Meta: &backends.Meta{ETag: "m-2"}}); err != nil {
 		t.Fatal(err)
 	}
 	objs["multi"] = append(append([]byte(nil), p1...), p2...)

@@ -245,8 +245,8 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) (ba
 	return backends.Upload{Key: key, UploadID: uploadID, Initiated: up.Initiated, Meta: up.Meta}, parts, nil
 }
 
-func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
-	vs, err := s.complete(bucket, key, "null", uploadID, parts, meta)
+func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
+	vs, err := s.complete(bucket, key, "null", uploadID, parts, opts)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
@@ -255,15 +255,15 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 
 // CompleteMultipartVersion publishes an upload as version id of key
 // (backends.VersionStore).
-func (s *Store) CompleteMultipartVersion(ctx context.Context, bucket, key, id, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
-	vs, err := s.complete(bucket, key, id, uploadID, parts, meta)
+func (s *Store) CompleteMultipartVersion(ctx context.Context, bucket, key, id, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
+	vs, err := s.complete(bucket, key, id, uploadID, parts, opts)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	return versionInfo(key, vs, 0), nil
 }
 
-func (s *Store) complete(bucket, key, id, uploadID string, parts []int, meta backends.Meta) ([]version, error) {
+func (s *Store) complete(bucket, key, id, uploadID string, parts []int, opts backends.PutOptions) ([]version, error) {
 	kp, err := keyPath(key)
 	if err != nil {
 		return nil, err
@@ -293,6 +293,21 @@ func (s *Store) complete(bucket, key, id, uploadID string, parts []int, meta bac
 		}
 		layout = append(layout, partLayout{Number: n, Size: r.Part.Size})
 		size += r.Part.Size
+	}
+	// The conditions, under the key's lock held to the publish, before
+	// the parts leave the upload: a failed one keeps the upload whole.
+	if opts.IfNoneMatch || opts.IfMatch != "" {
+		cur, err := s.current(st, bucket, key, kp, id == "null")
+		if err != nil {
+			return nil, err
+		}
+		if err := checkCond(cur, key, &opts); err != nil {
+			return nil, err
+		}
+	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
 	}
 	wid := newUUID()
 	w := &staged{wid: wid, e: e, ok: make([]bool, len(st.drives)), data: true, size: size}

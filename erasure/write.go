@@ -445,14 +445,8 @@ func (s *Store) apply(st *set, bucket, key, kp string, w *staged, nullEdit bool,
 		return nil, err
 	}
 	ms := readMetas(st, bucket, kp)
-	cur, err := resolve(ms, key)
-	switch {
-	case err == nil:
-	case backends.Is(err, backends.NoSuchKey):
-		cur = nil
-	case nullEdit && onlyNull(ms):
-		cur = nil
-	default:
+	cur, err := currentOf(ms, key, nullEdit)
+	if err != nil {
 		return fail(err)
 	}
 	nl, err := edit(cur)
@@ -515,6 +509,28 @@ func (s *Store) apply(st *set, bucket, key, kp string, w *staged, nullEdit bool,
 		return nil, quorumErr(okN, len(st.drives))
 	}
 	return nl, nil
+}
+
+// currentOf resolves the versions of key from the metas read from its
+// drives: none when it has no object, or when a write of the null version
+// (nullEdit) finds nothing but null versions it cannot resolve.
+func currentOf(ms []driveMeta, key string, nullEdit bool) ([]version, error) {
+	cur, err := resolve(ms, key)
+	switch {
+	case err == nil:
+		return cur, nil
+	case backends.Is(err, backends.NoSuchKey):
+		return nil, nil
+	case nullEdit && onlyNull(ms):
+		return nil, nil
+	}
+	return nil, err
+}
+
+// current reads and resolves the versions of key, for a caller that holds
+// the key's lock (see currentOf).
+func (s *Store) current(st *set, bucket, key, kp string, nullEdit bool) ([]version, error) {
+	return currentOf(readMetas(st, bucket, kp), key, nullEdit)
 }
 
 // onlyNull reports whether every drive that answered holds nothing but a

@@ -359,12 +359,12 @@ func (n *Namespace) ListParts(ctx context.Context, bucket, key, uploadID string)
 	return up, parts, err
 }
 
-func (n *Namespace) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (n *Namespace) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	b, m, err := n.route(bucket)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	info, err := b.CompleteMultipartUpload(ctx, m.Remote, m.down(key), uploadID, parts, meta)
+	info, err := b.CompleteMultipartUpload(ctx, m.Remote, m.down(key), uploadID, parts, opts)
 	info.Key = key
 	return info, err
 }

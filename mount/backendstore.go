@@ -191,7 +191,7 @@ func (s *backendStore) CompleteMultipart(ctx context.Context, key, uploadID stri
 		meta.Size += p.Size
 		nums[i] = p.Number
 	}
-	info, err := s.b.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, nums, meta)
+	info, err := s.b.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, nums, backends.PutOptions{Meta: &meta})
 	if err != nil {
 		return Object{}, backendErr("complete multipart upload", key, err)
 	}

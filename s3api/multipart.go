@@ -305,6 +305,11 @@ type completePart struct {
 }
 
 func (s *Server) completeMultipartUpload(q *request) {
+	var opts backends.PutOptions
+	if err := writeConditions(q.Header, &opts); err != nil {
+		q.fail(err)
+		return
+	}
 	var req struct {
 		XMLName xml.Name       `xml:"CompleteMultipartUpload"`
 		Parts   []completePart `xml:"Part"`
@@ -428,10 +433,11 @@ func (s *Server) completeMultipartUpload(q *request) {
 		meta.ChecksumType = "FULL_OBJECT"
 		meta.Sys[sysDefaultChecksum] = "1"
 	}
-	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), meta)
+	opts.Meta = &meta
+	info, err := s.gw.CompleteMultipartUpload(q.ctx(), q.bucket(), q.key(), q.query("uploadId"), partNumbers(parts), opts)
 	if err != nil {
 		if !s.completedBefore(q, want, err) {
-			q.fail(err)
+			q.fail(conditionErr(err, opts))
 		}
 		return
 	}
@@ -468,9 +474,12 @@ const sysDefaultChecksum = gateway.SysS3 + "default-checksum"
 // upload made, when that is still the key's current object and was made of
 // the parts asked for now: a client's retry after a lost answer, or a
 // request that raced another complete of the same upload. AWS answers
-// these with success too. It reports whether it answered.
+// these with success too. A failed condition (If-None-Match: * finds the
+// object that very upload made) is such a retry as well. It reports
+// whether it answered.
 func (s *Server) completedBefore(q *request, want []gateway.CompletedPart, err error) bool {
-	if !backends.Is(err, backends.NoSuchUpload) && !backends.Is(err, backends.InvalidPart) {
+	if !backends.Is(err, backends.NoSuchUpload) && !backends.Is(err, backends.InvalidPart) &&
+		!backends.Is(err, backends.PreconditionFailed) {
 		return false
 	}
 	info, herr := s.gw.HeadObject(q.ctx(), q.bucket(), q.key())

@@ -135,16 +135,9 @@ func (s *Server) putObject(q *request) {
 		return
 	}
 	opts := backends.PutOptions{Meta: &meta}
-	if v := q.Header.Get("If-None-Match"); v != "" {
-		if strings.TrimSpace(v) != "*" {
-			q.fail(s3err.ErrNotImplemented.With("Header", "If-None-Match",
-				"additionalMessage", "We don't accept the provided value of If-None-Match header for this API"))
-			return
-		}
-		opts.IfNoneMatch = true
-	}
-	if v := q.Header.Get("If-Match"); v != "" {
-		opts.IfMatch = strings.Trim(strings.TrimSpace(v), `"`)
+	if err := writeConditions(q.Header, &opts); err != nil {
+		q.fail(err)
+		return
 	}
 	p, err := q.newPayload(&meta, MaxObjectSize, defaultChecksum)
 	if err != nil {
@@ -153,10 +146,7 @@ func (s *Server) putObject(q *request) {
 	}
 	info, err := s.gw.PutObject(q.ctx(), q.bucket(), q.key(), p, opts)
 	if err != nil {
-		if opts.IfMatch != "" && backends.Is(err, backends.NoSuchKey) {
-			err = s3err.ErrNoSuchKey
-		}
-		q.fail(err)
+		q.fail(conditionErr(err, opts))
 		return
 	}
 	h := q.w.Header()
@@ -165,6 +155,32 @@ func (s *Server) putObject(q *request) {
 	setChecksumHeaders(h, info.Checksums, info.ChecksumType)
 	setSSEHeaders(h, info.Meta, enc)
 	q.w.WriteHeader(http.StatusOK)
+}
+
+// writeConditions reads the conditions of a write (PutObject,
+// CompleteMultipartUpload) into opts: If-None-Match, which S3 takes only
+// as *, and If-Match, an ETag.
+func writeConditions(h http.Header, opts *backends.PutOptions) error {
+	if v := h.Get("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			return s3err.ErrNotImplemented.With("Header", "If-None-Match",
+				"additionalMessage", "We don't accept the provided value of If-None-Match header for this API")
+		}
+		opts.IfNoneMatch = true
+	}
+	if v := h.Get("If-Match"); v != "" {
+		opts.IfMatch = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	return nil
+}
+
+// conditionErr is the answer to a conditional write that failed with err:
+// If-Match on a key with no object is NoSuchKey (404), as S3 answers.
+func conditionErr(err error, opts backends.PutOptions) error {
+	if opts.IfMatch != "" && backends.Is(err, backends.NoSuchKey) {
+		return s3err.ErrNoSuchKey
+	}
+	return err
 }
 
 var responseOverrides = map[string]string{

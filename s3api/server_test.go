@@ -1051,6 +1051,99 @@ func TestCompleteMultipartUploadAgain(t *testing.T) {
 	}
 }
 
+// CompleteMultipartUpload with If-None-Match: * or If-Match completes only
+// if the condition holds, as PutObject writes, and a refused one keeps its
+// upload; a retry of a conditional completion that was done is answered
+// with its object, like any retry.
+func TestCompleteMultipartUploadConditions(t *testing.T) {
+	for name, mk := range map[string]func(testing.TB) *env{
+		"plain": newEnv,
+		"stack": func(t testing.TB) *env {
+			return newEnvWrapped(t, func(d backends.Backend) backends.Backend { return stack.New(d, stack.Options{}) })
+		},
+		"versioned": newVersionedEnv,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := mk(t)
+			e.want(e.do("PUT", "/cond", nil), 200, "")
+			if name == "versioned" {
+				e.want(e.do("PUT", "/cond?versioning", []byte(`<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`)), 200, "")
+			}
+			upload := func(key, data string) (id, body string) {
+				r := e.do("POST", "/cond/"+key+"?uploads", nil)
+				e.want(r, 200, "")
+				var init struct{ UploadId string }
+				xml.Unmarshal(r.body, &init)
+				p := e.do("PUT", "/cond/"+key+"?partNumber=1&uploadId="+init.UploadId, []byte(data))
+				e.want(p, 200, "")
+				return init.UploadId, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") +
+					"</ETag></Part></CompleteMultipartUpload>"
+			}
+			complete := func(key, id, body string, hdr ...string) resp {
+				return e.do("POST", "/cond/"+key+"?uploadId="+id, []byte(body), hdr...)
+			}
+			holds := func(key, want string) {
+				t.Helper()
+				if r := e.do("GET", "/cond/"+key, nil); r.StatusCode != 200 || string(r.body) != want {
+					t.Fatalf("GET %s: %d %q, want %q", key, r.StatusCode, r.body, want)
+				}
+			}
+			kept := func(key, id string) {
+				t.Helper()
+				e.want(e.do("GET", "/cond/"+key+"?uploadId="+id, nil), 200, "")
+			}
+
+			// If-None-Match takes only *, as on PUT: 501, and nothing done.
+			id, body := upload("k", "one")
+			r := complete("k", id, body, `If-None-Match: "abc"`)
+			e.want(r, 501, "NotImplemented")
+			if !bytes.Contains(r.body, []byte("<Header>If-None-Match</Header>")) {
+				t.Fatalf("If-None-Match: \"abc\": %s", r.body)
+			}
+			kept("k", id)
+			e.want(complete("k", id, body, "If-None-Match: *"), 200, "")
+			holds("k", "one")
+			// Done already: a retry is answered with its object.
+			e.want(complete("k", id, body, "If-None-Match: *"), 200, "")
+
+			// If-None-Match on a key with an object: 412, the upload kept.
+			id, body = upload("k", "two")
+			e.want(complete("k", id, body, "If-None-Match: *"), 412, "PreconditionFailed")
+			holds("k", "one")
+			kept("k", id)
+
+			// If-Match: 412 when the ETag differs, 404 NoSuchKey when there
+			// is no object; the upload kept.
+			e.want(complete("k", id, body, `If-Match: "0123456789abcdef0123456789abcdef"`), 412, "PreconditionFailed")
+			holds("k", "one")
+			kept("k", id)
+			aid, abody := upload("absent", "a")
+			e.want(complete("absent", aid, abody, `If-Match: "0123456789abcdef0123456789abcdef"`), 404, "NoSuchKey")
+			e.want(e.do("HEAD", "/cond/absent", nil), 404, "")
+			kept("absent", aid)
+
+			// The right ETag completes.
+			cur := e.do("HEAD", "/cond/k", nil).Header.Get("ETag")
+			done := complete("k", id, body, "If-Match: "+cur)
+			e.want(done, 200, "")
+			holds("k", "two")
+			again := complete("k", id, body, "If-Match: "+cur)
+			e.want(again, 200, "")
+			if !bytes.Equal(again.body, done.body) {
+				t.Fatalf("retry of a conditional completion:\n%s\nfirst:\n%s", again.body, done.body)
+			}
+			e.want(e.do("GET", "/cond/k?uploadId="+id, nil), 404, "NoSuchUpload")
+
+			if name == "versioned" {
+				// The refused completions made no version.
+				if v := e.versions("/cond?versions&prefix=k"); len(v.Versions) != 2 || len(v.Markers) != 0 {
+					t.Fatalf("versions of k: %+v", v)
+				}
+			}
+		})
+	}
+}
+
 // reversedUploads lists uploads in the reverse of the backend's order, as
 // a backend that keeps them in no order of ID might.
 type reversedUploads struct{ backends.Backend }

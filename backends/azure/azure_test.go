@@ -509,7 +509,7 @@ func TestMultipartOverwritten(t *testing.T) {
 	}
 	other := randBytes(2<<20 + 7) // staged, then committed
 	put(t, b, bucket, "k", other, backends.Meta{})
-	_, err = b.CompleteMultipartUpload(ctx, bucket, "k", id, []int{1}, backends.Meta{ETag: p.ETag + "-1"})
+	_, err = b.CompleteMultipartUpload(ctx, bucket, "k", id, []int{1}, backends.PutOptions{Meta: &backends.Meta{ETag: p.ETag + "-1"}})
 	if !backends.Is(err, backends.InvalidPart) {
 		t.Fatalf("CompleteMultipartUpload after an overwrite: %v, want InvalidPart", err)
 	}
@@ -544,7 +544,7 @@ func TestMultipartBlocks(t *testing.T) {
 	if err != nil || len(list) != 4 || list[0].Size != 3<<20+1 || list[2].Size != 0 {
 		t.Fatalf("ListParts: %+v %v", list, err)
 	}
-	if _, err := b.CompleteMultipartUpload(ctx, bucket, "big", id, []int{1, 2, 3, 4}, backends.Meta{ETag: "x-4", ContentType: "x/y"}); err != nil {
+	if _, err := b.CompleteMultipartUpload(ctx, bucket, "big", id, []int{1, 2, 3, 4}, backends.PutOptions{Meta: &backends.Meta{ETag: "x-4", ContentType: "x/y"}}); err != nil {
 		t.Fatal(err)
 	}
 	want := slices.Concat(parts[1], parts[2], parts[3], parts[4])
@@ -710,7 +710,7 @@ func TestPartsOutOfEntry(t *testing.T) {
 		nums = append(nums, i)
 	}
 	final := backends.Meta{ETag: "0123456789abcdef0123456789abcdef-300", Parts: parts, Sys: map[string]string{"sse-key": "k"}}
-	if _, err := b.CompleteMultipartUpload(ctx, bucket, "many", id, nums, final); err != nil {
+	if _, err := b.CompleteMultipartUpload(ctx, bucket, "many", id, nums, backends.PutOptions{Meta: &final}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(key string) {

@@ -247,9 +247,13 @@ func (b *Backend) ListParts(ctx context.Context, bucket, key, uploadID string) (
 	return backends.Upload{Key: u.Key, UploadID: uploadID, Initiated: u.Initiated, Meta: u.Meta}, out, nil
 }
 
-func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	if _, _, err := b.upload(ctx, bucket, key, uploadID); err != nil {
 		return backends.ObjectInfo{}, err
+	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
 	}
 	recs, err := b.parts(ctx, bucket, uploadID)
 	if err != nil {
@@ -274,12 +278,20 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	// Checked against Strata's ETag now, and made atomic with the commit
+	// by Azure's own ETag (or If-None-Match: *), as PutObject does. A
+	// failed commit leaves the staged blocks, and so the upload, as they
+	// were.
+	cond, err := b.precondition(ctx, bucket, key, opts)
+	if err != nil {
+		return backends.ObjectInfo{}, err
+	}
 	if err := b.writeSide(ctx, bucket, enc); err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	cctx, cancel := b.call(ctx)
 	resp, err := b.blob(bucket, key).CommitBlockList(cctx, ids, &blockblob.CommitBlockListOptions{
-		Metadata: enc.metadata, HTTPHeaders: enc.httpHeaders(nil),
+		Metadata: enc.metadata, HTTPHeaders: enc.httpHeaders(nil), AccessConditions: cond,
 	})
 	cancel()
 	if err != nil {

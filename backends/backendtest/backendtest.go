@@ -51,6 +51,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backends.Backend) {
 		{"MultipartAbort", testMultipartAbort},
 		{"ListMultipartUploads", testListUploads},
 		{"ConditionalPut", testConditionalPut},
+		{"ConditionalComplete", testConditionalComplete},
 		{"FailedWrite", testFailedWrite},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"BadKeys", testBadKeys},
@@ -944,7 +945,7 @@ func testMultipart(t *testing.T, b backends.Backend) {
 	final := meta
 	final.ETag = multipartETag(md5hex(p1), md5hex(p3))
 	final.Parts = []backends.PartInfo{parts[0], parts[2]}
-	info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1, 3}, final)
+	info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1, 3}, backends.PutOptions{Meta: &final})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -969,7 +970,7 @@ func testMultipart(t *testing.T, b backends.Backend) {
 	if ups, _ := b.ListMultipartUploads(ctx, bucket, ""); len(ups) != 0 {
 		t.Fatalf("ListMultipartUploads after complete: %+v", ups)
 	}
-	_, err = b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1}, final)
+	_, err = b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1}, backends.PutOptions{Meta: &final})
 	wantKind(t, "CompleteMultipartUpload(again)", err, backends.NoSuchUpload)
 
 	// A single-part upload, and a part that was never uploaded.
@@ -978,9 +979,9 @@ func testMultipart(t *testing.T, b backends.Backend) {
 		t.Fatal(err)
 	}
 	uploadPart(t, b, bucket, "mp/one", id2, 1, []byte("only"))
-	_, err = b.CompleteMultipartUpload(ctx, bucket, "mp/one", id2, []int{1, 2}, backends.Meta{})
+	_, err = b.CompleteMultipartUpload(ctx, bucket, "mp/one", id2, []int{1, 2}, backends.PutOptions{Meta: &backends.Meta{}})
 	wantKind(t, "CompleteMultipartUpload(missing part)", err, backends.InvalidPart)
-	if _, err := b.CompleteMultipartUpload(ctx, bucket, "mp/one", id2, []int{1}, backends.Meta{ETag: multipartETag(md5hex([]byte("only")))}); err != nil {
+	if _, err := b.CompleteMultipartUpload(ctx, bucket, "mp/one", id2, []int{1}, backends.PutOptions{Meta: &backends.Meta{ETag: multipartETag(md5hex([]byte("only")))}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := Get(t, b, bucket, "mp/one", nil); string(got) != "only" {
@@ -1008,7 +1009,7 @@ func testMultipartAbort(t *testing.T, b backends.Backend) {
 	wantKind(t, "AbortMultipartUpload(again)", b.AbortMultipartUpload(ctx, bucket, "k", id), backends.NoSuchUpload)
 	_, err = b.UploadPart(ctx, bucket, "k", id, 2, strings.NewReader("x"), &backends.Meta{})
 	wantKind(t, "UploadPart(aborted)", err, backends.NoSuchUpload)
-	_, err = b.CompleteMultipartUpload(ctx, bucket, "k", id, []int{1}, backends.Meta{})
+	_, err = b.CompleteMultipartUpload(ctx, bucket, "k", id, []int{1}, backends.PutOptions{Meta: &backends.Meta{}})
 	wantKind(t, "CompleteMultipartUpload(aborted)", err, backends.NoSuchUpload)
 	for _, bogus := range []string{"nosuchupload", "../../x", strings.Repeat("0", 32), ""} {
 		_, _, err = b.ListParts(ctx, bucket, "k", bogus)
@@ -1115,6 +1116,148 @@ func testConditionalPut(t *testing.T, b backends.Backend) {
 		if got, _ := Get(t, b, bucket, key, nil); string(got) != winners[0] {
 			t.Fatalf("round %d: object holds %q, the winner wrote %q", round, got, winners[0])
 		}
+	}
+}
+
+// testConditionalComplete checks If-None-Match and If-Match on
+// CompleteMultipartUpload: honoured as on PutObject, and a refused
+// completion keeps its upload, which can still be completed.
+func testConditionalComplete(t *testing.T, b backends.Backend) {
+	ctx := t.Context()
+	bucket := NewBucket(t, b)
+	// upload starts an upload of key with one part, data.
+	upload := func(key string, data []byte) (id string, final backends.Meta) {
+		t.Helper()
+		id, err := b.CreateMultipartUpload(ctx, bucket, key, backends.Meta{ContentType: "text/plain"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := uploadPart(t, b, bucket, key, id, 1, data)
+		return id, backends.Meta{ContentType: "text/plain", ETag: multipartETag(md5hex(data)), Parts: []backends.PartInfo{p}}
+	}
+	complete := func(key, id string, final backends.Meta, opts backends.PutOptions) error {
+		t.Helper()
+		opts.Meta = &final
+		info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1}, opts)
+		if err == nil && info.ETag != final.ETag {
+			t.Fatalf("CompleteMultipartUpload(%s): ETag %q, want %q", key, info.ETag, final.ETag)
+		}
+		return err
+	}
+	// kept checks that a refused completion left the upload as it was.
+	kept := func(what, key, id string, data []byte) {
+		t.Helper()
+		_, parts, err := b.ListParts(ctx, bucket, key, id)
+		if err != nil || len(parts) != 1 || parts[0].ETag != md5hex(data) {
+			t.Fatalf("%s: the upload is not kept: ListParts %+v, %v", what, parts, err)
+		}
+		ups, err := b.ListMultipartUploads(ctx, bucket, key)
+		if err != nil || !slices.ContainsFunc(ups, func(u backends.Upload) bool { return u.UploadID == id }) {
+			t.Fatalf("%s: the upload is not listed: %+v, %v", what, ups, err)
+		}
+	}
+	holds := func(what, key string, want []byte) {
+		t.Helper()
+		if got, _ := Get(t, b, bucket, key, nil); !bytes.Equal(got, want) {
+			t.Fatalf("%s: %s holds %q, want %q", what, key, got, want)
+		}
+	}
+
+	// If-None-Match on a free key.
+	id, final := upload("free", []byte("first"))
+	if err := complete("free", id, final, backends.PutOptions{IfNoneMatch: true}); err != nil {
+		t.Fatalf("CompleteMultipartUpload(IfNoneMatch, new): %v", err)
+	}
+	holds("IfNoneMatch, new", "free", []byte("first"))
+
+	// If-None-Match on a key with an object: refused, and the upload can
+	// be completed without the condition. (The object is written before
+	// the upload: Azure drops a blob's staged blocks when it is written.)
+	old := []byte("old object")
+	Put(t, b, bucket, "taken", old, backends.Meta{})
+	id, final = upload("taken", []byte("new object"))
+	err := complete("taken", id, final, backends.PutOptions{IfNoneMatch: true})
+	wantKind(t, "CompleteMultipartUpload(IfNoneMatch, existing)", err, backends.PreconditionFailed)
+	holds("refused IfNoneMatch", "taken", old)
+	kept("refused IfNoneMatch", "taken", id, []byte("new object"))
+	if err := complete("taken", id, final, backends.PutOptions{}); err != nil {
+		t.Fatalf("CompleteMultipartUpload after a refused IfNoneMatch: %v", err)
+	}
+	holds("completed after a refused IfNoneMatch", "taken", []byte("new object"))
+
+	// If-Match: a wrong ETag is refused, the right one (bare or quoted)
+	// completes.
+	Put(t, b, bucket, "m", old, backends.Meta{})
+	id, final = upload("m", []byte("v2"))
+	err = complete("m", id, final, backends.PutOptions{IfMatch: md5hex([]byte("other"))})
+	wantKind(t, "CompleteMultipartUpload(IfMatch wrong)", err, backends.PreconditionFailed)
+	holds("refused IfMatch", "m", old)
+	kept("refused IfMatch", "m", id, []byte("v2"))
+	if err := complete("m", id, final, backends.PutOptions{IfMatch: md5hex(old)}); err != nil {
+		t.Fatalf("CompleteMultipartUpload(IfMatch right): %v", err)
+	}
+	holds("IfMatch right", "m", []byte("v2"))
+	_, _, err = b.ListParts(ctx, bucket, "m", id)
+	wantKind(t, "ListParts(completed with IfMatch)", err, backends.NoSuchUpload)
+	id, v3 := upload("m", []byte("v3"))
+	if err := complete("m", id, v3, backends.PutOptions{IfMatch: `"` + final.ETag + `"`}); err != nil {
+		t.Fatalf("CompleteMultipartUpload(IfMatch quoted, a multipart ETag): %v", err)
+	}
+	holds("IfMatch quoted", "m", []byte("v3"))
+
+	// If-Match on a key with no object: NoSuchKey (S3's 404), nothing
+	// written, the upload kept.
+	id, final = upload("absent", []byte("a"))
+	err = complete("absent", id, final, backends.PutOptions{IfMatch: md5hex([]byte("a"))})
+	wantKind(t, "CompleteMultipartUpload(IfMatch, absent)", err, backends.NoSuchKey)
+	if _, err := b.HeadObject(ctx, bucket, "absent"); !backends.Is(err, backends.NoSuchKey) {
+		t.Fatalf("a refused IfMatch created the object: %v", err)
+	}
+	kept("IfMatch, absent", "absent", id, []byte("a"))
+	if err := b.AbortMultipartUpload(ctx, bucket, "absent", id); err != nil {
+		t.Fatal(err)
+	}
+
+	// Racing IfNoneMatch completions of one key: exactly one wins, every
+	// round.
+	type racer struct {
+		id    string
+		data  []byte
+		final backends.Meta
+	}
+	for round := range 5 {
+		key := fmt.Sprintf("race/%d", round)
+		racers := make([]racer, 4)
+		for i := range racers {
+			r := &racers[i]
+			r.data = fmt.Appendf(nil, "round %d, upload %d", round, i)
+			r.id, r.final = upload(key, r.data)
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var winners []string
+		for _, r := range racers {
+			wg.Go(func() {
+				<-start
+				m := r.final
+				_, err := b.CompleteMultipartUpload(ctx, bucket, key, r.id, []int{1}, backends.PutOptions{Meta: &m, IfNoneMatch: true})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					winners = append(winners, string(r.data))
+				case !backends.Is(err, backends.PreconditionFailed):
+					t.Errorf("racing IfNoneMatch completion: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d IfNoneMatch completions won (%q), want 1", round, len(winners), winners)
+		}
+		holds(fmt.Sprintf("round %d", round), key, []byte(winners[0]))
 	}
 }
 

@@ -243,7 +243,7 @@ func testPartSys(t *testing.T, b backends.Backend) {
 	final := backends.Meta{ContentType: "application/x-mp", Sys: map[string]string{"t-id": "done", "t-key": "k"}}
 	final.ETag = multipartETag(md5hex(p1), md5hex(p2b))
 	final.Parts = parts
-	info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1, 2}, final)
+	info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, []int{1, 2}, backends.PutOptions{Meta: &final})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func testMove(t *testing.T, b backends.Backend) {
 	_, parts, _ = b.ListParts(ctx, bucket, "mp", id)
 	fm := backends.Meta{ContentType: "application/x-mp", ETag: multipartETag(md5hex(p1), md5hex(p2)), Parts: parts,
 		Sys: map[string]string{"t-key": "mp"}}
-	if _, err := b.CompleteMultipartUpload(ctx, bucket, "mp", id, []int{1, 2}, fm); err != nil {
+	if _, err := b.CompleteMultipartUpload(ctx, bucket, "mp", id, []int{1, 2}, backends.PutOptions{Meta: &fm}); err != nil {
 		t.Fatal(err)
 	}
 	mpSrc, _ := b.HeadObject(ctx, bucket, "mp")

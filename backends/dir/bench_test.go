@@ -179,7 +179,7 @@ func BenchmarkCompleteMultipart(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		if _, err := s.CompleteMultipartUpload(b.Context(), "bench", "mp", id, nums, backends.Meta{ETag: "0123456789abcdef0123456789abcdef-32"}); err != nil {
+		if _, err := s.CompleteMultipartUpload(b.Context(), "bench", "mp", id, nums, backends.PutOptions{Meta: &backends.Meta{ETag: "0123456789abcdef0123456789abcdef-32"}}); err != nil {
 			b.Fatal(err)
 		}
 	}

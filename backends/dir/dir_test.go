@@ -215,7 +215,7 @@ func TestPlainFiles(t *testing.T) {
 		if len(tree(t, filepath.Join(root, "bkt"))) != 4 {
 			t.Fatalf("upload visible in the bucket folder: %v", tree(t, filepath.Join(root, "bkt")))
 		}
-		if _, err := s.CompleteMultipartUpload(ctx, "bkt", "mp", id, []int{1}, backends.Meta{}); err != nil {
+		if _, err := s.CompleteMultipartUpload(ctx, "bkt", "mp", id, []int{1}, backends.PutOptions{Meta: &backends.Meta{}}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := os.ReadFile(filepath.Join(root, "bkt", "mp")); string(got) != "part" {

@@ -221,8 +221,18 @@ func (s *Store) ListParts(ctx context.Context, bucket, key, uploadID string) (ba
 	return backends.Upload{Key: u.Key, UploadID: uploadID, Initiated: u.Initiated, Meta: u.Meta}, parts, nil
 }
 
-func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	if _, err := s.upload(ctx, bucket, key, uploadID); err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
+	}
+	cond := conditions{ifMatch: opts.IfMatch, ifNoneMatch: opts.IfNoneMatch}
+	// Fail before joining the parts; checked again, atomically, when the
+	// object is published.
+	if err := s.checkCond(bucket, key, cond, s.openRead); err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	dir := uploadDir(bucket, uploadID)
@@ -260,7 +270,9 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	info, err := s.commit(ctx, bucket, key, st, meta, conditions{})
+	st.replaced = opts.Replaced
+	// A failed condition discards the joined file and keeps the upload.
+	info, err := s.commit(ctx, bucket, key, st, meta, cond)
 	if err != nil {
 		return info, err
 	}

@@ -141,6 +141,23 @@ func (c conditions) check(bucket, key string, cur *backends.ObjectInfo) error {
 	return nil
 }
 
+// checkCond checks cond against the object at key, opened with open (s.open
+// under the key's lock).
+func (s *Store) checkCond(bucket, key string, cond conditions, open func(bucket, key string) (File, backends.ObjectInfo, error)) error {
+	if cond == (conditions{}) {
+		return nil
+	}
+	cur, err := s.head(bucket, key, open)
+	if err != nil && !backends.Is(err, backends.NoSuchKey) {
+		return err
+	}
+	var cp *backends.ObjectInfo
+	if err == nil {
+		cp = &cur
+	}
+	return cond.check(bucket, key, cp)
+}
+
 // commit publishes staged data at key with meta: metadata on the temporary
 // file (xattr) or in a sidecar, conditions checked and rename done under the
 // key's lock.
@@ -186,18 +203,8 @@ func (s *Store) publishLocked(ctx context.Context, bucket, key string, st *stage
 	if err := ctx.Err(); err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	if cond != (conditions{}) {
-		cur, err := s.headLocked(bucket, key)
-		if err != nil && !backends.Is(err, backends.NoSuchKey) {
-			return backends.ObjectInfo{}, err
-		}
-		var cp *backends.ObjectInfo
-		if err == nil {
-			cp = &cur
-		}
-		if err := cond.check(bucket, key, cp); err != nil {
-			return backends.ObjectInfo{}, err
-		}
+	if err := s.checkCond(bucket, key, cond, s.open); err != nil {
+		return backends.ObjectInfo{}, err
 	}
 	target := objPath(bucket, key)
 	if err := s.makeParents(bucket, key); err != nil {
@@ -453,18 +460,8 @@ func (s *Store) putFolder(ctx context.Context, bucket, key string, data io.Reade
 	}
 	unlock := s.lock(bucket, key)
 	defer unlock()
-	if cond != (conditions{}) {
-		cur, err := s.headLocked(bucket, key)
-		if err != nil && !backends.Is(err, backends.NoSuchKey) {
-			return backends.ObjectInfo{}, err
-		}
-		var cp *backends.ObjectInfo
-		if err == nil {
-			cp = &cur
-		}
-		if err := cond.check(bucket, key, cp); err != nil {
-			return backends.ObjectInfo{}, err
-		}
+	if err := s.checkCond(bucket, key, cond, s.open); err != nil {
+		return backends.ObjectInfo{}, err
 	}
 	if err := s.putFolderLocked(bucket, key, meta); err != nil {
 		return backends.ObjectInfo{}, err

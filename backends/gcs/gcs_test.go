@@ -143,7 +143,7 @@ func completeParts(t *testing.T, b *Backend, bucket, key string, n int, meta bac
 	}
 	meta.ETag = multipartETag(etags...)
 	meta.Parts = parts
-	info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, nums, meta)
+	info, err := b.CompleteMultipartUpload(ctx, bucket, key, id, nums, backends.PutOptions{Meta: &meta})
 	if err != nil {
 		t.Fatalf("CompleteMultipartUpload(%d parts): %v", n, err)
 	}

@@ -193,13 +193,23 @@ func (b *Backend) ListParts(ctx context.Context, bucket, key, id string) (backen
 	return backends.Upload{Key: rec.Key, UploadID: id, Initiated: rec.Initiated, Meta: rec.Meta}, parts, nil
 }
 
-func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, id string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, id string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	rec, _, err := b.upload(ctx, bucket, key, id)
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	if len(parts) == 0 {
 		return backends.ObjectInfo{}, backends.Errorf(backends.InvalidPart, "gcs: no parts to complete upload %s with", id)
+	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
+	}
+	// Checked before the parts are composed, and again, atomically, by
+	// the compose's precondition. A failed one keeps the upload.
+	cond, old, err := b.precondition(ctx, bucket, key, opts)
+	if err != nil {
+		return backends.ObjectInfo{}, err
 	}
 	staged, err := b.stagedParts(ctx, bucket, id)
 	if err != nil {
@@ -229,12 +239,19 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, id s
 	}
 	// The sidecar of the object being replaced, if any, goes after.
 	var oldSide string
-	if old, err := b.attrs(ctx, bucket, key); err == nil {
+	if old == nil {
+		old, _ = b.attrs(ctx, bucket, key)
+	}
+	if old != nil {
 		oldSide = sideRef(old)
 	}
 
 	cctx, cancel := b.op(ctx)
-	c := always(b.obj(bucket, key)).ComposerFrom(srcs...)
+	h := always(b.obj(bucket, key))
+	if cond != nil {
+		h = h.If(*cond)
+	}
+	c := h.ComposerFrom(srcs...)
 	c.ObjectAttrs = e.attrs
 	a, err := c.Run(cctx)
 	cancel()
@@ -242,7 +259,11 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, id s
 		if e.side != nil {
 			b.deleteGen(context.WithoutCancel(ctx), bucket, e.sideName, 0)
 		}
-		return backends.ObjectInfo{}, b.missing(ctx, bucket, mapErr(err, backends.InvalidPart, "complete upload "+id))
+		err = mapErr(err, backends.InvalidPart, "complete upload "+id)
+		if backends.Is(err, backends.PreconditionFailed) {
+			return backends.ObjectInfo{}, backends.Wrap(backends.PreconditionFailed, err, "gcs: "+key+" changed")
+		}
+		return backends.ObjectInfo{}, b.missing(ctx, bucket, err)
 	}
 
 	// Published: the upload is over, whatever happens to the cleanup.

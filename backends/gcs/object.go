@@ -68,32 +68,9 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, data io.Rea
 	// Conditions are checked before the data is sent, so that a refused
 	// write does not upload it, and again, atomically, when it is
 	// published.
-	var cond *storage.Conditions
-	var old *storage.ObjectAttrs
-	switch {
-	case opts.IfNoneMatch:
-		cond = &storage.Conditions{DoesNotExist: true}
-		cctx, cancel := b.op(ctx)
-		_, err := b.obj(bucket, key).Attrs(cctx)
-		cancel()
-		switch {
-		case err == nil:
-			return backends.ObjectInfo{}, backends.Errorf(backends.PreconditionFailed, "gcs: %s exists", key)
-		case !errors.Is(err, storage.ErrObjectNotExist):
-			return backends.ObjectInfo{}, mapErr(err, backends.NoSuchKey, "object "+key)
-		}
-		// A missing bucket shows when writing.
-	case opts.IfMatch != "":
-		a, err := b.attrs(ctx, bucket, key)
-		if err != nil {
-			return backends.ObjectInfo{}, err
-		}
-		m, _ := decodeMeta(a)
-		if strings.Trim(opts.IfMatch, `"`) != m.ETag && opts.IfMatch != "*" {
-			return backends.ObjectInfo{}, backends.Errorf(backends.PreconditionFailed, "gcs: %s has ETag %s", key, m.ETag)
-		}
-		cond = &storage.Conditions{GenerationMatch: a.Generation}
-		old = a
+	cond, old, err := b.precondition(ctx, bucket, key, opts)
+	if err != nil {
+		return backends.ObjectInfo{}, err
 	}
 	var sideName string
 	final := func() (storage.ObjectAttrs, error) {
@@ -130,6 +107,37 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, data io.Rea
 		info.ETag = foreignETag(a)
 	}
 	return info, nil
+}
+
+// precondition checks opts' conditions against the current object, and
+// returns the GCS conditions that make the publish atomic with the check
+// (DoesNotExist, or the generation that matched, which is then old).
+func (b *Backend) precondition(ctx context.Context, bucket, key string, opts backends.PutOptions) (cond *storage.Conditions, old *storage.ObjectAttrs, err error) {
+	switch {
+	case opts.IfNoneMatch:
+		cctx, cancel := b.op(ctx)
+		_, err := b.obj(bucket, key).Attrs(cctx)
+		cancel()
+		switch {
+		case err == nil:
+			return nil, nil, backends.Errorf(backends.PreconditionFailed, "gcs: %s exists", key)
+		case !errors.Is(err, storage.ErrObjectNotExist):
+			return nil, nil, mapErr(err, backends.NoSuchKey, "object "+key)
+		}
+		// A missing bucket shows when writing.
+		return &storage.Conditions{DoesNotExist: true}, nil, nil
+	case opts.IfMatch != "":
+		a, err := b.attrs(ctx, bucket, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, _ := decodeMeta(a)
+		if strings.Trim(opts.IfMatch, `"`) != m.ETag && opts.IfMatch != "*" {
+			return nil, nil, backends.Errorf(backends.PreconditionFailed, "gcs: %s has ETag %s", key, m.ETag)
+		}
+		return &storage.Conditions{GenerationMatch: a.Generation}, a, nil
+	}
+	return nil, nil, nil
 }
 
 // store writes data as the object name with the attributes that final

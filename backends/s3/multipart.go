@@ -528,10 +528,11 @@ func (b *Backend) ListParts(ctx context.Context, bucket, key, uploadID string) (
 	return up, parts, nil
 }
 
-func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	if uploadID == "" {
 		return backends.ObjectInfo{}, errNoSuchUpload()
 	}
+	meta := metaOf(opts.Meta)
 	rec, err := b.readUploadRecord(ctx, bucket, uploadID)
 	if err != nil {
 		return backends.ObjectInfo{}, err
@@ -587,7 +588,16 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if len(parts) == 0 {
 		return backends.ObjectInfo{}, backends.Errorf(backends.InvalidArgument, "You must specify at least one part")
 	}
-	final := metaOf(&meta)
+	if opts.IfNoneMatch || opts.IfMatch != "" {
+		// A HEAD first, nothing written yet: the emulation (not safe
+		// against a concurrent writer), and with native conditions an
+		// early failure that also covers services which take them on
+		// PUT but ignore If-Match on a completion (moto 5.2.1).
+		if err := b.checkConditions(ctx, bucket, key, opts); err != nil {
+			return backends.ObjectInfo{}, err
+		}
+	}
+	final := meta
 	markers := alg != ""
 	for _, p := range final.Parts {
 		markers = markers || len(p.Sys) > 0
@@ -619,10 +629,21 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*b.cfg.Timeout)
 	defer cancel()
-	out, err := b.client.CompleteMultipartUpload(cctx, &s3sdk.CompleteMultipartUploadInput{
+	in := &s3sdk.CompleteMultipartUploadInput{
 		Bucket: &bucket, Key: &key, UploadId: &uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
-	})
+	}
+	if b.cfg.ConditionalWrites == "native" {
+		// The service checks them with the completion; one that fails
+		// keeps the upload (S3 does), so the client may retry or abort.
+		if opts.IfNoneMatch {
+			in.IfNoneMatch = aws.String("*")
+		}
+		if opts.IfMatch != "" {
+			in.IfMatch = quoteETag(opts.IfMatch)
+		}
+	}
+	out, err := b.client.CompleteMultipartUpload(cctx, in)
 	if err != nil {
 		return backends.ObjectInfo{}, mapErr(err, "complete the upload of "+key)
 	}

@@ -411,7 +411,7 @@ func TestMultipartDetails(t *testing.T) {
 		final.Parts = lp
 		final.Checksums = map[string]string{"SHA256": "whatever-2"}
 		final.ChecksumType = "COMPOSITE"
-		info, err := b.CompleteMultipartUpload(ctx, bucket, "mp", id, []int{1, 2}, final)
+		info, err := b.CompleteMultipartUpload(ctx, bucket, "mp", id, []int{1, 2}, backends.PutOptions{Meta: &final})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -735,7 +735,7 @@ func TestPartChecksums(t *testing.T) {
 		}
 		final := up.Meta
 		final.ETag = parts[0].ETag + "-1"
-		if _, err := b.CompleteMultipartUpload(ctx, bucket, "c", id, []int{1}, final); err != nil {
+		if _, err := b.CompleteMultipartUpload(ctx, bucket, "c", id, []int{1}, backends.PutOptions{Meta: &final}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := get(t, b, bucket, "c"); !bytes.Equal(got, data) {
@@ -774,7 +774,7 @@ func TestPartChecksumsKeptByStrata(t *testing.T) {
 		final := up.Meta
 		final.ETag = parts[0].ETag + "-1"
 		final.Checksums, final.ChecksumType = map[string]string{"XXHASH3": "whole-1"}, "COMPOSITE"
-		if _, err := b.CompleteMultipartUpload(ctx, bucket, "x", id, []int{1}, final); err != nil {
+		if _, err := b.CompleteMultipartUpload(ctx, bucket, "x", id, []int{1}, backends.PutOptions{Meta: &final}); err != nil {
 			t.Fatal(err)
 		}
 		info, err := b.HeadObject(ctx, bucket, "x")
@@ -852,4 +852,88 @@ func TestRecordRace(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ignoresCompleteConditions is a backend behind Strata's S3 API that drops
+// the conditions of a completion, as a service that ignores them does.
+type ignoresCompleteConditions struct{ backends.Backend }
+
+func (b ignoresCompleteConditions) CompleteMultipartUpload(ctx context.Context, bucket, key, id string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
+	opts.IfMatch, opts.IfNoneMatch = "", false
+	return b.Backend.CompleteMultipartUpload(ctx, bucket, key, id, parts, opts)
+}
+
+// Over a service that ignores the conditions of a completion, the HEAD
+// before it still refuses a completion whose condition does not hold
+// (conditional_writes emulate, and native as a first check), and the
+// upload stays.
+func TestConditionalCompleteIgnored(t *testing.T) {
+	store, err := dir.Open(t.TempDir(), dir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	srv := httptest.NewServer(s3api.New(s3api.Config{
+		Backend:     ignoresCompleteConditions{store},
+		Credentials: map[string]string{testAccess: testSecret},
+	}))
+	t.Cleanup(srv.Close)
+	for _, mode := range []string{"emulate", "native"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := t.Context()
+			b := newBackend(t, Config{Endpoint: srv.URL, AccessKey: testAccess, SecretKey: testSecret, PathStyle: true, ConditionalWrites: mode})
+			bucket := backendtest.NewBucket(t, b)
+			old := put(t, b, bucket, "k", []byte("old"), backends.Meta{})
+			id, err := b.CreateMultipartUpload(ctx, bucket, "k", backends.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pm backends.Meta
+			p, err := b.UploadPart(ctx, bucket, "k", id, 1, &hashReader{r: strings.NewReader("new"), meta: &pm}, &pm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			final := backends.Meta{Parts: []backends.PartInfo{p}}
+			for _, c := range []struct {
+				opts backends.PutOptions
+				kind backends.Kind
+			}{
+				{backends.PutOptions{IfNoneMatch: true}, backends.PreconditionFailed},
+				{backends.PutOptions{IfMatch: md5hex([]byte("other"))}, backends.PreconditionFailed},
+			} {
+				c.opts.Meta = &final
+				if _, err := b.CompleteMultipartUpload(ctx, bucket, "k", id, []int{1}, c.opts); !backends.Is(err, c.kind) {
+					t.Fatalf("CompleteMultipartUpload(%+v): %v, want kind %v", c.opts, err, c.kind)
+				}
+			}
+			aid, err := b.CreateMultipartUpload(ctx, bucket, "absent", backends.Meta{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var am backends.Meta
+			ap, err := b.UploadPart(ctx, bucket, "absent", aid, 1, &hashReader{r: strings.NewReader("a"), meta: &am}, &am)
+			if err != nil {
+				t.Fatal(err)
+			}
+			afinal := backends.Meta{Parts: []backends.PartInfo{ap}}
+			if _, err := b.CompleteMultipartUpload(ctx, bucket, "absent", aid, []int{1}, backends.PutOptions{Meta: &afinal, IfMatch: old.ETag}); !backends.Is(err, backends.NoSuchKey) {
+				t.Fatalf("CompleteMultipartUpload(IfMatch, absent): %v, want NoSuchKey", err)
+			}
+			if _, err := b.HeadObject(ctx, bucket, "absent"); !backends.Is(err, backends.NoSuchKey) {
+				t.Fatalf("a refused IfMatch created the object: %v", err)
+			}
+			if got, _ := get(t, b, bucket, "k"); string(got) != "old" {
+				t.Fatalf("refused completions changed the object: %q", got)
+			}
+			if _, parts, err := b.ListParts(ctx, bucket, "k", id); err != nil || len(parts) != 1 {
+				t.Fatalf("the upload is not kept: %+v, %v", parts, err)
+			}
+			if _, err := b.CompleteMultipartUpload(ctx, bucket, "k", id, []int{1}, backends.PutOptions{Meta: &final, IfMatch: old.ETag}); err != nil {
+				t.Fatalf("CompleteMultipartUpload(IfMatch right): %v", err)
+			}
+			if got, _ := get(t, b, bucket, "k"); string(got) != "new" {
+				t.Fatalf("completed object: %q", got)
+			}
+		})
+	}
 }

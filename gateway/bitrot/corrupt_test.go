@@ -250,7 +250,7 @@ func uploadParts(t *testing.T, b backends.Backend, key string, parts [][]byte) b
 		size += int64(len(p))
 	}
 	info, err := b.CompleteMultipartUpload(ctx, "bkt", key, id, nums,
-		backends.Meta{Size: size, ETag: "0123456789abcdef0123456789abcdef-" + string(rune('0'+len(parts))), Parts: listed})
+		backends.PutOptions{Meta: &backends.Meta{Size: size, ETag: "0123456789abcdef0123456789abcdef-" + string(rune('0'+len(parts))), Parts: listed}})
 	if err != nil {
 		t.Fatal(err)
 	}

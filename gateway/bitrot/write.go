@@ -215,6 +215,28 @@ func (e *eofFunc) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// replacedRef returns where the ID of the hash object of the object that
+// a write with opts replaces is once the write is done: the backend names
+// that object under its lock (opts.Replaced) where it can; elsewhere it is
+// read now.
+func (l *Layer) replacedRef(ctx context.Context, bucket, key string, opts *backends.PutOptions) *string {
+	prev := new(string)
+	if !backends.ReportsChanges(l.Backend, bucket) {
+		*prev = l.currentRef(ctx, bucket, key)
+		return prev
+	}
+	above := opts.Replaced
+	opts.Replaced = func(old backends.Meta) {
+		if r, err := parseRecord(old.Sys); err == nil {
+			*prev = r.ref
+		}
+		if above != nil {
+			above(old)
+		}
+	}
+	return prev
+}
+
 // PutObject stores data with the hashes of its blocks.
 func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reader, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	if err := checkKey(key); err != nil {
@@ -223,21 +245,7 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	if l.passThrough(bucket) {
 		return l.Backend.PutObject(ctx, bucket, key, data, opts)
 	}
-	var prev string
-	if backends.ReportsChanges(l.Backend, bucket) {
-		// The backend names the object it replaces, under its lock.
-		above := opts.Replaced
-		opts.Replaced = func(old backends.Meta) {
-			if r, err := parseRecord(old.Sys); err == nil {
-				prev = r.ref
-			}
-			if above != nil {
-				above(old)
-			}
-		}
-	} else {
-		prev = l.currentRef(ctx, bucket, key)
-	}
+	prev := l.replacedRef(ctx, bucket, key, &opts)
 	caller := opts.Meta
 	var meta backends.Meta
 	var rec *record
@@ -266,8 +274,8 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		// The backend published without reading to the end: it broke the
 		// contract, and the object has no hashes. Say so, loudly.
 		l.log.Error("bitrot: the backend stored an object without reading its data to the end", "bucket", bucket, "key", key)
-	} else if prev != rec.ref {
-		l.removeHashObject(bucket, prev)
+	} else if *prev != rec.ref {
+		l.removeHashObject(bucket, *prev)
 	}
 	return info, nil
 }
@@ -433,12 +441,16 @@ func (p *partHashes) close() {
 
 // CompleteMultipartUpload joins the parts' hashes into the object's
 // record: blocks restart at each part, so the parts' hashes stay valid.
-func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	if err := checkKey(key); err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	if l.passThrough(bucket) {
-		return l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, meta)
+		return l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
+	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
 	}
 	recs, sizes := l.partRecords(ctx, bucket, key, uploadID, parts, meta.Parts)
 	var rec *record
@@ -454,7 +466,7 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 			rec, recs = nil, nil
 		}
 	}
-	prev := l.currentRef(ctx, bucket, key)
+	prev := l.replacedRef(ctx, bucket, key, &opts)
 	m := meta
 	m.Sys = withRecord(meta.Sys, rec)
 	// The object's record holds everything: the parts' own entries would
@@ -466,8 +478,11 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 			m.Parts[i] = p
 		}
 	}
-	info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, m)
+	opts.Meta = &m
+	info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
 	if err != nil {
+		// The parts' hash objects stay with the upload (a failed
+		// condition keeps it); only the joined record goes.
 		if rec != nil {
 			l.removeHashObject(bucket, rec.ref)
 		}
@@ -476,8 +491,8 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	for _, pr := range recs {
 		l.removeHashObject(bucket, pr.ref)
 	}
-	if rec == nil || prev != rec.ref {
-		l.removeHashObject(bucket, prev)
+	if rec == nil || *prev != rec.ref {
+		l.removeHashObject(bucket, *prev)
 	}
 	if rec == nil {
 		// The parts' hashes were not kept: hash the object from its data.

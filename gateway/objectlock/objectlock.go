@@ -334,24 +334,36 @@ func (l *Layer) CreateMultipartUpload(ctx context.Context, bucket, key string, m
 }
 
 // CompleteMultipartUpload publishes a new version like PutObject.
-func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	d, err := l.bucket(ctx, bucket)
 	if err != nil {
 		return backends.ObjectInfo{}, err
+	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
 	}
 	lock, err := l.lockSys(d, meta.Sys, l.now())
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
 	meta.Sys = lock
-	if l.opts.WORM || d.worm {
-		unlock := l.lockKey(bucket, key)
-		defer unlock()
-		if err := l.refuseExisting(ctx, bucket, key); err != nil {
-			return backends.ObjectInfo{}, err
+	opts.Meta = &meta
+	worm := l.opts.WORM || d.worm
+	clientINM := opts.IfNoneMatch
+	if worm {
+		if opts.IfMatch != "" {
+			return backends.ObjectInfo{}, errWORM()
 		}
+		// Only if there is no object at the key: checked atomically
+		// below, and before the upload is consumed.
+		opts.IfNoneMatch = true
 	}
-	return l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, meta)
+	info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
+	if worm && !clientINM && backends.Is(err, backends.PreconditionFailed) {
+		err = errWORM()
+	}
+	return info, err
 }
 
 // refuseExisting is the WORM check: AccessDenied when key has a current

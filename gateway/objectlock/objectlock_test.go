@@ -346,7 +346,7 @@ func TestDefaultRetention(t *testing.T) {
 				noErr(t, "list parts", err)
 				meta := up.Meta
 				meta.Parts, meta.Size, meta.ETag = []backends.PartInfo{part}, 100, gateway.MultipartETag([]backends.PartInfo{part})
-				_, err = f.l.CompleteMultipartUpload(ctx, f.bucket, "mp", id, []int{1}, meta)
+				_, err = f.l.CompleteMultipartUpload(ctx, f.bucket, "mp", id, []int{1}, backends.PutOptions{Meta: &meta})
 				noErr(t, "complete", err)
 				h := f.head("mp", "")
 				if RetentionOf(h.Sys).Mode != tc.mode || LegalHoldOf(h.Sys) != LegalHoldOf(sys) {
@@ -389,7 +389,7 @@ func TestWORM(t *testing.T) {
 				part, err := f.l.UploadPart(ctx, f.bucket, "late", id, 1, strings.NewReader("p"), &backends.Meta{ETag: md5hex("p")})
 				noErr(t, "part", err)
 				f.mustPut("late", "won", nil)
-				_, err = f.l.CompleteMultipartUpload(ctx, f.bucket, "late", id, []int{1}, backends.Meta{Parts: []backends.PartInfo{part}})
+				_, err = f.l.CompleteMultipartUpload(ctx, f.bucket, "late", id, []int{1}, backends.PutOptions{Meta: &backends.Meta{Parts: []backends.PartInfo{part}}})
 				wantKind(t, "complete onto an existing key", err, backends.AccessDenied)
 				noErr(t, "abort", f.l.AbortMultipartUpload(ctx, f.bucket, "late", id))
 				// New keys, and reads, still work.

@@ -1131,10 +1131,17 @@ func (l *Layer) ListParts(ctx context.Context, bucket, key, uploadID string) (ba
 	return up, parts, nil
 }
 
-func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	up, stored, err := l.Backend.ListParts(ctx, bucket, key, uploadID)
 	if err != nil {
 		return backends.ObjectInfo{}, err
+	}
+	if opts.IfMatch, err = l.storedETag(ctx, bucket, key, opts.IfMatch); err != nil {
+		return backends.ObjectInfo{}, err
+	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
 	}
 	clearSys(&meta)
 	if encrypted(up.Meta) {
@@ -1179,7 +1186,8 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		}
 		setSys(&meta, sys)
 	}
-	info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, meta)
+	opts.Meta = &meta
+	info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
 	if err != nil {
 		return info, err
 	}

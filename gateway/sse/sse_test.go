@@ -107,8 +107,8 @@ func (w withSSE) CreateMultipartUpload(ctx context.Context, b, k string, m backe
 func (w withSSE) UploadPart(ctx context.Context, b, k, id string, n int, r io.Reader, m *backends.Meta) (backends.PartInfo, error) {
 	return w.Backend.UploadPart(w.ctx(ctx), b, k, id, n, r, m)
 }
-func (w withSSE) CompleteMultipartUpload(ctx context.Context, b, k, id string, parts []int, m backends.Meta) (backends.ObjectInfo, error) {
-	return w.Backend.CompleteMultipartUpload(w.ctx(ctx), b, k, id, parts, m)
+func (w withSSE) CompleteMultipartUpload(ctx context.Context, b, k, id string, parts []int, o backends.PutOptions) (backends.ObjectInfo, error) {
+	return w.Backend.CompleteMultipartUpload(w.ctx(ctx), b, k, id, parts, o)
 }
 
 func customerKey() []byte {
@@ -373,7 +373,7 @@ func TestRanges(t *testing.T) {
 				if err != nil || len(parts) != len(sizes) || parts[2].Size != int64(sizes[2]) {
 					t.Fatalf("ListParts: %v %+v", err, parts)
 				}
-				info, err := l.CompleteMultipartUpload(ctx, bucket, "multi", id, nums, backends.Meta{ETag: "x-4"})
+				info, err := l.CompleteMultipartUpload(ctx, bucket, "multi", id, nums, backends.PutOptions{Meta: &backends.Meta{ETag: "x-4"}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -528,7 +528,7 @@ func TestParallelDecrypt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.CompleteMultipartUpload(ctx, "bkt", "mp", id, []int{1, 2}, backends.Meta{}); err != nil {
+	if _, err := l.CompleteMultipartUpload(ctx, "bkt", "mp", id, []int{1, 2}, backends.PutOptions{Meta: &backends.Meta{}}); err != nil {
 		t.Fatal(err)
 	}
 	whole := append(bytes.Clone(p1), p2...)

@@ -85,9 +85,8 @@ func (l *Layer) written(ctx context.Context, info backends.ObjectInfo, st string
 	return info
 }
 
-func (l *Layer) nativeComplete(ctx context.Context, vs backends.VersionStore, bucket, key, uploadID string, parts []int, meta backends.Meta, st string) (backends.ObjectInfo, error) {
-	meta.Sys = withID(meta.Sys, "")
-	info, err := vs.CompleteMultipartVersion(ctx, bucket, key, newVersionID(st), uploadID, parts, meta)
+func (l *Layer) nativeComplete(ctx context.Context, vs backends.VersionStore, bucket, key, uploadID string, parts []int, opts backends.PutOptions, st string) (backends.ObjectInfo, error) {
+	info, err := vs.CompleteMultipartVersion(ctx, bucket, key, newVersionID(st), uploadID, parts, opts)
 	if err != nil {
 		return info, err
 	}

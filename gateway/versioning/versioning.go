@@ -607,7 +607,7 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 
 // CompleteMultipartUpload publishes an upload as a new version, like
 // PutObject.
-func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, meta backends.Meta) (backends.ObjectInfo, error) {
+func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []int, opts backends.PutOptions) (backends.ObjectInfo, error) {
 	if reserved(key) {
 		return backends.ObjectInfo{}, errReserved(key)
 	}
@@ -615,12 +615,19 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
+	var meta backends.Meta
+	if opts.Meta != nil {
+		meta = *opts.Meta
+	}
 	if vs, ok := l.native(bucket); ok {
-		return l.nativeComplete(ctx, vs, bucket, key, uploadID, parts, meta, st)
+		meta.Sys = withID(meta.Sys, "")
+		opts.Meta = &meta
+		return l.nativeComplete(ctx, vs, bucket, key, uploadID, parts, opts, st)
 	}
 	if st == Unversioned {
 		meta.Sys = withID(meta.Sys, "")
-		info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, meta)
+		opts.Meta = &meta
+		info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
 		if err == nil {
 			current(&info, st)
 		}
@@ -629,10 +636,13 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if err := checkKeyLen(key); err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	return l.publish(ctx, bucket, key, st, backends.PutOptions{}, func(id string, _ backends.PutOptions) (backends.ObjectInfo, error) {
+	// The conditions are checked by publish, under the key's lock, before
+	// the current version is archived and the upload is touched.
+	return l.publish(ctx, bucket, key, st, opts, func(id string, o backends.PutOptions) (backends.ObjectInfo, error) {
 		m := meta
 		m.Sys = withID(meta.Sys, id)
-		return l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, m)
+		o.Meta = &m
+		return l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, o)
 	})
 }
 

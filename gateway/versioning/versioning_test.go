@@ -879,7 +879,7 @@ func TestMultipartVersions(t *testing.T) {
 		meta.Parts = []backends.PartInfo{part}
 		meta.Size = 1000
 		cctx, r := f.ctx("")
-		info, err := f.l.CompleteMultipartUpload(cctx, f.bucket, "mp", id, []int{1}, meta)
+		info, err := f.l.CompleteMultipartUpload(cctx, f.bucket, "mp", id, []int{1}, backends.PutOptions{Meta: &meta})
 		if err != nil {
 			t.Fatal(err)
 		}
