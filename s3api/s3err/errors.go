@@ -18,11 +18,11 @@ func (e *APIError) WithMessage(msg string) *APIError {
 	return &c
 }
 
-// The S3 errors Strata answers, as AWS documents them; where AWS's own
-// answers are known to word them otherwise (no final period on Access
-// Denied, NoSuchBucket, MalformedXML, NotImplemented), in AWS's words.
+// The S3 errors Strata answers, in the words of AWS's error table (AWS's
+// servers leave the final period off some of them; clients go by the
+// code, and conformance suites by the table).
 var (
-	ErrAccessDenied                      = &APIError{"AccessDenied", 403, "Access Denied"}
+	ErrAccessDenied                      = &APIError{"AccessDenied", 403, "Access Denied."}
 	ErrBadDigest                         = &APIError{"BadDigest", 400, "The Content-MD5 or checksum value that you specified did not match what the server received."}
 	ErrBucketAlreadyOwnedByYou           = &APIError{"BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it."}
 	ErrBucketNotEmpty                    = &APIError{"BucketNotEmpty", 409, "The bucket you tried to delete is not empty"}
@@ -42,17 +42,17 @@ var (
 	ErrInvalidRequest                    = &APIError{"InvalidRequest", 400, "Invalid Request."}
 	ErrInvalidTag                        = &APIError{"InvalidTag", 400, "The tag provided was not a valid tag."}
 	ErrKeyTooLong                        = &APIError{"KeyTooLongError", 400, "Your key is too long."}
-	ErrMalformedXML                      = &APIError{"MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema"}
+	ErrMalformedXML                      = &APIError{"MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema."}
 	ErrMalformedPOSTRequest              = &APIError{"MalformedPOSTRequest", 400, "The body of your POST request is not well-formed multipart/form-data."}
 	ErrMethodNotAllowed                  = &APIError{"MethodNotAllowed", 405, "The specified method is not allowed against this resource."}
 	ErrMissingContentLength              = &APIError{"MissingContentLength", 411, "You must provide the Content-Length HTTP header."}
 	ErrMissingSecurityHeader             = &APIError{"MissingSecurityHeader", 400, "Your request is missing a required header."}
-	ErrNoSuchBucket                      = &APIError{"NoSuchBucket", 404, "The specified bucket does not exist"}
+	ErrNoSuchBucket                      = &APIError{"NoSuchBucket", 404, "The specified bucket does not exist."}
 	ErrNoSuchCORSConfiguration           = &APIError{"NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"}
 	ErrNoSuchKey                         = &APIError{"NoSuchKey", 404, "The specified key does not exist."}
 	ErrNoSuchTagSet                      = &APIError{"NoSuchTagSet", 404, "The TagSet does not exist."}
 	ErrNoSuchUpload                      = &APIError{"NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."}
-	ErrNotImplemented                    = &APIError{"NotImplemented", 501, "A header you provided implies functionality that is not implemented"}
+	ErrNotImplemented                    = &APIError{"NotImplemented", 501, "A header you provided implies functionality that is not implemented."}
 	ErrNotModified                       = &APIError{"NotModified", 304, "Not Modified."}
 	ErrPreconditionFailed                = &APIError{"PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold."}
 	ErrConditionalRequestConflict        = &APIError{"ConditionalRequestConflict", 409, "A conflicting operation occurred. If using PutObject you can retry the request."}
