@@ -345,13 +345,14 @@ func (s *Server) deletePublicAccessBlock(q *request) {
 }
 
 // checkExpectedOwner answers x-amz-expected-bucket-owner and, for copies,
-// x-amz-source-expected-bucket-owner: a value other than the ID of the
+// x-amz-source-expected-bucket-owner: a value that does not name the
 // bucket's owner is AccessDenied, as on AWS. Every bucket a user reaches
-// is owned by that user's canonical ID (the Owner ID of ListBuckets and of
-// the ACLs); Strata has no separate account IDs.
+// is owned by that user, named by the canonical ID (the Owner ID of
+// ListBuckets and of the ACLs) or, as Strata has no separate account IDs,
+// by the access key.
 func (s *Server) checkExpectedOwner(h http.Header, accessKey string) error {
 	for _, name := range []string{"x-amz-expected-bucket-owner", "x-amz-source-expected-bucket-owner"} {
-		if v := h.Get(name); v != "" && v != s.owner(accessKey).ID {
+		if v := h.Get(name); v != "" && v != accessKey && v != s.owner(accessKey).ID {
 			return s3err.ErrAccessDenied
 		}
 	}

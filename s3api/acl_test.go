@@ -108,8 +108,8 @@ func TestPublicAccessBlock(t *testing.T) {
 }
 
 // TestExpectedBucketOwner checks x-amz-expected-bucket-owner and
-// x-amz-source-expected-bucket-owner: the owner's canonical ID passes,
-// anything else is AccessDenied and changes nothing.
+// x-amz-source-expected-bucket-owner: the owner's canonical ID or access
+// key passes, anything else is AccessDenied and changes nothing.
 func TestExpectedBucketOwner(t *testing.T) {
 	e := newEnv(t)
 	sum := sha256.Sum256([]byte("strata-owner:" + testAK))
@@ -117,6 +117,7 @@ func TestExpectedBucketOwner(t *testing.T) {
 	e.want(e.do("PUT", "/owned", nil), 200, "")
 	e.want(e.do("PUT", "/owned/obj", []byte("x"), "x-amz-expected-bucket-owner: "+me), 200, "")
 	e.want(e.do("GET", "/owned?list-type=2", nil, "x-amz-expected-bucket-owner: "+me), 200, "")
+	e.want(e.do("GET", "/owned?list-type=2", nil, "x-amz-expected-bucket-owner: "+testAK), 200, "")
 
 	e.want(e.do("DELETE", "/owned/obj", nil, "x-amz-expected-bucket-owner: 111122223333"), 403, "AccessDenied")
 	e.want(e.do("DELETE", "/owned", nil, "x-amz-expected-bucket-owner: "+me+"x"), 403, "AccessDenied")
