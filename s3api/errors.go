@@ -59,7 +59,8 @@ func toAPIError(err error) *s3err.APIError {
 			switch be.Kind {
 			case backends.Internal, backends.NoSuchBucket, backends.NoSuchKey, backends.NoSuchUpload,
 				backends.NoSuchVersion, backends.MethodNotAllowed, backends.InvalidPart, backends.KeyTooLong,
-				backends.InvalidPartOrder, backends.EntityTooSmall, backends.PreconditionFailed:
+				backends.InvalidPartOrder, backends.EntityTooSmall, backends.PreconditionFailed, backends.NotEmpty,
+				backends.MalformedXML:
 				return ae
 			}
 			if be.Msg != "" {

@@ -50,7 +50,7 @@ func (s *Server) createMultipartUpload(q *request) {
 			q.fail(s3err.ErrInvalidRequest.WithMessage("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."))
 			return
 		case !checksum.TypeAllowed(meta.ChecksumAlgorithm, t):
-			q.fail(s3err.ErrInvalidRequest.WithMessage("The " + meta.ChecksumAlgorithm + " checksum type does not support " + t + "."))
+			q.fail(s3err.ErrInvalidRequest.WithMessage("The " + t + " checksum type cannot be used with the " + strings.ToLower(meta.ChecksumAlgorithm) + " checksum algorithm."))
 			return
 		}
 		meta.ChecksumType = t

@@ -159,8 +159,12 @@ func (s *Server) putObject(q *request) {
 
 // writeConditions reads the conditions of a write (PutObject,
 // CompleteMultipartUpload) into opts: If-None-Match, which S3 takes only
-// as *, and If-Match, an ETag.
+// as *, or If-Match, an ETag.
 func writeConditions(h http.Header, opts *backends.PutOptions) error {
+	if h.Get("If-None-Match") != "" && h.Get("If-Match") != "" {
+		// S3 takes one or the other on a write, never both.
+		return s3err.ErrNotImplemented.With("Header", "If-Match,If-None-Match")
+	}
 	if v := h.Get("If-None-Match"); v != "" {
 		if strings.TrimSpace(v) != "*" {
 			return s3err.ErrNotImplemented.With("Header", "If-None-Match",

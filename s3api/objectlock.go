@@ -14,8 +14,8 @@ import (
 )
 
 var (
-	errNoObjectLock       = &s3err.APIError{Code: "NoSuchObjectLockConfiguration", Status: http.StatusNotFound, Message: "The specified object does not have a ObjectLock configuration"}
-	errNoBucketLock       = notConfigured("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket")
+	errNoObjectLock       = &s3err.APIError{Code: "NoSuchObjectLockConfiguration", Status: http.StatusNotFound, Message: "The specified object does not have a ObjectLock configuration."}
+	errNoBucketLock       = notConfigured("ObjectLockConfigurationNotFoundError", "Object Lock configuration does not exist for this bucket.")
 	errBucketMissingLock  = s3err.ErrInvalidRequest.WithMessage("Bucket is missing Object Lock Configuration") // AWS words it so here, and "ObjectLockConfiguration" on PUT
 	errMissingBody        = &s3err.APIError{Code: "MissingRequestBodyError", Status: http.StatusBadRequest, Message: "Request Body is empty"}
 	errLockNotImplemented = s3err.ErrNotImplemented.WithMessage("Object Lock needs the versioning layer, which this server does not have.")

@@ -270,8 +270,8 @@ func TestBuckets(t *testing.T) {
 	e.want(e.do("PUT", "/photos/x", []byte("1")), 200, "")
 	r = e.do("DELETE", "/photos", nil)
 	e.want(r, 409, "BucketNotEmpty")
-	if !bytes.Contains(r.body, []byte("<Message>The bucket you tried to delete is not empty</Message>")) {
-		t.Fatalf("BucketNotEmpty in the backend's words: %s", r.body)
+	if !bytes.Contains(r.body, []byte("<Message>The bucket you tried to delete is not empty.</Message>")) {
+		t.Fatalf("BucketNotEmpty in S3's words: %s", r.body)
 	}
 	r = e.do("PUT", "/photos/"+strings.Repeat("k", 1025), []byte("1"))
 	e.want(r, 400, "KeyTooLongError")
@@ -401,6 +401,10 @@ func TestObjectGetRangeConditions(t *testing.T) {
 	if !bytes.Contains(r.body, []byte("<Header>If-None-Match</Header>")) {
 		t.Fatalf("If-None-Match with an ETag: %s", r.body)
 	}
+	e.want(e.do("HEAD", "/bkt/dir/other.txt", nil), 404, "")
+	// If-Match and If-None-Match together are not taken either.
+	e.want(e.do("PUT", "/bkt/dir/file.txt", []byte("w"), "If-Match: "+etag, "If-None-Match: *"), 501, "NotImplemented")
+	e.want(e.do("PUT", "/bkt/dir/other.txt", []byte("w"), "If-Match: "+etag, "If-None-Match: *"), 501, "NotImplemented")
 	e.want(e.do("HEAD", "/bkt/dir/other.txt", nil), 404, "")
 }
 

@@ -150,7 +150,7 @@ func FromHeaders(h http.Header, now time.Time) (Retention, string, error) {
 	switch {
 	case mode == "" && date == "":
 	case mode == "" || date == "":
-		return r, "", invalid("x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied")
+		return r, "", invalid("x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.")
 	case !validMode(mode):
 		return r, "", invalid("Unknown wormMode directive.")
 	default:
@@ -173,7 +173,7 @@ func FromHeaders(h http.Header, now time.Time) (Retention, string, error) {
 }
 
 func malformed() error {
-	return backends.Errorf(backends.MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema")
+	return backends.Errorf(backends.MalformedXML, "The XML you provided was not well-formed or did not validate against our published schema.")
 }
 
 // decode reads one XML document into v, with nothing after it.
@@ -314,7 +314,7 @@ func ParseConfig(data []byte) (Config, error) {
 	period := func(v string, max int) (int, error) {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n <= 0 || n > max {
-			return 0, invalid("Default retention period must be a positive integer value")
+			return 0, invalid("Default retention period must be a positive integer value.")
 		}
 		return n, nil
 	}

@@ -25,7 +25,7 @@ var (
 	ErrAccessDenied                      = &APIError{"AccessDenied", 403, "Access Denied."}
 	ErrBadDigest                         = &APIError{"BadDigest", 400, "The Content-MD5 or checksum value that you specified did not match what the server received."}
 	ErrBucketAlreadyOwnedByYou           = &APIError{"BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it."}
-	ErrBucketNotEmpty                    = &APIError{"BucketNotEmpty", 409, "The bucket you tried to delete is not empty"}
+	ErrBucketNotEmpty                    = &APIError{"BucketNotEmpty", 409, "The bucket you tried to delete is not empty."}
 	ErrEntityTooSmall                    = &APIError{"EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed size"}
 	ErrEntityTooLarge                    = &APIError{"EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."}
 	ErrExpiredToken                      = &APIError{"ExpiredToken", 400, "The provided token has expired."}
