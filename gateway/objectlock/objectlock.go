@@ -297,17 +297,25 @@ func (l *Layer) PutObject(ctx context.Context, bucket, key string, data io.Reade
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	worm := l.opts.WORM || d.worm
-	clientINM := opts.IfNoneMatch
-	if worm {
-		if opts.IfMatch != "" {
-			return backends.ObjectInfo{}, errWORM()
-		}
-		// Only if there is no object at the key: checked atomically below.
-		opts.IfNoneMatch = true
+	return wormWrite(l.opts.WORM || d.worm, opts, func(opts backends.PutOptions) (backends.ObjectInfo, error) {
+		return l.Backend.PutObject(ctx, bucket, key, &lockReader{r: data, meta: opts.Meta, lock: lock}, opts)
+	})
+}
+
+// wormWrite runs write (a put or a completion) under WORM's rule when worm
+// is set: only where no object is, which the backend checks atomically
+// (for a completion, before the upload is consumed).
+func wormWrite(worm bool, opts backends.PutOptions, write func(backends.PutOptions) (backends.ObjectInfo, error)) (backends.ObjectInfo, error) {
+	if !worm {
+		return write(opts)
 	}
-	info, err := l.Backend.PutObject(ctx, bucket, key, &lockReader{r: data, meta: opts.Meta, lock: lock}, opts)
-	if worm && !clientINM && backends.Is(err, backends.PreconditionFailed) {
+	if opts.IfMatch != "" {
+		return backends.ObjectInfo{}, errWORM()
+	}
+	clientINM := opts.IfNoneMatch
+	opts.IfNoneMatch = true
+	info, err := write(opts)
+	if !clientINM && backends.Is(err, backends.PreconditionFailed) {
 		err = errWORM()
 	}
 	return info, err
@@ -349,21 +357,9 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	}
 	meta.Sys = lock
 	opts.Meta = &meta
-	worm := l.opts.WORM || d.worm
-	clientINM := opts.IfNoneMatch
-	if worm {
-		if opts.IfMatch != "" {
-			return backends.ObjectInfo{}, errWORM()
-		}
-		// Only if there is no object at the key: checked atomically
-		// below, and before the upload is consumed.
-		opts.IfNoneMatch = true
-	}
-	info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
-	if worm && !clientINM && backends.Is(err, backends.PreconditionFailed) {
-		err = errWORM()
-	}
-	return info, err
+	return wormWrite(l.opts.WORM || d.worm, opts, func(opts backends.PutOptions) (backends.ObjectInfo, error) {
+		return l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
+	})
 }
 
 // refuseExisting is the WORM check: AccessDenied when key has a current
