@@ -268,7 +268,9 @@ func TestFromHeaders(t *testing.T) {
 		{name: "sdk unknown", h: header("x-amz-sdk-checksum-algorithm", "BLAKE3", "x-amz-checksum-crc32", crc), code: "InvalidRequest"},
 		{name: "sha512", h: header("x-amz-checksum-sha512", b64(sum(SHA512, nil))), want: Expect{Algorithm: SHA512, Value: b64(sum(SHA512, nil))}},
 		{name: "xxhash128 short", h: header("x-amz-checksum-xxhash128", b64(sum(XXHASH64, nil))), code: "InvalidRequest"},
-		{name: "sdk differs: the value wins", h: header("x-amz-sdk-checksum-algorithm", "SHA1", "x-amz-checksum-crc32", crc), want: Expect{Algorithm: CRC32, Value: crc}},
+		{name: "sdk differs from the header", h: header("x-amz-sdk-checksum-algorithm", "SHA1", "x-amz-checksum-crc32", crc), code: "InvalidRequest"},
+		{name: "sdk differs from the trailer", h: header("x-amz-sdk-checksum-algorithm", "SHA1", "x-amz-trailer", "x-amz-checksum-crc32"), code: "InvalidRequest"},
+		{name: "sdk names the trailer", h: header("x-amz-sdk-checksum-algorithm", "crc32", "x-amz-trailer", "x-amz-checksum-crc32"), want: Expect{Algorithm: CRC32, Trailer: true}},
 		{name: "not checksum values", h: header("x-amz-checksum-type", "FULL_OBJECT", "x-amz-checksum-algorithm", "CRC32", "x-amz-checksum-mode", "ENABLED")},
 	}
 	for _, c := range cases {

@@ -24,9 +24,10 @@ type Expect struct {
 }
 
 var (
-	errMultiple   = s3err.ErrInvalidRequest.WithMessage("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
-	errSDKAlone   = s3err.ErrInvalidRequest.WithMessage("x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.")
-	errBadTrailer = s3err.ErrInvalidRequest.WithMessage("The value specified in the x-amz-trailer header is not supported")
+	errMultiple    = s3err.ErrInvalidRequest.WithMessage("Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+	errSDKAlone    = s3err.ErrInvalidRequest.WithMessage("x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.")
+	errSDKMismatch = s3err.ErrInvalidRequest.WithMessage("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+	errBadTrailer  = s3err.ErrInvalidRequest.WithMessage("The value specified in the x-amz-trailer header is not supported")
 )
 
 func headerName(alg string) string { return "x-amz-checksum-" + strings.ToLower(alg) }
@@ -90,13 +91,16 @@ func FromHeaders(h http.Header) (Expect, error) {
 		}
 	}
 	if sdk := h.Get("X-Amz-Sdk-Checksum-Algorithm"); sdk != "" {
-		// The algorithm of the checksum the request carries; when it
-		// carries one, S3 goes by that one.
+		// The algorithm of the checksum the request carries, in a
+		// header or a trailer: S3 refuses one that names another.
 		if size(strings.ToUpper(sdk)) == 0 {
 			return Expect{}, ErrUnsupported
 		}
 		if e.Algorithm == "" {
 			return Expect{}, errSDKAlone
+		}
+		if !strings.EqualFold(sdk, e.Algorithm) {
+			return Expect{}, errSDKMismatch
 		}
 	}
 	return e, nil
