@@ -633,16 +633,9 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		Bucket: &bucket, Key: &key, UploadId: &uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
 	}
-	if b.cfg.ConditionalWrites == "native" {
-		// The service checks them with the completion; one that fails
-		// keeps the upload (S3 does), so the client may retry or abort.
-		if opts.IfNoneMatch {
-			in.IfNoneMatch = aws.String("*")
-		}
-		if opts.IfMatch != "" {
-			in.IfMatch = quoteETag(opts.IfMatch)
-		}
-	}
+	// The service checks them with the completion; one that fails keeps
+	// the upload (S3 does), so the client may retry or abort.
+	in.IfNoneMatch, in.IfMatch = b.nativeConditions(opts)
 	out, err := b.client.CompleteMultipartUpload(cctx, in)
 	if err != nil {
 		return backends.ObjectInfo{}, mapErr(err, "complete the upload of "+key)

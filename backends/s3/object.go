@@ -108,14 +108,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, data io.Rea
 		Tagging:            str(h.Tagging),
 		StorageClass:       types.StorageClass(h.StorageClass),
 	}
-	if b.cfg.ConditionalWrites == "native" {
-		if opts.IfNoneMatch {
-			in.IfNoneMatch = aws.String("*")
-		}
-		if opts.IfMatch != "" {
-			in.IfMatch = quoteETag(opts.IfMatch)
-		}
-	}
+	in.IfNoneMatch, in.IfMatch = b.nativeConditions(opts)
 	var out *s3sdk.PutObjectOutput
 	err = b.sendBody(ctx, first, first.n, func(ctx context.Context, body io.ReadSeeker) error {
 		in.Body = body
@@ -297,14 +290,7 @@ func (b *Backend) putStream(ctx context.Context, bucket, key string, first, seco
 		Bucket: &bucket, Key: &key, UploadId: &id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
 	}
-	if b.cfg.ConditionalWrites == "native" {
-		if opts.IfNoneMatch {
-			in.IfNoneMatch = aws.String("*")
-		}
-		if opts.IfMatch != "" {
-			in.IfMatch = quoteETag(opts.IfMatch)
-		}
-	}
+	in.IfNoneMatch, in.IfMatch = b.nativeConditions(opts)
 	out, err := b.client.CompleteMultipartUpload(ctx, in)
 	if err != nil {
 		return info, mapErr(err, "complete the upload of "+key)
@@ -800,4 +786,20 @@ func (b *Backend) copyMultipart(ctx context.Context, bucket, src, dst, etag stri
 	b.deleteUploadRecord(bucket, id, false)
 	e, mt := b.stat(ctx, bucket, dst, aws.ToString(out.ETag), out.ResultMetadata)
 	return e, mt, nil
+}
+
+// nativeConditions are the If-None-Match and If-Match headers that carry
+// opts' conditions to the service when it checks them itself
+// (conditional_writes: native); nil otherwise.
+func (b *Backend) nativeConditions(opts backends.PutOptions) (ifNoneMatch, ifMatch *string) {
+	if b.cfg.ConditionalWrites != "native" {
+		return nil, nil
+	}
+	if opts.IfNoneMatch {
+		ifNoneMatch = aws.String("*")
+	}
+	if opts.IfMatch != "" {
+		ifMatch = quoteETag(opts.IfMatch)
+	}
+	return ifNoneMatch, ifMatch
 }
