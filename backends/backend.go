@@ -139,6 +139,15 @@ type PutOptions struct {
 	Replaced func(old Meta)
 }
 
+// MetaValue is the metadata the options carry: a copy of *Meta, or empty
+// when Meta is nil.
+func (o PutOptions) MetaValue() Meta {
+	if o.Meta == nil {
+		return Meta{}
+	}
+	return *o.Meta
+}
+
 // PartInfo describes one part of a multipart upload or object.
 type PartInfo struct {
 	Number    int               `json:"n"`

@@ -305,10 +305,7 @@ func (s *Store) complete(bucket, key, id, uploadID string, parts []int, opts bac
 			return nil, err
 		}
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	wid := newUUID()
 	w := &staged{wid: wid, e: e, ok: make([]bool, len(st.drives)), data: true, size: size}
 	for pos, d := range st.drives {

@@ -251,10 +251,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if _, _, err := b.upload(ctx, bucket, key, uploadID); err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	recs, err := b.parts(ctx, bucket, uploadID)
 	if err != nil {
 		return backends.ObjectInfo{}, err

@@ -225,10 +225,7 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if _, err := s.upload(ctx, bucket, key, uploadID); err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	cond := conditions{ifMatch: opts.IfMatch, ifNoneMatch: opts.IfNoneMatch}
 	// Fail before joining the parts; checked again, atomically, when the
 	// object is published.

@@ -426,10 +426,7 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, data io.Reade
 		return backends.ObjectInfo{}, err
 	}
 	st.replaced = opts.Replaced
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	return s.commit(ctx, bucket, key, st, meta, cond)
 }
 

@@ -201,10 +201,7 @@ func (b *Backend) CompleteMultipartUpload(ctx context.Context, bucket, key, id s
 	if len(parts) == 0 {
 		return backends.ObjectInfo{}, backends.Errorf(backends.InvalidPart, "gcs: no parts to complete upload %s with", id)
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	// Checked before the parts are composed, and again, atomically, by
 	// the compose's precondition. A failed one keeps the upload.
 	cond, old, err := b.precondition(ctx, bucket, key, opts)

@@ -448,10 +448,7 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if l.passThrough(bucket) {
 		return l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	recs, sizes := l.partRecords(ctx, bucket, key, uploadID, parts, meta.Parts)
 	var rec *record
 	if len(recs) > 0 {

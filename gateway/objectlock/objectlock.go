@@ -347,10 +347,7 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	lock, err := l.lockSys(d, meta.Sys, l.now())
 	if err != nil {
 		return backends.ObjectInfo{}, err

@@ -1139,10 +1139,7 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if opts.IfMatch, err = l.storedETag(ctx, bucket, key, opts.IfMatch); err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	clearSys(&meta)
 	if encrypted(up.Meta) {
 		sys := map[string]string{}

@@ -615,10 +615,7 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if err != nil {
 		return backends.ObjectInfo{}, err
 	}
-	var meta backends.Meta
-	if opts.Meta != nil {
-		meta = *opts.Meta
-	}
+	meta := opts.MetaValue()
 	if vs, ok := l.native(bucket); ok {
 		meta.Sys = withID(meta.Sys, "")
 		opts.Meta = &meta
