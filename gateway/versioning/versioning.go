@@ -616,14 +616,16 @@ func (l *Layer) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 		return backends.ObjectInfo{}, err
 	}
 	meta := opts.MetaValue()
-	if vs, ok := l.native(bucket); ok {
+	vs, native := l.native(bucket)
+	if native || st == Unversioned {
+		// The version ID is the store's to give, or there is none.
 		meta.Sys = withID(meta.Sys, "")
 		opts.Meta = &meta
+	}
+	if native {
 		return l.nativeComplete(ctx, vs, bucket, key, uploadID, parts, opts, st)
 	}
 	if st == Unversioned {
-		meta.Sys = withID(meta.Sys, "")
-		opts.Meta = &meta
 		info, err := l.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, opts)
 		if err == nil {
 			current(&info, st)
