@@ -224,9 +224,11 @@ func TestPlainFiles(t *testing.T) {
 		if fi, _ := os.Stat(filepath.Join(root, "bkt", "mp")); fi.Mode().Perm() != 0o644 {
 			t.Fatalf("completed upload mode %v", fi.Mode())
 		}
-		// Temp folder is clean after all this.
-		if ents, _ := os.ReadDir(filepath.Join(root, fsstore.SysDir, "tmp")); len(ents) != 0 {
-			t.Fatalf("temporary files left: %v", ents)
+		// Temp folder is clean after all this: its folders, no files.
+		for name, typ := range tree(t, filepath.Join(root, fsstore.SysDir, "tmp")) {
+			if !strings.HasPrefix(typ, "d") {
+				t.Fatalf("temporary file left: %s", name)
+			}
 		}
 	})
 }
@@ -365,10 +367,24 @@ func TestTempCleanup(t *testing.T) {
 	writeFile(t, filepath.Join(tmp, "old"), []byte("x"))
 	writeFile(t, filepath.Join(tmp, "young"), []byte("x"))
 	os.MkdirAll(filepath.Join(tmp, "olddir", "sub"), 0o755)
+	// Temporary files are in 16 folders (0..f): their old files go, the
+	// folders stay.
+	writeFile(t, filepath.Join(tmp, "a", "old"), []byte("x"))
+	writeFile(t, filepath.Join(tmp, "a", "young"), []byte("x"))
+	os.MkdirAll(filepath.Join(tmp, "a", "olddir", "sub"), 0o755)
 	past := time.Now().Add(-2 * time.Hour)
-	os.Chtimes(filepath.Join(tmp, "old"), past, past)
-	os.Chtimes(filepath.Join(tmp, "olddir"), past, past)
+	for _, p := range []string{"old", "olddir", "a/old", "a/olddir", "a"} {
+		os.Chtimes(filepath.Join(tmp, p), past, past)
+	}
 	open(t, root, Options{})
+	for _, p := range []string{"a/old", "a/olddir"} {
+		if _, err := os.Stat(filepath.Join(tmp, p)); !os.IsNotExist(err) {
+			t.Fatalf("old temporary %s kept", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "a", "young")); err != nil {
+		t.Fatal("young temporary file in a folder of tmp removed")
+	}
 	if _, err := os.Stat(filepath.Join(tmp, "old")); !os.IsNotExist(err) {
 		t.Fatal("old temporary file kept")
 	}

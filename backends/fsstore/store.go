@@ -91,7 +91,11 @@ func New(fsys FS, opts Options) (*Store, error) {
 		opts.TempMaxAge = time.Hour
 	}
 	s := &Store{fs: fsys, opts: opts, seed: maphash.MakeSeed()}
-	for _, d := range []string{SysDir, tmpDir, metaDir, multipartDir, bucketsDir} {
+	dirs := []string{SysDir, tmpDir, metaDir, multipartDir, bucketsDir}
+	for _, c := range tempShards {
+		dirs = append(dirs, join(tmpDir, string(c)))
+	}
+	for _, d := range dirs {
 		if err := fsys.Mkdir(d); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, backends.Wrap(backends.Internal, err, "fsstore: cannot create the reserved folder "+d)
 		}
@@ -145,18 +149,51 @@ func (s *Store) cleanTemp(cutoff time.Time) error {
 		return backends.Wrap(backends.Internal, err, "fsstore: cannot read "+tmpDir)
 	}
 	for _, e := range ents {
+		name := join(tmpDir, e.Name())
+		if e.IsDir() && isTempShard(e.Name()) {
+			// A shard stays (another gateway on the same tree may be
+			// writing in it); what is old in it goes.
+			if shard, err := s.fs.ReadDir(name); err == nil {
+				s.removeOld(name, shard, cutoff)
+			}
+			continue
+		}
+		s.removeOld(tmpDir, []fs.DirEntry{e}, cutoff)
+	}
+	return nil
+}
+
+// removeOld removes the entries of the folder dir that were last changed
+// before cutoff.
+func (s *Store) removeOld(dir string, ents []fs.DirEntry, cutoff time.Time) {
+	for _, e := range ents {
 		fi, err := e.Info()
 		if err != nil || fi.ModTime().After(cutoff) {
 			continue
 		}
-		name := join(tmpDir, e.Name())
+		name := join(dir, e.Name())
 		if e.IsDir() {
 			s.removeAll(name)
 		} else {
 			s.fs.Remove(name)
 		}
 	}
-	return nil
+}
+
+// TempFolder is the folder of tmp/ that holds the temporary file named id
+// (a random hex string): its first digit. Temporary files are spread over
+// 16 folders because a file server may serialise the creates and renames
+// of one folder: NFS-Ganesha, when a rename between two folders finds the
+// second one's lock taken, lets go and sleeps a whole second, so one tmp
+// folder shared by every writer made about one small PUT in a hundred
+// wait a second.
+func TempFolder(id string) string { return join(tmpDir, id[:1]) }
+
+// tempShards are the names of the folders of tmp/.
+const tempShards = "0123456789abcdef"
+
+func isTempShard(name string) bool {
+	return len(name) == 1 && strings.Contains(tempShards, name)
 }
 
 // lock takes the lock of one key (striped: keys may share a lock; a
@@ -201,17 +238,18 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// createTemp creates a new file in the reserved tmp folder.
+// createTemp creates a new file in one of the folders of tmp/.
 func (s *Store) createTemp() (string, Writer, error) {
 	for {
-		name := join(tmpDir, randomID())
+		id := randomID()
+		name := join(TempFolder(id), id)
 		w, err := s.fs.Create(name)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if errors.Is(err, fs.ErrNotExist) {
 			// Someone removed the reserved folder: make it again.
-			if s.mkdirAll(tmpDir) == nil {
+			if s.mkdirAll(parentOf(name)) == nil {
 				w, err = s.fs.Create(name)
 			}
 		}

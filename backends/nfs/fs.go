@@ -1,6 +1,7 @@
 package nfs
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -38,8 +39,8 @@ type FS struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedDir
-	tmpFH []byte
-	kept  map[string]*time.Timer // links in the tmp folder, removed after ReadGrace
+	tmpFH map[string][]byte      // handles of the folders of tmp/
+	kept  map[string]*time.Timer // links in the tmp folders, removed after ReadGrace
 }
 
 type cachedDir struct {
@@ -65,10 +66,11 @@ func (f *FS) Close() error {
 	return nil
 }
 
-// keepTmp is the folder where replaced files are kept for readers.
+// keepTmp is the folder where replaced files are kept for readers, in the
+// folders of fsstore.TempFolder.
 var keepTmp = fsstore.SysDir + "/tmp"
 
-// keep gives the regular file dir/name a second name in the temporary
+// keep gives the regular file dir/name a second name in a temporary
 // folder, removed after Config.ReadGrace, so that a reader that opened it
 // can go on reading after a rename replaced it or it was removed. NFSv3
 // servers forget a file when its last name goes (the kernel client's
@@ -82,44 +84,68 @@ func (f *FS) keep(dir []byte, name string) {
 	if err != nil || a.typ != nfsc.NF3Reg {
 		return
 	}
-	f.mu.Lock()
-	tmp := f.tmpFH
-	f.mu.Unlock()
-	if tmp == nil {
-		if tmp, _, err = f.walk(keepTmp, true); err != nil {
-			return
-		}
-		f.mu.Lock()
-		f.tmpFH = tmp
-		f.mu.Unlock()
-	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
-	link := ".nfs-kept-" + hex.EncodeToString(rnd[:])
+	id := hex.EncodeToString(rnd[:])
+	folder := fsstore.TempFolder(id)
+	tmp, err := f.tmpFolder(folder)
+	if err != nil {
+		return
+	}
+	link := ".nfs-kept-" + id
 	if err := f.c.link(fh, tmp, link); err != nil {
-		if errors.Is(err, errStale) {
+		if errors.Is(err, errStale) || errors.Is(err, fs.ErrNotExist) {
 			f.mu.Lock()
-			f.tmpFH = nil
+			delete(f.tmpFH, folder)
 			f.mu.Unlock()
 		}
 		return
 	}
+	kept := folder + "/" + link
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.kept == nil {
 		f.kept = make(map[string]*time.Timer)
 	}
-	f.kept[link] = time.AfterFunc(f.cfg.ReadGrace, func() {
+	f.kept[kept] = time.AfterFunc(f.cfg.ReadGrace, func() {
 		f.mu.Lock()
-		delete(f.kept, link)
+		delete(f.kept, kept)
 		f.mu.Unlock()
-		f.dropKept(link)
+		f.dropKept(kept)
 	})
 }
 
-func (f *FS) dropKept(link string) {
+// tmpFolder returns the handle of a folder of tmp/, made if missing.
+func (f *FS) tmpFolder(folder string) ([]byte, error) {
 	f.mu.Lock()
-	tmp := f.tmpFH
+	fh := f.tmpFH[folder]
+	f.mu.Unlock()
+	if fh != nil {
+		return fh, nil
+	}
+	fh, _, err := f.walk(folder, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = f.Mkdir(folder); err == nil || errors.Is(err, fs.ErrExist) {
+			fh, _, err = f.walk(folder, true)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	if f.tmpFH == nil {
+		f.tmpFH = make(map[string][]byte)
+	}
+	f.tmpFH[folder] = fh
+	f.mu.Unlock()
+	return fh, nil
+}
+
+// dropKept removes a link made by keep (its name in the FS).
+func (f *FS) dropKept(kept string) {
+	folder, link := path.Split(kept)
+	f.mu.Lock()
+	tmp := f.tmpFH[strings.TrimSuffix(folder, "/")]
 	f.mu.Unlock()
 	if tmp != nil {
 		f.c.remove(tmp, link, false)
@@ -170,7 +196,7 @@ func (f *FS) forgetTree(p string) {
 // that leads out of its first element is refused.
 func (f *FS) walk(name string, follow bool) ([]byte, attr, error) {
 	fh, a, usedCache, err := f.walk1(name, follow, true)
-	if err != nil && usedCache && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStale)) {
+	if err != nil && usedCache && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStale)) && !errors.Is(err, errSurelyMissing) {
 		f.forget()
 		fh, a, _, err = f.walk1(name, follow, false)
 	}
@@ -187,6 +213,7 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 	fhs := [][]byte{f.root}
 	names := []string{}
 	links := 0
+	topCached := false // fhs's last handle came from the cache
 	for len(rest) > 0 {
 		el := rest[0]
 		rest = rest[1:]
@@ -204,6 +231,7 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 				return nil, a, usedCache, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w: a link leads outside its bucket", fs.ErrPermission)}
 			}
 			fhs, names = fhs[:len(fhs)-1], names[:len(names)-1]
+			topCached = false
 			if len(rest) == 0 {
 				fh = fhs[len(fhs)-1]
 				a, err = f.c.getattr(fh)
@@ -221,11 +249,15 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 					return c, ca, true, nil
 				}
 				fhs, names = append(fhs, c), append(names, el)
+				topCached = true
 				continue
 			}
 		}
 		fh, a, err = f.c.lookup(dir, el)
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && (!topCached || f.stillAt(fhs, names)) {
+				err = fmt.Errorf("%w%w", errSurelyMissing, err)
+			}
 			return nil, a, usedCache, err
 		}
 		if a.typ == nfsc.NF3Lnk && (!last || follow) {
@@ -253,10 +285,47 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 		}
 		f.remember(p, fh, a)
 		fhs, names = append(fhs, fh), append(names, el)
+		topCached = false
 	}
 	fh = fhs[len(fhs)-1]
 	a, err = f.c.getattr(fh)
 	return fh, a, usedCache, err
+}
+
+// errSurelyMissing marks a "no such file" from a folder handle that walk1
+// has just looked up, or took from the cache and then checked (the folder
+// is still the one at its path): the answer stands, and walk need not look
+// again from the root.
+var errSurelyMissing = errors.New("")
+
+// stillAt reports whether the top folder of a walk's stack, whose handle
+// came from the cache, is still the one its path names: a LOOKUP of its
+// name in the folder above gives the same handle. A name missing from a
+// folder that another client has since moved away and replaced by a new
+// one would otherwise be missing by mistake until the cache expires; one
+// LOOKUP settles it, where looking again from the root (and dropping the
+// cache, which every other request then pays for) would cost the depth of
+// the name.
+func (f *FS) stillAt(fhs [][]byte, names []string) bool {
+	if len(fhs) < 2 || len(names) != len(fhs)-1 {
+		return false
+	}
+	fh, _, err := f.c.lookup(fhs[len(fhs)-2], names[len(names)-1])
+	return err == nil && bytes.Equal(fh, fhs[len(fhs)-1])
+}
+
+// dirStillAt is stillAt for the folder holding name, whose handle fh came
+// from the cache; false when the folder above it is not in the cache.
+func (f *FS) dirStillAt(name string, fh []byte) bool {
+	dir := path.Dir(name)
+	up, base := path.Split(dir)
+	upFH := f.root
+	if up = strings.TrimSuffix(up, "/"); up != "" {
+		if upFH, _ = f.cached(up); upFH == nil {
+			return false
+		}
+	}
+	return f.stillAt([][]byte{upFH, fh}, []string{base})
 }
 
 // parent resolves the folder holding name and returns its handle and
@@ -294,7 +363,7 @@ func (f *FS) inParent(name string, op func(dir []byte, base string) error) error
 		return err
 	}
 	err = op(dir, base)
-	if cached && err != nil && (errors.Is(err, errStale) || errors.Is(err, fs.ErrNotExist)) {
+	if cached && (errors.Is(err, errStale) || errors.Is(err, fs.ErrNotExist) && !f.dirStillAt(name, dir)) {
 		f.forget()
 		if dir, base, _, err = f.parent(name); err != nil {
 			return err

@@ -73,6 +73,12 @@ func TestGanesha(t *testing.T) {
 		c.Path = "chunks"
 		testChunks(t, filepath.Join(export, "chunks"), c)
 	})
+	t.Run("KeptForReaders", func(t *testing.T) {
+		os.MkdirAll(filepath.Join(export, "kept"), 0o755)
+		c := cfg
+		c.Path = "kept"
+		testKeptForReaders(t, filepath.Join(export, "kept"), c)
+	})
 	t.Run("RestartMidUpload", func(t *testing.T) {
 		testRestart(t, dir, export, cfg)
 	})

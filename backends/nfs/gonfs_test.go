@@ -20,6 +20,7 @@ import (
 
 	"github.com/strata-storage/strata/backends"
 	"github.com/strata-storage/strata/backends/backendtest"
+	"github.com/strata-storage/strata/backends/fsstore"
 	"github.com/strata-storage/strata/backends/fsstore/fsstoretest"
 )
 
@@ -460,5 +461,132 @@ func TestHangMidTransfer(t *testing.T) {
 	rc.Close()
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("get after the hang: %d bytes, %v", len(got), err)
+	}
+}
+
+// A file replaced by an overwrite keeps a second name in a folder of
+// .strata.sys/tmp/ (fsstore.TempFolder) for readers that opened it, and
+// loses it after ReadGrace. (TestGanesha runs it: go-nfs has no LINK.)
+func testKeptForReaders(t *testing.T, dir string, cfg Config) {
+	cfg.ReadGrace = 300 * time.Millisecond
+	s, err := Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"first", "second"} {
+		if _, err := s.PutObject(ctx, "bkt", "k", bytesReader([]byte(v)), backends.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, fsstore.SysDir, "tmp", "?", ".nfs-kept-*"))
+		return m
+	}
+	m := kept()
+	var old []string
+	for _, p := range m {
+		if b, _ := os.ReadFile(p); string(b) == "first" {
+			old = append(old, p)
+		}
+	}
+	if len(old) != 1 {
+		t.Fatalf("kept links %v: want one holding the replaced data", m)
+	}
+	if rel, _ := filepath.Rel(dir, old[0]); filepath.ToSlash(filepath.Dir(rel)) != fsstore.TempFolder(strings.TrimPrefix(filepath.Base(rel), ".nfs-kept-")) {
+		t.Fatalf("kept link %s is not in the folder of its name", rel)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(kept()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m := kept(); len(m) > 0 {
+		t.Fatalf("kept links not removed after the grace: %v", m)
+	}
+}
+
+// The round trips of the common requests, against the in-process server:
+// folder handles come from the cache, and a name missing from a cached
+// folder costs one LOOKUP to check the folder, not a walk from the root
+// (nor the cache of every other request). A change that adds calls to
+// these paths makes every request over a real network slower: look at
+// the counts before raising them.
+func TestRoundTrips(t *testing.T) {
+	dir := t.TempDir()
+	fsys, err := NewFS(t.Context(), cfgFor(t, startGoNFS(t, dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := fsstore.New(fsys, fsstore.Options{NoXattrs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		if _, err := s.PutObject(ctx, "bkt", key, bytesReader([]byte("data")), backends.PutOptions{Meta: &backends.Meta{ContentType: "text/plain"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(key string) error {
+		rc, _, err := s.GetObject(ctx, "bkt", key, nil)
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		return err
+	}
+	calls := func(fn func()) int64 {
+		n := fsys.c.nfs.calls.Load()
+		fn()
+		return fsys.c.nfs.calls.Load() - n
+	}
+	put("dir/k")
+	put("dir/k2")
+	if err := get("dir/k"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		max  int64
+		fn   func()
+	}{
+		// CREATE, WRITE, COMMIT and GETATTR of the data and of the
+		// new sidecar; LOOKUP and READ of the old sidecar; LOOKUP of
+		// the key; the names replaced kept for readers (LOOKUP, LINK:
+		// go-nfs has no LINK); two RENAMEs.
+		{"overwrite", 16, func() { put("dir/k") }},
+		// The key and its sidecar: LOOKUP and READ of each.
+		{"get", 5, func() {
+			if err := get("dir/k"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		// A missing key: its LOOKUP, one LOOKUP to check the folder.
+		{"get missing", 3, func() {
+			if err := get("dir/nothing"); err == nil {
+				t.Fatal("got a missing key")
+			}
+		}},
+		// The miss left the cache in place.
+		{"get after a miss", 5, func() {
+			if err := get("dir/k2"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		if n := calls(c.fn); n > c.max {
+			t.Errorf("%s: %d RPCs, want at most %d", c.what, n, c.max)
+		} else {
+			t.Logf("%s: %d RPCs", c.what, n)
+		}
 	}
 }

@@ -200,6 +200,8 @@ type pool struct {
 	mu     sync.Mutex
 	idle   []*conn
 	closed bool
+
+	calls atomic.Int64 // RPCs made, for tests that count round trips
 }
 
 func newPool(name string, d dialer, max int, timeout time.Duration) *pool {
@@ -230,6 +232,7 @@ func unavailable(what string, err error) error {
 // never reached it). handle reads the result before the connection goes
 // back to the pool.
 func (p *pool) call(prog, vers, proc uint32, cred, args, payload []byte, idempotent bool, handle func(*dec) error) error {
+	p.calls.Add(1)
 	deadline := time.Now().Add(p.timeout)
 	timer := time.NewTimer(p.timeout)
 	defer timer.Stop()
