@@ -94,3 +94,13 @@ type Xattrs interface {
 type DirSyncer interface {
 	SyncDir(name string) error
 }
+
+// FileReader is implemented by an FS that reads a small file whole in
+// fewer round trips than Open, Stat and Read take (the SMB client: no
+// query of the file's attributes). The Store reads its sidecars and bucket
+// records with it.
+type FileReader interface {
+	// ReadFile returns the first max bytes (or fewer: all) of the
+	// regular file name. Errors are those of Open.
+	ReadFile(name string, max int64) ([]byte, error)
+}

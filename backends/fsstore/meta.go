@@ -185,6 +185,9 @@ func metaFrom(sc *sidecar, key string, fi fs.FileInfo) (backends.Meta, bool) {
 
 // readFile reads a small file of the reserved area.
 func (s *Store) readFile(name string, max int64) ([]byte, error) {
+	if r, ok := s.fs.(FileReader); ok {
+		return r.ReadFile(name, max)
+	}
 	f, err := s.fs.Open(name)
 	if err != nil {
 		return nil, err

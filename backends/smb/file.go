@@ -2,6 +2,7 @@ package smb
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -276,4 +277,41 @@ func (h *handle) Close() error {
 		werr = err
 	}
 	return werr
+}
+
+// statusInvalidDeviceRequest is the answer to a READ of a folder.
+const statusInvalidDeviceRequest = 0xC0000010
+
+// ReadFile reads a small file whole (fsstore.FileReader): CREATE, one
+// READ for a file of up to 64 KiB (a short READ ends the file), CLOSE,
+// where Open would also query the file's attributes.
+func (f *FS) ReadFile(name string, max int64) ([]byte, error) {
+	var h *handle
+	err := f.whileBusy(false, func() (err error) {
+		h, err = f.openFile(true, name, 0, 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	var b []byte
+	for chunk := int64(64 << 10); int64(len(b)) < max; chunk = min(chunk*2, readChunk) {
+		n := min(chunk, max-int64(len(b)))
+		b = append(b, make([]byte, n)...)
+		off := int64(len(b)) - n
+		got, err := h.ReadAt(b[off:], off)
+		b = b[:off+int64(got)]
+		if err == io.EOF || err == nil && int64(got) < n {
+			break
+		}
+		if err != nil {
+			var re *smb2.ResponseError
+			if errors.As(err, &re) && re.Code == statusInvalidDeviceRequest {
+				err = &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (not a regular file)", fs.ErrNotExist)}
+			}
+			return nil, err
+		}
+	}
+	return b, nil
 }

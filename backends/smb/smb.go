@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,7 @@ type FS struct {
 
 	mu    sync.Mutex
 	exact map[string]bool // folders (FS names) known to exist with this exact case
+	dirs  map[string]cachedDir
 
 	caseSensitive atomic.Bool // the share compares names with case: no checkCase
 }
@@ -131,7 +133,7 @@ func NewFS(ctx context.Context, cfg Config) (*FS, error) {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(context.Background())
-	f := &FS{cfg: cfg, pool: newPool(cfg), ctx: base, cancel: cancel, exact: map[string]bool{}}
+	f := &FS{cfg: cfg, pool: newPool(cfg), ctx: base, cancel: cancel, exact: map[string]bool{}, dirs: map[string]cachedDir{}}
 	// The first connection: one attempt, so that a wrong password or
 	// host is reported at once.
 	dctx, dcancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -330,7 +332,7 @@ func (f *FS) Open(name string) (fsstore.File, error) {
 func (f *FS) Create(name string) (fsstore.Writer, error) {
 	h, err := f.openFile(false, name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644) // read access: Stat needs FILE_READ_ATTRIBUTES
 	if err != nil {
-		return nil, err
+		return nil, f.missing(err, name)
 	}
 	return h, nil
 }
@@ -343,7 +345,7 @@ func (f *FS) Mkdir(name string) error {
 	if err == nil {
 		f.remember(name)
 	}
-	return err
+	return f.missing(err, name)
 }
 
 func (f *FS) Rename(oldname, newname string) error {
@@ -358,10 +360,12 @@ func (f *FS) Rename(oldname, newname string) error {
 			return sh.Rename(smbPath(f.path(oldname)), smbPath(f.path(newname)))
 		})
 	})
+	f.forgetDirs(oldname)
+	f.forgetDirs(newname)
 	if err == nil {
 		f.forget(oldname)
 	}
-	return err
+	return f.missing(err, oldname, newname)
 }
 
 func (f *FS) Remove(name string) error {
@@ -373,6 +377,7 @@ func (f *FS) Remove(name string) error {
 	err := f.whileBusy(false, func() error {
 		return f.do(false, func(sh *smb2.Share) error { return sh.Remove(smbPath(f.path(name))) })
 	})
+	f.forgetDirs(name)
 	if err == nil {
 		f.forget(name)
 	}
@@ -395,11 +400,81 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return out, nil
 }
 
-func (f *FS) Stat(name string) (fs.FileInfo, error) { return f.statRaw(f.path(name)) }
+// Stat answers for a folder from the cache of folders when it can (see
+// dirCacheTTL).
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
+	if fi := f.cachedDir(name); fi != nil {
+		return fi, nil
+	}
+	fi, err := f.statRaw(f.path(name))
+	if err == nil && fi.IsDir() {
+		f.rememberDir(name, fi)
+	}
+	return fi, err
+}
 
 // Lstat is Stat: an SMB client sees a link on the server as what it
 // points to (Samba follows links itself, inside the share).
-func (f *FS) Lstat(name string) (fs.FileInfo, error) { return f.statRaw(f.path(name)) }
+func (f *FS) Lstat(name string) (fs.FileInfo, error) { return f.Stat(name) }
+
+// dirCacheTTL is how long a folder found by Stat is taken to be there
+// without asking the server again. Each write checks the folders of its
+// key's bucket and parent (an SMB stat is a CREATE and a CLOSE: two round
+// trips each); another client's removal of a folder is seen after at most
+// this long, and at once when a create, mkdir or rename below it fails.
+const dirCacheTTL = 2 * time.Second
+
+type cachedDir struct {
+	fi  fs.FileInfo
+	exp time.Time
+}
+
+func (f *FS) cachedDir(name string) fs.FileInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.dirs[name]
+	if !ok || time.Now().After(c.exp) {
+		return nil
+	}
+	return c.fi
+}
+
+func (f *FS) rememberDir(name string, fi fs.FileInfo) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.dirs) >= maxExact {
+		clear(f.dirs)
+	}
+	f.dirs[name] = cachedDir{fi, time.Now().Add(dirCacheTTL)}
+}
+
+// forgetDirs drops p and the folders below it from the cache of folders.
+func (f *FS) forgetDirs(p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.dirs {
+		if k == p || strings.HasPrefix(k, p+"/") {
+			delete(f.dirs, k)
+		}
+	}
+}
+
+// missing drops the folders on the way to each name from the cache when
+// err says a name, or a folder on its way, is not there: one of them may
+// be gone.
+func (f *FS) missing(err error, names ...string) error {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, name := range names {
+		for p := path.Dir(name); p != "."; p = path.Dir(p) {
+			delete(f.dirs, p)
+		}
+	}
+	return err
+}
 
 func (f *FS) Chtimes(name string, mtime time.Time) error {
 	return f.do(true, func(sh *smb2.Share) error { return sh.Chtimes(smbPath(f.path(name)), mtime, mtime) })

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -457,5 +458,110 @@ func TestHungServerMidTransfer(t *testing.T) {
 	}
 	if b, err := get(t, s, bucket, "up"); err != nil || !bytes.Equal(b, data) {
 		t.Fatalf("get after recovery: %d bytes, %v", len(b), err)
+	}
+}
+
+// The round trips of the common requests, counted by smbd itself (its
+// log at "smb2:10" names each request it serves). A stat is a CREATE and
+// a CLOSE; folders come from the cache, sidecars are read without a query
+// of their attributes. A change that adds requests to these paths makes
+// every request over a real network slower: look at the counts before
+// raising them.
+func TestRoundTrips(t *testing.T) {
+	srv := startSamba(t, "log level = 1 smb2:10")
+	s := open(t, srv.config("rt"))
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	logf := filepath.Join(srv.dir, "smbd.log")
+	op := regexp.MustCompile(`opcode\[SMB2_OP_([A-Z_]+)\]`)
+	served := func(fn func()) []string {
+		t.Helper()
+		if err := os.Truncate(logf, 0); err != nil {
+			t.Fatal(err)
+		}
+		fn()
+		time.Sleep(50 * time.Millisecond) // smbd logs as it answers
+		b, err := os.ReadFile(logf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ops []string
+		for _, m := range op.FindAllSubmatch(b, -1) {
+			ops = append(ops, string(m[1]))
+		}
+		return ops
+	}
+	put := func(key string) {
+		t.Helper()
+		if _, err := s.PutObject(ctx, "bkt", key, bytes.NewReader([]byte("data")), backends.PutOptions{Meta: &backends.Meta{ContentType: "text/plain"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(key string) {
+		t.Helper()
+		if _, err := get(t, s, "bkt", key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("dir/k")
+	if ops := served(func() { put("dir/k") }); len(ops) == 0 {
+		t.Fatal("smbd logged no requests: the log format of this Samba differs (want opcode[SMB2_OP_...] at smb2:10)")
+	}
+	for _, c := range []struct {
+		what string
+		max  int
+		fn   func()
+	}{
+		// The data: CREATE, WRITE, FLUSH, GETINFO, CLOSE. A stat of
+		// the key (2); the old sidecar read (CREATE, READ, CLOSE);
+		// the new one written (CREATE, WRITE, FLUSH, CLOSE) and
+		// renamed (CREATE, SETINFO, CLOSE). The check that the key
+		// exists with this case (a stat, and go-smb2's Glob: a stat
+		// of the folder, CREATE, QUERY_DIRECTORY twice, CLOSE), then
+		// the rename of the data (3). The folders of the bucket and
+		// of the key come from the cache.
+		{"overwrite", 28, func() { put("dir/k") }},
+		// The key: CREATE, GETINFO, READ, CLOSE; its sidecar: CREATE,
+		// READ, CLOSE.
+		{"get", 7, func() { get("dir/k") }},
+	} {
+		ops := served(c.fn)
+		if len(ops) > c.max {
+			t.Errorf("%s: %d requests, want at most %d: %v", c.what, len(ops), c.max, ops)
+		} else {
+			t.Logf("%s: %d requests: %v", c.what, len(ops), ops)
+		}
+	}
+}
+
+// A folder removed on the share by someone else while it is in the cache
+// of folders: the next write below it makes it again, at once.
+func TestFolderRemovedBehindTheCache(t *testing.T) {
+	srv := startSamba(t, "")
+	s := open(t, srv.config("gone"))
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx, "bkt"); err != nil {
+		t.Fatal(err)
+	}
+	put := func(key, v string) {
+		t.Helper()
+		if _, err := s.PutObject(ctx, "bkt", key, bytes.NewReader([]byte(v)), backends.PutOptions{}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+		got, err := os.ReadFile(filepath.Join(srv.share, "gone", "bkt", filepath.FromSlash(key)))
+		if err != nil || string(got) != v {
+			t.Fatalf("%s on the share: %q %v", key, got, err)
+		}
+	}
+	put("d/e/one", "one")
+	put("d/e/one", "one again") // the folders are now in the cache
+	if err := os.RemoveAll(filepath.Join(srv.share, "gone", "bkt", "d")); err != nil {
+		t.Fatal(err)
+	}
+	put("d/e/two", "two")
+	if _, err := get(t, s, "bkt", "d/e/one"); !backends.Is(err, backends.NoSuchKey) {
+		t.Fatalf("removed key: %v", err)
 	}
 }
