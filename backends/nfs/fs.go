@@ -66,13 +66,10 @@ func (f *FS) Close() error {
 	return nil
 }
 
-// keepTmp is the folder where replaced files are kept for readers, in the
-// folders of fsstore.TempFolder.
-var keepTmp = fsstore.SysDir + "/tmp"
-
-// keep gives the regular file dir/name a second name in a temporary
-// folder, removed after Config.ReadGrace, so that a reader that opened it
-// can go on reading after a rename replaced it or it was removed. NFSv3
+// keep gives the regular file dir/name a second name in a folder of
+// fsstore.TempFolder, removed after Config.ReadGrace, so that a reader
+// that opened it can go on reading after a rename replaced it or it was
+// removed. NFSv3
 // servers forget a file when its last name goes (the kernel client's
 // "silly rename" does the same for its own opens); a Strata reader holds
 // only a file handle. Best effort: an error leaves the file as it is.
@@ -384,6 +381,48 @@ func (f *FS) Open(name string) (fsstore.File, error) {
 	return &file{c: f.c, fh: fh, info: newInfo(path.Base(name), a)}, nil
 }
 
+// ReadFile reads a small file whole (fsstore.FileReader): a LOOKUP and
+// READs of the size it gave. The Store reads its sidecars and records this
+// way; those are replaced without a name kept for readers (see Rename), so
+// a file replaced between the LOOKUP and a READ (a stale handle) is looked
+// up and read again.
+func (f *FS) ReadFile(name string, max int64) ([]byte, error) {
+	for try := 0; ; try++ {
+		b, err := f.readFile(name, max)
+		if !errors.Is(err, errStale) || try == 2 {
+			return b, err
+		}
+	}
+}
+
+func (f *FS) readFile(name string, max int64) ([]byte, error) {
+	fh, a, err := f.walk(name, true)
+	if err != nil {
+		return nil, err
+	}
+	if a.typ != nfsc.NF3Reg {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (not a regular file)", fs.ErrNotExist)}
+	}
+	// One byte more than the size, so that a file that grew meanwhile is
+	// read to its end (short of max).
+	b := make([]byte, min(int64(a.size)+1, max))
+	n := 0
+	for n < len(b) {
+		m, eof, err := f.c.read(fh, uint64(n), b[n:min(len(b), n+int(f.c.rtsize))])
+		n += m
+		if err != nil {
+			return nil, err
+		}
+		if eof || m == 0 {
+			break
+		}
+		if n == len(b) && int64(n) < max {
+			b = append(b, make([]byte, min(int64(len(b)), max-int64(n)))...)
+		}
+	}
+	return b[:n], nil
+}
+
 func (f *FS) Create(name string) (fsstore.Writer, error) {
 	var fh []byte
 	err := f.inParent(name, func(dir []byte, base string) (err error) {
@@ -409,7 +448,10 @@ func (f *FS) Mkdir(name string) error {
 func (f *FS) Rename(oldname, newname string) error {
 	err := f.inParent(oldname, func(od []byte, ob string) error {
 		return f.inParent(newname, func(nd []byte, nb string) error {
-			if !strings.HasPrefix(newname, keepTmp+"/") {
+			// The Store's own files (sidecars, records) are read
+			// whole at once (ReadFile, which reads again a file
+			// replaced under it): no second name for them.
+			if !strings.HasPrefix(newname, fsstore.SysDir+"/") {
 				f.keep(nd, nb)
 			}
 			return f.c.rename(od, ob, nd, nb)

@@ -561,9 +561,9 @@ func TestRoundTrips(t *testing.T) {
 	}{
 		// CREATE, WRITE, COMMIT and GETATTR of the data and of the
 		// new sidecar; LOOKUP and READ of the old sidecar; LOOKUP of
-		// the key; the names replaced kept for readers (LOOKUP, LINK:
-		// go-nfs has no LINK); two RENAMEs.
-		{"overwrite", 16, func() { put("dir/k") }},
+		// the key; the old data kept for readers (LOOKUP, LINK: go-nfs
+		// has no LINK; the old sidecar is not kept); two RENAMEs.
+		{"overwrite", 13, func() { put("dir/k") }},
 		// The key and its sidecar: LOOKUP and READ of each.
 		{"get", 5, func() {
 			if err := get("dir/k"); err != nil {
