@@ -69,10 +69,10 @@ func (f *FS) Close() error {
 // keep gives the regular file dir/name a second name in a folder of
 // fsstore.TempFolder, removed after Config.ReadGrace, so that a reader
 // that opened it can go on reading after a rename replaced it or it was
-// removed. NFSv3
-// servers forget a file when its last name goes (the kernel client's
-// "silly rename" does the same for its own opens); a Strata reader holds
-// only a file handle. Best effort: an error leaves the file as it is.
+// removed. NFSv3 servers forget a file when its last name goes (the
+// kernel client's "silly rename" does the same for its own opens); a
+// Strata reader holds only a file handle. Best effort: an error leaves
+// the file as it is.
 func (f *FS) keep(dir []byte, name string) {
 	if f.cfg.ReadGrace < 0 {
 		return

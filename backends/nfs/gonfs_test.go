@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -587,6 +588,36 @@ func TestRoundTrips(t *testing.T) {
 			t.Errorf("%s: %d RPCs, want at most %d", c.what, n, c.max)
 		} else {
 			t.Logf("%s: %d RPCs", c.what, n)
+		}
+	}
+}
+
+// ReadFile (the sidecars' read): whole files of any size, a prefix of max
+// bytes, and "not found" for a missing name or a folder, as Open says.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	fsys, err := NewFS(t.Context(), cfgFor(t, startGoNFS(t, dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16+3) // several READs
+	for name, data := range map[string][]byte{"empty": nil, "small": []byte("hello"), "big": big} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fsys.ReadFile(name, 16<<20)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %d bytes, %v; want %d", name, len(got), err, len(data))
+		}
+	}
+	if got, err := fsys.ReadFile("big", 100<<10); err != nil || !bytes.Equal(got, big[:100<<10]) {
+		t.Fatalf("big, max 100 KiB: %d bytes, %v", len(got), err)
+	}
+	os.Mkdir(filepath.Join(dir, "folder"), 0o755)
+	for _, name := range []string{"missing", "folder"} {
+		if _, err := fsys.ReadFile(name, 1<<20); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: %v, want not found", name, err)
 		}
 	}
 }

@@ -283,8 +283,9 @@ func (h *handle) Close() error {
 const statusInvalidDeviceRequest = 0xC0000010
 
 // ReadFile reads a small file whole (fsstore.FileReader): CREATE, one
-// READ for a file of up to 64 KiB (a short READ ends the file), CLOSE,
-// where Open would also query the file's attributes.
+// READ for a file of up to 16 KiB (a short READ ends the file; larger
+// files take READs of growing size), CLOSE, where Open would also query
+// the file's attributes.
 func (f *FS) ReadFile(name string, max int64) ([]byte, error) {
 	var h *handle
 	err := f.whileBusy(false, func() (err error) {
@@ -296,7 +297,7 @@ func (f *FS) ReadFile(name string, max int64) ([]byte, error) {
 	}
 	defer h.Close()
 	var b []byte
-	for chunk := int64(64 << 10); int64(len(b)) < max; chunk = min(chunk*2, readChunk) {
+	for chunk := int64(16 << 10); int64(len(b)) < max; chunk = min(chunk*2, readChunk) {
 		n := min(chunk, max-int64(len(b)))
 		b = append(b, make([]byte, n)...)
 		off := int64(len(b)) - n

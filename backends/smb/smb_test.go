@@ -565,3 +565,34 @@ func TestFolderRemovedBehindTheCache(t *testing.T) {
 		t.Fatalf("removed key: %v", err)
 	}
 }
+
+// ReadFile (the sidecars' read): whole files of any size, a prefix of max
+// bytes, and "not found" for a missing name or a folder, as Open says.
+func TestReadFile(t *testing.T) {
+	srv := startSamba(t, "")
+	fsys, err := NewFS(t.Context(), srv.config("rf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	dir := filepath.Join(srv.share, "rf")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 100<<10/16+3) // over 100 KiB: several READs
+	for name, data := range map[string][]byte{"empty": nil, "small": []byte("hello"), "big": big} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := fsys.ReadFile(name, 1<<20)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %d bytes, %v; want %d", name, len(got), err, len(data))
+		}
+	}
+	if got, err := fsys.ReadFile("big", 20<<10); err != nil || !bytes.Equal(got, big[:20<<10]) {
+		t.Fatalf("big, max 20 KiB: %d bytes, %v", len(got), err)
+	}
+	os.Mkdir(filepath.Join(dir, "folder"), 0o755)
+	for _, name := range []string{"missing", "folder"} {
+		if _, err := fsys.ReadFile(name, 1<<20); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s: %v, want not found", name, err)
+		}
+	}
+}
