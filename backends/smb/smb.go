@@ -440,12 +440,22 @@ func (f *FS) cachedDir(name string) fs.FileInfo {
 }
 
 func (f *FS) rememberDir(name string, fi fs.FileInfo) {
+	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.dirs) >= maxExact {
-		clear(f.dirs)
+	if len(f.dirs) >= 256 {
+		// Keep the map to the folders of the last seconds: every
+		// rename and remove walks it (forgetDirs).
+		for k, c := range f.dirs {
+			if now.After(c.exp) {
+				delete(f.dirs, k)
+			}
+		}
+		if len(f.dirs) >= maxExact {
+			clear(f.dirs)
+		}
 	}
-	f.dirs[name] = cachedDir{fi, time.Now().Add(dirCacheTTL)}
+	f.dirs[name] = cachedDir{fi, now.Add(dirCacheTTL)}
 }
 
 // forgetDirs drops p and the folders below it from the cache of folders.
