@@ -162,12 +162,22 @@ func (f *FS) cached(p string) ([]byte, attr) {
 }
 
 func (f *FS) remember(p string, fh []byte, a attr) {
+	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.cache) > 10000 {
-		clear(f.cache)
+	if len(f.cache) >= 256 {
+		// Keep the map to the folders of the last seconds: every
+		// rename walks it (forgetTree).
+		for k, c := range f.cache {
+			if now.After(c.exp) {
+				delete(f.cache, k)
+			}
+		}
+		if len(f.cache) > 10000 {
+			clear(f.cache)
+		}
 	}
-	f.cache[p] = cachedDir{fh, a, time.Now().Add(dirCacheTTL)}
+	f.cache[p] = cachedDir{fh, a, now.Add(dirCacheTTL)}
 }
 
 func (f *FS) forget() {
