@@ -113,10 +113,18 @@ func (s *Server) uploadPart(q *request) {
 		q.fail(err)
 		return
 	}
-	alg, err := s.uploadAlgorithm(q)
+	alg, typ, err := s.uploadAlgorithm(q)
 	if err != nil {
 		q.fail(err)
 		return
+	}
+	if alg != "" && typ == "COMPOSITE" {
+		// The composite checksum is made of the parts' checksums as
+		// the client computed them: each part must carry one.
+		if exp, err := checksum.FromHeaders(q.Header); err == nil && exp.Algorithm == "" {
+			q.fail(errChecksumTypeMismatch(alg, "null"))
+			return
+		}
 	}
 	enc, err := s.sseCustomer(q, q.Header, hSSECPrefix)
 	if err != nil {
@@ -155,13 +163,15 @@ func (s *Server) uploadPart(q *request) {
 	q.w.WriteHeader(http.StatusOK)
 }
 
-// uploadAlgs remembers the checksum algorithm of uploads in progress, so
-// that UploadPart lists its upload's parts once, not for every part (a
-// remote call per part on cloud backends).
+// uploadAlgs remembers the checksum algorithm and type of uploads in
+// progress, so that UploadPart lists its upload's parts once, not for
+// every part (a remote call per part on cloud backends).
 type uploadAlgs struct {
 	mu sync.Mutex
-	m  map[string]string
+	m  map[string]uploadChecksum
 }
+
+type uploadChecksum struct{ alg, typ string }
 
 const maxUploadAlgs = 10000
 
@@ -169,27 +179,28 @@ func uploadCacheKey(q *request) string {
 	return q.bucket() + "\x00" + q.key() + "\x00" + q.query("uploadId")
 }
 
-// uploadAlgorithm returns the checksum algorithm of the request's upload,
-// checking once that the upload exists.
-func (s *Server) uploadAlgorithm(q *request) (string, error) {
+// uploadAlgorithm returns the checksum algorithm and type of the
+// request's upload, checking once that the upload exists.
+func (s *Server) uploadAlgorithm(q *request) (alg, typ string, err error) {
 	k := uploadCacheKey(q)
 	s.uploads.mu.Lock()
-	alg, ok := s.uploads.m[k]
+	c, ok := s.uploads.m[k]
 	s.uploads.mu.Unlock()
 	if ok {
-		return alg, nil
+		return c.alg, c.typ, nil
 	}
 	up, _, err := s.uploadOf(q)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
+	c = uploadChecksum{up.Meta.ChecksumAlgorithm, up.Meta.ChecksumType}
 	s.uploads.mu.Lock()
 	if s.uploads.m == nil || len(s.uploads.m) >= maxUploadAlgs {
-		s.uploads.m = map[string]string{}
+		s.uploads.m = map[string]uploadChecksum{}
 	}
-	s.uploads.m[k] = up.Meta.ChecksumAlgorithm
+	s.uploads.m[k] = c
 	s.uploads.mu.Unlock()
-	return up.Meta.ChecksumAlgorithm, nil
+	return c.alg, c.typ, nil
 }
 
 func (s *Server) forgetUpload(q *request) {
@@ -339,6 +350,10 @@ func (s *Server) completeMultipartUpload(q *request) {
 			return
 		}
 	}
+	if err := checkCompleteChecksums(q.Header, req.Parts); err != nil {
+		q.fail(err)
+		return
+	}
 	want := make([]gateway.CompletedPart, len(req.Parts))
 	for i, p := range req.Parts {
 		want[i] = gateway.CompletedPart{Number: *p.PartNumber, ETag: *p.ETag}
@@ -398,6 +413,13 @@ func (s *Server) completeMultipartUpload(q *request) {
 		for i, p := range parts {
 			sums[i], sizes[i] = p.Checksums[alg], p.Size
 			given := req.Parts[i].get(alg)
+			if other := req.Parts[i].algorithm(); other != "" && other != alg {
+				// A checksum of another algorithm than the upload's:
+				// nothing of it was received.
+				q.fail(s3err.ErrBadDigest.WithMessage("The " + strings.ToLower(other) + " you specified for part " +
+					strconv.Itoa(p.Number) + " did not match what we received."))
+				return
+			}
 			if given == "" && meta.ChecksumType == "COMPOSITE" {
 				// AWS requires them for a composite checksum.
 				q.fail(s3err.ErrInvalidRequest.WithMessage("The upload was created using a " + strings.ToLower(alg) +
@@ -551,6 +573,49 @@ func (c *xmlChecksums) field(alg string) *string {
 		return &c.ChecksumXXHASH3
 	case checksum.XXHASH128:
 		return &c.ChecksumXXHASH128
+	}
+	return nil
+}
+
+// algorithm is the algorithm of the one checksum element set ("" if none).
+func (c *xmlChecksums) algorithm() string {
+	for _, alg := range checksum.Algorithms {
+		if c.get(alg) != "" {
+			return alg
+		}
+	}
+	return ""
+}
+
+// checkCompleteChecksums checks the checksum headers and the part
+// checksums of a CompleteMultipartUpload before anything is looked up, as
+// S3 does: a checksum type other than COMPOSITE or FULL_OBJECT, two
+// checksum headers or a malformed one are InvalidRequest; a part with two
+// checksums or a malformed one is InvalidArgument.
+func checkCompleteChecksums(h http.Header, parts []completePart) error {
+	if t := strings.ToUpper(h.Get("x-amz-checksum-type")); t != "" && t != "COMPOSITE" && t != "FULL_OBJECT" {
+		return s3err.ErrInvalidRequest.WithMessage("Value for x-amz-checksum-type header is invalid.")
+	}
+	if _, _, err := checksum.FromCompleteHeaders(h); err != nil {
+		return err
+	}
+	for _, p := range parts {
+		var given []string
+		valid := true
+		for _, alg := range checksum.Algorithms {
+			if v := p.get(alg); v != "" {
+				given = append(given, alg+":"+v+";")
+				valid = valid && checksum.Valid(alg, v)
+			}
+		}
+		if len(given) > 1 || !valid {
+			value := strings.Join(given, "")
+			if len(given) == 1 {
+				value = p.get(p.algorithm())
+			}
+			return s3err.ErrInvalidArgument.WithMessage("Invalid Base64 or multiple checksums present in request").
+				With("ArgumentName", "Checksum", "ArgumentValue", value)
+		}
 	}
 	return nil
 }

@@ -88,10 +88,16 @@ func (q *request) newPayload(meta *backends.Meta, maxSize int64, defaultAlg stri
 		exp.Algorithm = defaultAlg
 	} else if defaultAlg != "" && defaultAlg != defaultChecksum && exp.Algorithm != defaultAlg {
 		// A part of an upload with an algorithm carries no other.
-		return nil, s3err.ErrInvalidRequest.WithMessage("Checksum Type mismatch occurred, expected checksum Type: " +
-			strings.ToLower(defaultAlg) + ", actual checksum Type: " + strings.ToLower(exp.Algorithm))
+		return nil, errChecksumTypeMismatch(defaultAlg, exp.Algorithm)
 	}
 	return &payload{cr: checksum.NewReader(body, exp, size, q.body.Trailer), meta: meta}, nil
+}
+
+// errChecksumTypeMismatch is S3's answer to a part whose checksum is not of
+// its upload's algorithm ("null": none).
+func errChecksumTypeMismatch(want, got string) error {
+	return s3err.ErrInvalidRequest.WithMessage("Checksum Type mismatch occurred, expected checksum Type: " +
+		strings.ToLower(want) + ", actual checksum Type: " + strings.ToLower(got))
 }
 
 // cappedReader fails with EntityTooLarge once r gives more than left bytes.

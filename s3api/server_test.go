@@ -478,6 +478,45 @@ func TestChecksumsStoredAndReturned(t *testing.T) {
 	// A part with another algorithm's checksum is refused.
 	sha1sum := sha1.Sum(data)
 	e.want(e.do("PUT", "/ck-bucket/mp?partNumber=2&uploadId="+init.UploadId, data, "x-amz-checksum-sha1: "+base64.StdEncoding.EncodeToString(sha1sum[:])), 400, "InvalidRequest")
+	// So is a part of a composite upload without a checksum: the
+	// composite is made of the client's part checksums.
+	if r := e.do("PUT", "/ck-bucket/mp?partNumber=2&uploadId="+init.UploadId, data); r.StatusCode != 400 ||
+		!bytes.Contains(r.body, []byte("<Message>Checksum Type mismatch occurred, expected checksum Type: xxhash3, actual checksum Type: null</Message>")) {
+		t.Fatalf("part without a checksum in a composite upload: %d\n%s", r.StatusCode, r.body)
+	}
+	// The checksums of a complete request are checked before its parts:
+	// a checksum type that does not exist, two checksum headers or a
+	// malformed one are InvalidRequest; a part with two checksums or a
+	// malformed one InvalidArgument; a part's checksum of another
+	// algorithm than the upload's BadDigest.
+	part := func(sums string) []byte {
+		return []byte("<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") +
+			"</ETag>" + sums + "</Part></CompleteMultipartUpload>")
+	}
+	good := part("<ChecksumXXHASH3>" + partSum + "</ChecksumXXHASH3>")
+	for _, c := range []struct {
+		body    []byte
+		headers []string
+		status  int
+		code    string
+		message string
+	}{
+		{good, []string{"x-amz-checksum-type: WHOLE"}, 400, "InvalidRequest", "Value for x-amz-checksum-type header is invalid."},
+		{good, []string{"x-amz-checksum-crc32: sGc9Hg==", "x-amz-checksum-crc32c: /2NsFg=="}, 400, "InvalidRequest",
+			"Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."},
+		{good, []string{"x-amz-checksum-xxhash3: invalid"}, 400, "InvalidRequest", "Value for x-amz-checksum-xxhash3 header is invalid."},
+		{good, []string{"x-amz-checksum-xxhash3: LQaABTjTlMI=-bad"}, 400, "InvalidRequest", "Value for x-amz-checksum-xxhash3 header is invalid."},
+		{part("<ChecksumXXHASH3>invalid</ChecksumXXHASH3>"), nil, 400, "InvalidArgument", "Invalid Base64 or multiple checksums present in request"},
+		{part("<ChecksumXXHASH3>" + partSum + "</ChecksumXXHASH3><ChecksumSHA1>Kq5sNclPz7QV2+lfQIuc6R7oRu0=</ChecksumSHA1>"), nil, 400, "InvalidArgument",
+			"Invalid Base64 or multiple checksums present in request"},
+		{part("<ChecksumSHA1>Kq5sNclPz7QV2+lfQIuc6R7oRu0=</ChecksumSHA1>"), nil, 400, "BadDigest",
+			"The sha1 you specified for part 1 did not match what we received."},
+	} {
+		r := e.do("POST", "/ck-bucket/mp?uploadId="+init.UploadId, c.body, c.headers...)
+		if r.StatusCode != c.status || r.code() != c.code || !bytes.Contains(r.body, []byte("<Message>"+c.message+"</Message>")) {
+			t.Fatalf("complete %s %v: %d\n%s\nwant %d %s %q", c.body, c.headers, r.StatusCode, r.body, c.status, c.code, c.message)
+		}
+	}
 	// A composite checksum needs every part's in the complete request;
 	// the checksum type and object size, when given, must match.
 	noSum := "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" + p.Header.Get("ETag") + "</ETag></Part></CompleteMultipartUpload>"

@@ -105,3 +105,45 @@ func FromHeaders(h http.Header) (Expect, error) {
 	}
 	return e, nil
 }
+
+// Valid reports whether v is a base64 checksum value of alg.
+func Valid(alg, v string) bool { return decode(alg, v) != nil }
+
+// FromCompleteHeaders reads the x-amz-checksum-<alg> header of a
+// CompleteMultipartUpload: the checksum the client expects of the whole
+// object, with a "-<parts>" suffix for a composite one. It returns the
+// algorithm and the value ("" and "" when there is none).
+func FromCompleteHeaders(h http.Header) (alg, value string, err error) {
+	for _, a := range Algorithms {
+		if len(h.Values(headerName(a))) == 0 {
+			continue
+		}
+		if alg != "" {
+			return "", "", errMultiple
+		}
+		alg = a
+	}
+	if alg == "" {
+		return "", "", nil
+	}
+	vs := h.Values(headerName(alg))
+	v := strings.TrimSpace(vs[0])
+	sum, n, composite := strings.Cut(v, "-")
+	if len(vs) > 1 || decode(alg, sum) == nil || composite && !positive(n) {
+		return "", "", invalidValue(alg)
+	}
+	return alg, v, nil
+}
+
+// positive reports whether s is a decimal number above zero.
+func positive(s string) bool {
+	if s == "" || len(s) > 5 || s[0] == '0' {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
