@@ -263,6 +263,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		writeError(w, r, err)
 		return
 	}
+	if r.Header.Get("X-Amz-Content-Sha256") == sigv4.StreamingUnsignedTrailer && isConfigPut(r, key) {
+		// S3 takes an unsigned streaming body only for object data
+		// (PutObject, UploadPart), not for a configuration document.
+		writeError(w, r, errStreamingConfig)
+		return
+	}
 	if key == "" {
 		s.routeBucket(req)
 	} else {
@@ -280,6 +286,32 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
 		}
 		s.routeObject(req)
 	}
+}
+
+var errStreamingConfig = s3err.ErrInvalidRequest.WithMessage("The value of x-amz-content-sha256 header is invalid.")
+
+// isConfigPut reports whether r puts a configuration document: a PUT of a
+// bucket sub-resource, or of an object's tagging, retention, legal hold or
+// ACL.
+func isConfigPut(r *http.Request, key string) bool {
+	if r.Method != http.MethodPut {
+		return false
+	}
+	q := r.URL.Query()
+	if key == "" {
+		for p := range q {
+			if !strings.HasPrefix(strings.ToLower(p), "x-amz-") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range []string{"tagging", "retention", "legal-hold", "acl"} {
+		if q.Has(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitPath finds the bucket and key of a request, virtual-host style when

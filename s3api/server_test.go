@@ -1412,3 +1412,31 @@ func TestBadArgumentsOnMissingBucket(t *testing.T) {
 		}
 	}
 }
+
+// An unsigned streaming body (aws-chunked with trailers) is for object
+// data: a configuration document sent that way is refused as S3 does,
+// before the body is read.
+func TestStreamingConfigRefused(t *testing.T) {
+	e := newEnv(t)
+	e.want(e.do("PUT", "/sc-bucket", nil), 200, "")
+	e.want(e.do("PUT", "/sc-bucket/k", []byte("data")), 200, "")
+	for _, path := range []string{"/sc-bucket?cors", "/sc-bucket?tagging", "/sc-bucket?versioning", "/sc-bucket?object-lock",
+		"/sc-bucket?policy", "/sc-bucket/k?tagging", "/sc-bucket/k?retention", "/sc-bucket/k?legal-hold"} {
+		req, err := http.NewRequest("PUT", e.srv.URL+path, strings.NewReader("5\r\nabcde\r\n0\r\n\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("x-amz-decoded-content-length", "5")
+		sigv4.SignRequest(req, testAK, testSK, "us-east-1", sigv4.StreamingUnsignedTrailer, time.Now())
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || !bytes.Contains(body, []byte("<Code>InvalidRequest</Code>")) ||
+			!bytes.Contains(body, []byte("<Message>The value of x-amz-content-sha256 header is invalid.</Message>")) {
+			t.Fatalf("PUT %s with an unsigned streaming body: %d\n%s", path, res.StatusCode, body)
+		}
+	}
+}
