@@ -287,11 +287,7 @@ const statusInvalidDeviceRequest = 0xC0000010
 // files take READs of growing size), CLOSE, where Open would also query
 // the file's attributes.
 func (f *FS) ReadFile(name string, max int64) ([]byte, error) {
-	var h *handle
-	err := f.whileBusy(false, func() (err error) {
-		h, err = f.openFile(true, name, 0, 0)
-		return err
-	})
+	h, err := f.openRead(name)
 	if err != nil {
 		return nil, err
 	}

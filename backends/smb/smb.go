@@ -307,12 +307,18 @@ func (f *FS) statRaw(p string) (fs.FileInfo, error) {
 	return fi, err
 }
 
-func (f *FS) Open(name string) (fsstore.File, error) {
+// openRead opens name for reading, waiting while a writer holds it.
+func (f *FS) openRead(name string) (*handle, error) {
 	var h *handle
 	err := f.whileBusy(false, func() (err error) {
 		h, err = f.openFile(true, name, 0, 0)
 		return err
 	})
+	return h, err
+}
+
+func (f *FS) Open(name string) (fsstore.File, error) {
+	h, err := f.openRead(name)
 	if err != nil {
 		return nil, err
 	}
