@@ -300,7 +300,8 @@ func isConfigPut(r *http.Request, key string) bool {
 	q := r.URL.Query()
 	if key == "" {
 		for p := range q {
-			if !strings.HasPrefix(strings.ToLower(p), "x-amz-") {
+			// x-id names the operation (SDKs add it): not a sub-resource.
+			if p != "x-id" && !strings.HasPrefix(strings.ToLower(p), "x-amz-") {
 				return true
 			}
 		}
