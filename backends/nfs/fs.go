@@ -37,16 +37,16 @@ type FS struct {
 	root []byte
 	cfg  Config
 
+	cache fsstore.FolderCache[cachedDir] // folder handles (see dirCacheTTL)
+
 	mu    sync.Mutex
-	cache map[string]cachedDir
 	tmpFH map[string][]byte      // handles of the folders of tmp/
 	kept  map[string]*time.Timer // links in the tmp folders, removed after ReadGrace
 }
 
 type cachedDir struct {
-	fh  []byte
-	a   attr
-	exp time.Time
+	fh []byte
+	a  attr
 }
 
 var _ fsstore.FS = (*FS)(nil)
@@ -152,50 +152,8 @@ func (f *FS) dropKept(kept string) {
 // cached returns the handle and attributes of the directory p when they
 // are in the cache.
 func (f *FS) cached(p string) ([]byte, attr) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	e, ok := f.cache[p]
-	if !ok || time.Now().After(e.exp) {
-		return nil, attr{}
-	}
-	return e.fh, e.a
-}
-
-func (f *FS) remember(p string, fh []byte, a attr) {
-	now := time.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.cache) >= 256 {
-		// Keep the map to the folders of the last seconds: every
-		// rename walks it (forgetTree).
-		for k, c := range f.cache {
-			if now.After(c.exp) {
-				delete(f.cache, k)
-			}
-		}
-		if len(f.cache) > 10000 {
-			clear(f.cache)
-		}
-	}
-	f.cache[p] = cachedDir{fh, a, now.Add(dirCacheTTL)}
-}
-
-func (f *FS) forget() {
-	f.mu.Lock()
-	clear(f.cache)
-	f.mu.Unlock()
-}
-
-// forgetTree drops the cached handles of the folder p and of every folder
-// under it.
-func (f *FS) forgetTree(p string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for k := range f.cache {
-		if k == p || strings.HasPrefix(k, p) && k[len(p)] == '/' {
-			delete(f.cache, k)
-		}
-	}
+	c, _ := f.cache.Get(p)
+	return c.fh, c.a
 }
 
 // walk resolves name to a handle and its attributes, following links in
@@ -204,7 +162,7 @@ func (f *FS) forgetTree(p string) {
 func (f *FS) walk(name string, follow bool) ([]byte, attr, error) {
 	fh, a, usedCache, err := f.walk1(name, follow, true)
 	if err != nil && usedCache && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, errStale)) && !errors.Is(err, errSurelyMissing) {
-		f.forget()
+		f.cache.Clear()
 		fh, a, _, err = f.walk1(name, follow, false)
 	}
 	return fh, a, err
@@ -283,14 +241,14 @@ func (f *FS) walk1(name string, follow, useCache bool) (fh []byte, a attr, usedC
 		}
 		if last {
 			if a.typ == nfsc.NF3Dir {
-				f.remember(p, fh, a)
+				f.cache.Put(p, cachedDir{fh, a})
 			}
 			return fh, a, usedCache, nil
 		}
 		if a.typ != nfsc.NF3Dir {
 			return nil, a, usedCache, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (a parent is not a directory)", fs.ErrNotExist)}
 		}
-		f.remember(p, fh, a)
+		f.cache.Put(p, cachedDir{fh, a})
 		fhs, names = append(fhs, fh), append(names, el)
 		topCached = false
 	}
@@ -371,7 +329,7 @@ func (f *FS) inParent(name string, op func(dir []byte, base string) error) error
 	}
 	err = op(dir, base)
 	if cached && (errors.Is(err, errStale) || errors.Is(err, fs.ErrNotExist) && !f.dirStillAt(name, dir)) {
-		f.forget()
+		f.cache.Clear()
 		if dir, base, _, err = f.parent(name); err != nil {
 			return err
 		}
@@ -468,8 +426,8 @@ func (f *FS) Rename(oldname, newname string) error {
 		})
 	})
 	// A folder may have moved, or been replaced by one.
-	f.forgetTree(oldname)
-	f.forgetTree(newname)
+	f.cache.ForgetTree(oldname)
+	f.cache.ForgetTree(newname)
 	return err
 }
 
@@ -487,7 +445,7 @@ func (f *FS) Remove(name string) error {
 		return f.c.remove(dir, base, isDir)
 	})
 	if isDir {
-		f.forgetTree(name)
+		f.cache.ForgetTree(name)
 	}
 	return err
 }

@@ -130,7 +130,8 @@ func NewFS(ctx context.Context, cfg Config) (*FS, error) {
 		nfs:  newPool("nfs", dialer{addr: hostPort(cfg.Host, port), reserved: cfg.ReservedPort}, cfg.MaxConns, cfg.Timeout),
 		cred: cred,
 	}
-	f := &FS{c: c, root: root, cfg: cfg, cache: make(map[string]cachedDir)}
+	f := &FS{c: c, root: root, cfg: cfg}
+	f.cache.TTL = dirCacheTTL
 	if p := strings.Trim(cfg.Path, "/"); p != "" {
 		fh, a, err := f.walk(p, true)
 		if err == nil && a.typ != nfsc.NF3Dir {

@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,9 +117,10 @@ type FS struct {
 	ctx    context.Context // ends at Close; the context of open files
 	cancel context.CancelFunc
 
+	dirs fsstore.FolderCache[fs.FileInfo] // folders found by Stat (see dirCacheTTL)
+
 	mu    sync.Mutex
 	exact map[string]bool // folders (FS names) known to exist with this exact case
-	dirs  map[string]cachedDir
 
 	caseSensitive atomic.Bool // the share compares names with case: no checkCase
 }
@@ -133,7 +133,8 @@ func NewFS(ctx context.Context, cfg Config) (*FS, error) {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(context.Background())
-	f := &FS{cfg: cfg, pool: newPool(cfg), ctx: base, cancel: cancel, exact: map[string]bool{}, dirs: map[string]cachedDir{}}
+	f := &FS{cfg: cfg, pool: newPool(cfg), ctx: base, cancel: cancel, exact: map[string]bool{}}
+	f.dirs.TTL = dirCacheTTL
 	// The first connection: one attempt, so that a wrong password or
 	// host is reported at once.
 	dctx, dcancel := context.WithTimeout(ctx, cfg.Timeout)
@@ -366,8 +367,8 @@ func (f *FS) Rename(oldname, newname string) error {
 			return sh.Rename(smbPath(f.path(oldname)), smbPath(f.path(newname)))
 		})
 	})
-	f.forgetDirs(oldname)
-	f.forgetDirs(newname)
+	f.dirs.ForgetTree(oldname)
+	f.dirs.ForgetTree(newname)
 	if err == nil {
 		f.forget(oldname)
 	}
@@ -383,7 +384,7 @@ func (f *FS) Remove(name string) error {
 	err := f.whileBusy(false, func() error {
 		return f.do(false, func(sh *smb2.Share) error { return sh.Remove(smbPath(f.path(name))) })
 	})
-	f.forgetDirs(name)
+	f.dirs.ForgetTree(name)
 	if err == nil {
 		f.forget(name)
 	}
@@ -409,12 +410,12 @@ func (f *FS) ReadDir(name string) ([]fs.DirEntry, error) {
 // Stat answers for a folder from the cache of folders when it can (see
 // dirCacheTTL).
 func (f *FS) Stat(name string) (fs.FileInfo, error) {
-	if fi := f.cachedDir(name); fi != nil {
+	if fi, ok := f.dirs.Get(name); ok {
 		return fi, nil
 	}
 	fi, err := f.statRaw(f.path(name))
 	if err == nil && fi.IsDir() {
-		f.rememberDir(name, fi)
+		f.dirs.Put(name, fi)
 	}
 	return fi, err
 }
@@ -430,63 +431,13 @@ func (f *FS) Lstat(name string) (fs.FileInfo, error) { return f.Stat(name) }
 // this long, and at once when a create, mkdir or rename below it fails.
 const dirCacheTTL = 2 * time.Second
 
-type cachedDir struct {
-	fi  fs.FileInfo
-	exp time.Time
-}
-
-func (f *FS) cachedDir(name string) fs.FileInfo {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c, ok := f.dirs[name]
-	if !ok || time.Now().After(c.exp) {
-		return nil
-	}
-	return c.fi
-}
-
-func (f *FS) rememberDir(name string, fi fs.FileInfo) {
-	now := time.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.dirs) >= 256 {
-		// Keep the map to the folders of the last seconds: every
-		// rename and remove walks it (forgetDirs).
-		for k, c := range f.dirs {
-			if now.After(c.exp) {
-				delete(f.dirs, k)
-			}
-		}
-		if len(f.dirs) >= maxExact {
-			clear(f.dirs)
-		}
-	}
-	f.dirs[name] = cachedDir{fi, now.Add(dirCacheTTL)}
-}
-
-// forgetDirs drops p and the folders below it from the cache of folders.
-func (f *FS) forgetDirs(p string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for k := range f.dirs {
-		if k == p || strings.HasPrefix(k, p+"/") {
-			delete(f.dirs, k)
-		}
-	}
-}
-
 // missing drops the folders on the way to each name from the cache when
 // err says a name, or a folder on its way, is not there: one of them may
 // be gone.
 func (f *FS) missing(err error, names ...string) error {
-	if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, name := range names {
-		for p := path.Dir(name); p != "."; p = path.Dir(p) {
-			delete(f.dirs, p)
+	if errors.Is(err, fs.ErrNotExist) {
+		for _, name := range names {
+			f.dirs.ForgetParents(name)
 		}
 	}
 	return err
